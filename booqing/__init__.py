@@ -1,0 +1,1 @@
+"""BooQing WhatsApp: the Django project package (settings, URL configurations, WSGI/ASGI)."""

@@ -1,0 +1,110 @@
+"""The JSON API object: authentication, and one error shape for every failure."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import APIKeyCookie
+
+from booqing.exceptions import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+
+class SessionAuth(APIKeyCookie):
+    """Django's session, with CSRF enforced on unsafe methods."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def authenticate(self, request, key):
+        return request.user if request.user.is_authenticated else None
+
+
+def error_response(status: int, code: str, message: str, **extra) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message, **extra}}, status=status)
+
+
+def _validation_message(errors: list[dict]) -> str:
+    parts = []
+    for error in errors[:5]:
+        location = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "payload"))
+        parts.append(f"{location or 'body'}: {error.get('msg', 'invalid')}")
+    return "Invalid request. " + "; ".join(parts)
+
+
+api = NinjaAPI(
+    title="BooQing WhatsApp API",
+    version="1.0",
+    description="Tenant WhatsApp configuration, devices and messages.",
+    urls_namespace="api",
+    auth=[SessionAuth()],
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+@api.exception_handler(ValidationError)
+def _on_validation_error(request, exc: ValidationError):
+    safe = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors]
+    return error_response(422, "validation_error", _validation_message(exc.errors), details=safe)
+
+
+@api.exception_handler(AuthenticationError)
+def _on_authentication_error(request, exc):
+    return error_response(
+        401,
+        "unauthorized",
+        "Authentication required: log in, or send 'Authorization: Bearer <tenant API token>'.",
+    )
+
+
+@api.exception_handler(HttpError)
+def _on_http_error(request, exc: HttpError):
+    if exc.status_code == 403 and "CSRF" in str(exc):
+        return error_response(
+            403, "csrf_failed", "CSRF check failed: send the X-CSRFToken header with the cookie."
+        )
+    if exc.status_code == 400:
+        return error_response(400, "bad_request", "The request body is not valid JSON.")
+    return error_response(exc.status_code, "http_error", str(exc))
+
+
+@api.exception_handler(ApplicationError)
+def _on_application_error(request, exc: ApplicationError):
+    return error_response(exc.status, exc.code, exc.message)
+
+
+@api.exception_handler(Http404)
+def _on_not_found(request, exc):
+    return error_response(404, "not_found", str(exc) or "Not found.")
+
+
+@api.exception_handler(PermissionDenied)
+def _on_forbidden(request, exc):
+    return error_response(403, "forbidden", str(exc) or "You may not do that.")
+
+
+@api.exception_handler(Exception)
+def _on_unexpected(request, exc):
+    # Never return a traceback (ninja's DEBUG default would): it could contain a gateway key.
+    logger.exception("api error path=%s", request.path)
+    return error_response(500, "server_error", "Something went wrong on our side; it was logged.")
+
+
+def api_not_found(request, path: str = ""):
+    """Unknown /api/ URLs answer JSON too."""
+    return error_response(404, "not_found", f"No API endpoint at /api/{path}.")
+
+
+def load_routers() -> None:
+    from whatsapp.api import router as whatsapp_router
+
+    api.add_router("/whatsapp/", whatsapp_router)
+
+
+load_routers()

@@ -1,0 +1,24 @@
+"""URLs of the platform host (BASE_DOMAIN): superadmin pages, Django admin, API."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import RedirectView
+
+from booqing.urls_common import common_patterns
+from tenants import views as tenant_views
+from whatsapp.views import superadmin
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/tenants/", permanent=False)),
+    path("admin/tenants/", tenant_views.tenant_list, name="tenant_list"),
+    path("admin/tenants/<uuid:tenant_id>/whatsapp", superadmin.tenant_setup, name="tenant_setup"),
+    path(
+        "admin/tenants/<uuid:tenant_id>/whatsapp/",
+        RedirectView.as_view(pattern_name="tenant_setup", permanent=False),
+    ),
+    path("admin/endpoints/", superadmin.endpoint_list, name="endpoint_list"),
+    path("django-admin/", admin.site.urls),
+    *common_patterns,
+]

@@ -1,0 +1,18 @@
+"""URL patterns served on every host: login/logout, the JSON API and the health probes."""
+
+from __future__ import annotations
+
+from django.urls import path, re_path
+
+from booqing import views
+from booqing.api import api, api_not_found
+from tenants import views as tenant_views
+
+common_patterns = [
+    path("accounts/login/", tenant_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", tenant_views.LogoutView.as_view(), name="logout"),
+    path("api/", api.urls),
+    re_path(r"^api/(?P<path>.*)$", api_not_found),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+]

@@ -1,0 +1,1 @@
+"""Tenants: businesses on their own subdomains, their members, and the host-to-tenant routing."""

@@ -1,0 +1,61 @@
+"""Tenants (businesses on their own subdomain) and their members."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+SUBDOMAIN_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+# Names that would shadow the platform itself or common infrastructure hosts.
+RESERVED_SUBDOMAINS = frozenset({"www", "api", "admin", "static", "mail", "app", "platform"})
+
+
+class Tenant(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=120)
+    subdomain = models.CharField(
+        max_length=63,
+        unique=True,
+        validators=[
+            RegexValidator(
+                SUBDOMAIN_PATTERN,
+                "Use 1-63 lowercase letters, digits or hyphens; no hyphen at either end.",
+            )
+        ],
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.subdomain})"
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        STAFF = "staff", "Staff"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.STAFF)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "tenant"], name="unique_membership_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.tenant.subdomain}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == self.Role.ADMIN

@@ -1,0 +1,1 @@
+"""The WhatsApp integration: endpoints, tenant configuration, devices and messages."""

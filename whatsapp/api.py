@@ -1,0 +1,136 @@
+"""The WhatsApp JSON API (mounted at /api/whatsapp/ on the platform host and on tenant hosts)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from ninja import Router, Schema
+from pydantic import AliasChoices, ConfigDict, Field
+
+from tenants.access import membership_for
+from tenants.models import Tenant
+from whatsapp import services
+from whatsapp.endpoints import registry
+from whatsapp.models import TenantWhatsAppConfig
+
+router = Router(tags=["whatsapp"])
+
+
+def require_superadmin(request) -> None:
+    if not request.user.is_superuser:
+        raise PermissionDenied("Only platform administrators may do this.")
+
+
+def tenant_for_config_read(request, tenant_id: uuid.UUID) -> Tenant:
+    """Superadmins read any tenant; a member reads their own tenant on its own host."""
+    if request.user.is_superuser:
+        tenant = Tenant.objects.filter(pk=tenant_id).first()
+    elif request.tenant is not None:
+        if membership_for(request) is None:
+            raise PermissionDenied(f"You are not a member of {request.tenant.name}.")
+        # Another tenant's id is "not found", so ids cannot be probed from a tenant host.
+        tenant = request.tenant if request.tenant.pk == tenant_id else None
+    else:
+        raise PermissionDenied("Only platform administrators may read other tenants' settings.")
+    if tenant is None:
+        raise Http404(f"No tenant with id {tenant_id}.")
+    return tenant
+
+
+def config_as_dict(config: TenantWhatsAppConfig) -> dict:
+    return {
+        "id": str(config.id),
+        "tenant_id": str(config.tenant_id),
+        "endpoint_name": config.endpoint_name,
+        "auto_reconnect": config.auto_reconnect,
+        "reconnect_interval": config.reconnect_interval,
+        "health_check_interval": config.health_check_interval,
+        "webhook_retries": config.webhook_retries,
+        "message_timeout": config.message_timeout,
+        "is_configured": config.is_configured,
+        "health_status": config.health_status,
+        "last_health_check": config.last_health_check.isoformat()
+        if config.last_health_check
+        else None,
+        "created_at": config.created_at.isoformat(),
+        "updated_at": config.updated_at.isoformat(),
+    }
+
+
+class AvailableEndpointsOut(Schema):
+    endpoints: list[str]
+    count: int
+
+
+class ConfigIn(Schema):
+    """Assign an endpoint and optionally change settings. camelCase names are accepted too."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    endpoint_name: str = Field(validation_alias=AliasChoices("endpoint_name", "endpointName"))
+    auto_reconnect: bool | None = Field(
+        None, validation_alias=AliasChoices("auto_reconnect", "autoReconnect")
+    )
+    reconnect_interval: int | None = Field(
+        None, validation_alias=AliasChoices("reconnect_interval", "reconnectInterval")
+    )
+    health_check_interval: int | None = Field(
+        None, validation_alias=AliasChoices("health_check_interval", "healthCheckInterval")
+    )
+    webhook_retries: int | None = Field(
+        None, validation_alias=AliasChoices("webhook_retries", "webhookRetries")
+    )
+    message_timeout: int | None = Field(
+        None, validation_alias=AliasChoices("message_timeout", "messageTimeout")
+    )
+
+
+class ConfigOut(Schema):
+    config: dict | None
+
+
+class SuccessOut(Schema):
+    success: bool
+
+
+@router.get("/available-endpoints", response=AvailableEndpointsOut)
+def available_endpoints(request):
+    """Names of the endpoints configured on this server (superadmin)."""
+    require_superadmin(request)
+    names = registry().names()
+    return {"endpoints": names, "count": len(names)}
+
+
+@router.get("/tenant-config/{tenant_id}", response=ConfigOut)
+def tenant_config_get(request, tenant_id: uuid.UUID):
+    """The tenant's WhatsApp configuration, or null when no endpoint is assigned."""
+    tenant = tenant_for_config_read(request, tenant_id)
+    config = TenantWhatsAppConfig.objects.filter(tenant=tenant).first()
+    return {"config": config_as_dict(config) if config else None}
+
+
+@router.post("/tenant-config/{tenant_id}", response=ConfigOut)
+def tenant_config_post(request, tenant_id: uuid.UUID, payload: ConfigIn):
+    """Assign (or change) the tenant's endpoint and settings (superadmin)."""
+    require_superadmin(request)
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None:
+        raise Http404(f"No tenant with id {tenant_id}.")
+    settings = payload.model_dump(exclude={"endpoint_name"}, exclude_none=True)
+    config = services.endpoint_assign(
+        tenant=tenant, endpoint_name=payload.endpoint_name, actor=request.user, settings=settings
+    )
+    return {"config": config_as_dict(config)}
+
+
+@router.delete("/tenant-config/{tenant_id}", response=SuccessOut)
+def tenant_config_delete(request, tenant_id: uuid.UUID):
+    """Remove the tenant's endpoint assignment (superadmin)."""
+    require_superadmin(request)
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None:
+        raise Http404(f"No tenant with id {tenant_id}.")
+    services.endpoint_remove(tenant=tenant, actor=request.user)
+    return {"success": True}

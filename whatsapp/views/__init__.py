@@ -1,0 +1,1 @@
+"""Pages of the WhatsApp integration: superadmin (platform host), tenant hosts, webhooks."""

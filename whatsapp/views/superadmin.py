@@ -1,0 +1,98 @@
+"""Superadmin pages on the platform host: a tenant's WhatsApp setup and the endpoint list."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+
+from booqing.exceptions import ApplicationError
+from tenants.access import superadmin_required
+from tenants.models import Tenant
+from whatsapp import selectors, services
+from whatsapp.endpoints import registry
+from whatsapp.forms import AssignEndpointForm, SettingsForm
+from whatsapp.models import TenantWhatsAppConfig
+
+SETUP_TEMPLATE = "whatsapp/tenant_setup.html"
+
+
+def _setup_context(tenant: Tenant, *, assign_form=None, settings_form=None, error=None) -> dict:
+    reg = registry()
+    config = TenantWhatsAppConfig.objects.filter(tenant=tenant).first()
+    return {
+        "tenant": tenant,
+        "config": config,
+        "endpoint_known": config is not None and reg.is_valid(config.endpoint_name),
+        "endpoint_names": reg.names(),
+        "no_endpoints_reason": None if reg.names() else reg.unavailable_reason(),
+        "assign_form": assign_form
+        or AssignEndpointForm(
+            endpoint_names=reg.names(),
+            initial={"endpoint_name": config.endpoint_name if config else ""},
+        ),
+        "settings_form": settings_form or SettingsForm(instance=config or TenantWhatsAppConfig()),
+        "audit_events": selectors.recent_audit_events(tenant=tenant),
+        "error": error,
+    }
+
+
+def _perform(request, tenant: Tenant, action: str):
+    """Run one setup action. Returns (success message, forms to re-render on failure)."""
+    reg = registry()
+    if action == "assign":
+        form = AssignEndpointForm(request.POST, endpoint_names=reg.names())
+        if not form.is_valid():
+            if not reg.names():
+                raise ApplicationError("No endpoints available: " + reg.unavailable_reason())
+            raise ApplicationError(
+                f"Endpoint '{request.POST.get('endpoint_name', '')}' is not configured on this "
+                "server: choose one from the list (names come from WHATSAPP_ENDPOINTS)."
+            )
+        name = form.cleaned_data["endpoint_name"]
+        services.endpoint_assign(tenant=tenant, endpoint_name=name, actor=request.user)
+        return f"Endpoint {name} assigned to {tenant.name}.", {}
+    if action == "settings":
+        config = TenantWhatsAppConfig.objects.filter(tenant=tenant).first()
+        form = SettingsForm(request.POST, instance=config or TenantWhatsAppConfig())
+        if not form.is_valid():
+            return None, {"settings_form": form}
+        services.config_update(
+            tenant=tenant,
+            actor=request.user,
+            **{f: form.cleaned_data[f] for f in TenantWhatsAppConfig.SETTING_FIELDS},
+        )
+        return "Settings saved.", {}
+    if action == "remove":
+        services.endpoint_remove(tenant=tenant, actor=request.user)
+        return f"Endpoint removed from {tenant.name}.", {}
+    raise ApplicationError(f"Unknown action '{action}'.")
+
+
+@superadmin_required
+def tenant_setup(request, tenant_id):
+    tenant = get_object_or_404(Tenant, pk=tenant_id)
+    if request.method != "POST":
+        return render(request, SETUP_TEMPLATE, _setup_context(tenant))
+    try:
+        success, forms = _perform(request, tenant, request.POST.get("action", ""))
+        error = None if success else "Please correct the highlighted fields."
+    except ApplicationError as exc:
+        success, forms, error = None, {}, exc.message
+    if success and not request.htmx:
+        messages.success(request, success)
+        return redirect("tenant_setup", tenant_id=tenant.pk)
+    context = _setup_context(tenant, error=error, **forms)
+    context["success"] = success
+    template = f"{SETUP_TEMPLATE}#setup-panel" if request.htmx else SETUP_TEMPLATE
+    # htmx swaps 2xx only by default, so errors in the panel come back as 200 with the message.
+    status = 200 if (success or request.htmx) else 422
+    return render(request, template, context, status=status)
+
+
+@superadmin_required
+def endpoint_list(request):
+    context = {
+        "endpoints": selectors.endpoint_overview(),
+        "problems": registry().problems,
+    }
+    return render(request, "whatsapp/endpoint_list.html", context)
