@@ -1,0 +1,526 @@
+"""Shared plumbing for WhatsApp gateway adapters: result types, errors and the one HTTP seam."""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import hmac
+import json as jsonlib
+import logging
+import re
+import threading
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from whatsapp.endpoints import EndpointConfig
+
+logger = logging.getLogger(__name__)
+
+SESSION_STATUSES = ("stopped", "starting", "scan_qr", "action_required", "connected", "failed")
+ACK_STATUSES = ("sent", "delivered", "read", "failed")
+DEFAULT_TIMEOUT = 10.0
+# A gateway that cannot even accept a TCP connection quickly is down; don't burn the whole budget.
+CONNECT_TIMEOUT = 5.0
+
+
+class GatewayError(Exception):
+    """A gateway call failed. `message` is safe to show a person: no key, no URL, host only."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+        code: str = "gateway_error",
+    ):
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.status = status
+        self.retry_after = retry_after
+        self.code = code
+
+    def __repr__(self) -> str:
+        return (
+            f"GatewayError({self.message!r}, code={self.code!r}, permanent={self.permanent}, "
+            f"status={self.status}, retry_after={self.retry_after})"
+        )
+
+    def __reduce__(self):
+        # Keyword-only arguments break Exception's default pickling (task backends pickle errors).
+        args = (self.message, self.permanent, self.status, self.retry_after, self.code)
+        return (_rebuild_gateway_error, args)
+
+
+def _rebuild_gateway_error(message, permanent, status, retry_after, code) -> GatewayError:
+    return GatewayError(
+        message, permanent=permanent, status=status, retry_after=retry_after, code=code
+    )
+
+
+class WebhookParseError(ValueError):
+    """A webhook body is not JSON or not shaped like the provider's envelope (answer 400)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    ok: bool
+    latency_ms: int
+    version: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStatus:
+    name: str
+    status: str
+    phone: str | None = None
+    push_name: str | None = None
+    raw_status: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QrCode:
+    value: str | None
+    image_base64: str | None = None
+    mimetype: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    message_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    event_id: str
+    message_id: str
+    session: str
+    sender: str
+    phone: str | None
+    push_name: str | None
+    body: str
+    timestamp: datetime
+    has_media: bool = False
+    lid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    event_id: str
+    message_id: str
+    session: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    event_id: str
+    session: str
+    status: str
+    phone: str | None = None
+    push_name: str | None = None
+
+
+Event = InboundMessage | Ack | StatusChange
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A 2xx (or explicitly expected) answer; `data` is the parsed JSON body or None."""
+
+    status: int
+    data: Any
+    text: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Small pure helpers shared by the adapters.
+
+_SESSION_NAME = re.compile(r"[a-z0-9_-]{1,54}")
+_PHONE_DIGITS = re.compile(r"[1-9]\d{5,14}")
+_PHONE_SERVERS = ("c.us", "s.whatsapp.net")
+_DIRECT_SERVERS = (*_PHONE_SERVERS, "lid")
+
+
+def validate_session_name(name: object) -> str:
+    """Session names go into URL paths, so only the gateway-safe alphabet is allowed."""
+    if not isinstance(name, str) or not _SESSION_NAME.fullmatch(name):
+        raise ValueError("Session names must be 1-54 characters of a-z, 0-9, '_' or '-'.")
+    return name
+
+
+def phone_digits(phone: str) -> str:
+    """'+6281234567890' -> '6281234567890'; anything not E.164 is a programming error."""
+    digits = phone.strip().removeprefix("+") if isinstance(phone, str) else ""
+    if not _PHONE_DIGITS.fullmatch(digits):
+        raise ValueError("Phone numbers must be E.164, such as +6281234567890.")
+    return digits
+
+
+def phone_from_jid(jid: object) -> str | None:
+    """'628...@c.us' / '628...:12@s.whatsapp.net' -> '+628...'; hidden (@lid) ids -> None."""
+    if not isinstance(jid, str) or "@" not in jid:
+        return None
+    user, _, server = jid.partition("@")
+    if server not in _PHONE_SERVERS:
+        return None
+    user = user.split(":", 1)[0]  # multi-device jids carry a ':<device>' suffix
+    return "+" + user if _PHONE_DIGITS.fullmatch(user) else None
+
+
+def is_direct_chat(jid: str) -> bool:
+    """Groups, broadcasts and channels are not conversations a booking bot should answer."""
+    return jid.rpartition("@")[2] in _DIRECT_SERVERS
+
+
+def sender_identity(sender: str, *alternates: object) -> tuple[str | None, str | None]:
+    """(phone, lid) for a sender; a hidden @lid sender has a phone only if the gateway gave one."""
+    if sender.endswith("@lid"):
+        phone = next((p for p in map(phone_from_jid, alternates) if p), None)
+        return phone, sender
+    return phone_from_jid(sender), None
+
+
+def short_message_id(raw: str) -> str:
+    """'true_628...@c.us_3EB0...' -> '3EB0...' (the id acks carry); short ids pass through."""
+    parts = raw.split("_")
+    if len(parts) >= 3 and parts[0] in ("true", "false"):
+        return parts[2]  # group ids append '_<participant>', so the last segment is not always it
+    return parts[-1]
+
+
+def to_datetime(value: object) -> datetime | None:
+    """Epoch seconds (or milliseconds) as int/float/str -> aware UTC datetime."""
+    if isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if seconds > 1e11:  # milliseconds
+        seconds /= 1000
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup that also accepts Django META keys (HTTP_X_...)."""
+    wanted = name.lower()
+    for key, value in headers.items():
+        folded = str(key).lower().replace("_", "-")
+        if folded == wanted or folded == "http-" + wanted:
+            return value
+    return None
+
+
+def secrets_equal(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def load_json_body(body: bytes) -> Any:
+    try:
+        return jsonlib.loads(body)
+    except (ValueError, TypeError, RecursionError):
+        raise WebhookParseError("Webhook body is not valid JSON.") from None
+
+
+def require_str(obj: Mapping[str, Any], key: str, what: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not value:
+        raise WebhookParseError(f"Webhook {what} has no '{key}'.")
+    return value
+
+
+def as_dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def fallback_event_id(prefix: str, obj: object) -> str:
+    """A deterministic id for events that carry none, so a redelivery dedupes to the same row."""
+    canonical = jsonlib.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
+    return f"{prefix}:{hashlib.sha256(canonical.encode()).hexdigest()[:32]}"
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Retry-After as delta-seconds or an HTTP-date -> seconds from now (never negative)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+# ---------------------------------------------------------------------------------------------
+# Connection pooling: one requests.Session per endpoint name, shared by every thread.
+
+_sessions: dict[str, requests.Session] = {}
+_sessions_lock = threading.Lock()
+
+
+def new_http_session() -> requests.Session:
+    session = requests.Session()
+    # Retries are the caller's decision (outbound queue, scheduler), never the adapter's: a
+    # silently retried POST /sendText sends the customer the same message twice.
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=20, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def pooled_session(endpoint_name: str) -> requests.Session:
+    with _sessions_lock:
+        session = _sessions.get(endpoint_name)
+        if session is None:
+            session = _sessions[endpoint_name] = new_http_session()
+        return session
+
+
+def close_pooled_sessions() -> None:
+    with _sessions_lock:
+        for session in _sessions.values():
+            session.close()
+        _sessions.clear()
+
+
+# ---------------------------------------------------------------------------------------------
+# The adapter contract and the HTTP seam.
+
+_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+class Gateway(abc.ABC):
+    """One WhatsApp gateway endpoint, spoken to in one provider's dialect."""
+
+    provider: str = ""
+
+    def __init__(self, endpoint: EndpointConfig, *, timeout: float = DEFAULT_TIMEOUT):
+        self.endpoint = endpoint
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.endpoint.name!r} ({self.endpoint.host})>"
+
+    @property
+    def label(self) -> str:
+        return f"Gateway '{self.endpoint.name}' ({self.endpoint.host})"
+
+    @abc.abstractmethod
+    def health(self) -> Health: ...
+
+    @abc.abstractmethod
+    def session_create(
+        self,
+        *,
+        name: str,
+        webhook_url: str,
+        webhook_secret: str,
+        webhook_retries: int,
+        metadata: dict[str, str],
+    ) -> SessionStatus: ...
+
+    @abc.abstractmethod
+    def session_status(self, name: str) -> SessionStatus: ...
+
+    @abc.abstractmethod
+    def session_qr(self, name: str) -> QrCode: ...
+
+    @abc.abstractmethod
+    def session_restart(self, name: str) -> None: ...
+
+    @abc.abstractmethod
+    def session_logout(self, name: str) -> None: ...
+
+    @abc.abstractmethod
+    def session_delete(self, name: str) -> None: ...
+
+    @abc.abstractmethod
+    def send_text(
+        self, *, session: str, phone: str, text: str, timeout: float | None = None
+    ) -> SentMessage: ...
+
+    @abc.abstractmethod
+    def verify_webhook(
+        self, *, body: bytes, headers: Mapping[str, str], secret: str, now: float | None = None
+    ) -> bool: ...
+
+    @abc.abstractmethod
+    def parse_webhook(self, body: bytes) -> list[Event]: ...
+
+
+class HttpGateway(Gateway):
+    """A gateway spoken to over HTTP with an API key header (both providers today)."""
+
+    # Statuses that mean "the key is wrong"; WAHA also answers 403 for a bad key.
+    auth_failure_statuses: tuple[int, ...] = (401,)
+
+    def __init__(
+        self,
+        endpoint: EndpointConfig,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        session: requests.Session | None = None,
+    ):
+        super().__init__(endpoint, timeout=timeout)
+        self.http = session if session is not None else pooled_session(endpoint.name)
+
+    @abc.abstractmethod
+    def _auth_headers(self) -> dict[str, str]: ...
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        expected: Collection[int] = (),
+    ) -> Reply:
+        """Make one call; 2xx and `expected` statuses are returned, everything else raises."""
+        wait = self.timeout if timeout is None else timeout
+        url = self.endpoint.api_url.rstrip("/") + path
+        headers = {"Accept": "application/json", **self._auth_headers()}
+        try:
+            response = self.http.request(
+                method,
+                url,
+                json=json,
+                params=params,
+                headers=headers,
+                timeout=(min(CONNECT_TIMEOUT, wait), wait),
+                # A redirect would carry the key header to wherever it points.
+                allow_redirects=False,
+            )
+        except requests.Timeout:
+            raise self._fail(f"did not answer within {wait:g}s", code="timeout") from None
+        except requests.exceptions.SSLError:
+            raise self._fail(
+                "failed the TLS handshake: check its certificate", code="tls"
+            ) from None
+        except requests.ConnectionError:
+            raise self._fail(
+                "could not be reached: check that it is running and apiUrl is right",
+                code="unreachable",
+            ) from None
+        except requests.RequestException as exc:
+            # The original exception text can hold the full URL; keep only its type.
+            raise self._fail(f"request failed ({type(exc).__name__})") from None
+        status = response.status_code
+        text = response.text
+        data: Any = None
+        if response.content:
+            try:
+                data = response.json()
+            except ValueError:
+                data = None
+        if 200 <= status < 300 or status in expected:
+            return Reply(status=status, data=data, text=text)
+        raise self._status_error(status, data, response.headers.get("Retry-After"))
+
+    def _fail(self, reason: str, *, code: str = "gateway_error") -> GatewayError:
+        logger.warning("gateway request failed endpoint=%s code=%s", self.endpoint.name, code)
+        return GatewayError(f"{self.label} {reason}", permanent=False, code=code)
+
+    def _status_error(self, status: int, data: Any, retry_after: str | None) -> GatewayError:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Unknown Status"
+        permanent = 300 <= status < 500 and status not in (408, 429)
+        code, hint = "gateway_error", self.safe_detail(data)
+        if status in self.auth_failure_statuses:
+            code, hint = "unauthorized", "check the endpoint's apiKey"
+        elif 300 <= status < 400:
+            code, hint = "redirect", "apiUrl redirects elsewhere; use the final URL"
+        elif status == 404:
+            code = "not_found"
+        elif status == 429:
+            code = "rate_limited"
+        elif status >= 500:
+            code = "gateway_unavailable"
+        elif 400 <= status < 500:
+            code = "invalid_request"
+        message = f"{self.label} answered {status} {phrase}" + (f": {hint}" if hint else "")
+        logger.warning(
+            "gateway request failed endpoint=%s status=%s code=%s", self.endpoint.name, status, code
+        )
+        return GatewayError(
+            message,
+            permanent=permanent,
+            status=status,
+            retry_after=parse_retry_after(retry_after),
+            code=code,
+        )
+
+    def safe_detail(self, data: Any, limit: int = 160) -> str:
+        """The gateway's own error sentence, with the key, URLs and control characters removed."""
+        candidates: list[Any] = []
+        if isinstance(data, dict):
+            response = as_dict(data.get("response"))
+            candidates = [data.get("message"), response.get("message"), data.get("error")]
+        text = ""
+        for candidate in candidates:
+            if isinstance(candidate, list):
+                candidate = "; ".join(c for c in candidate if isinstance(c, str))
+            if isinstance(candidate, str) and candidate.strip():
+                text = candidate
+                break
+        key = self.endpoint.api_key.known_value()
+        if key:
+            text = text.replace(key, "***")
+        text = _CONTROL.sub(" ", _URL.sub("<url>", text)).strip()
+        return text[: limit - 1] + "…" if len(text) > limit else text
+
+    def _health_probe(self, liveness: tuple[str, str], key_check: tuple[str, str]) -> Health:
+        """Liveness call (timed) then an authenticated call; never raises."""
+        started = time.monotonic()
+        latency_ms = 0
+        try:
+            alive = self._request(*liveness)
+            latency_ms = int((time.monotonic() - started) * 1000)
+            checked = self._request(*key_check, expected=self.auth_failure_statuses)
+        except GatewayError as exc:
+            elapsed = latency_ms or int((time.monotonic() - started) * 1000)
+            return Health(ok=False, latency_ms=elapsed, detail=exc.message)
+        except Exception as exc:  # health pages must render whatever the gateway does
+            logger.exception("gateway health check crashed endpoint=%s", self.endpoint.name)
+            return Health(
+                ok=False, latency_ms=latency_ms, detail=f"{self.label} {type(exc).__name__}"
+            )
+        if checked.status in self.auth_failure_statuses:
+            return Health(
+                ok=False,
+                latency_ms=latency_ms,
+                detail=f"{self.label} key rejected ({checked.status}): check the endpoint's apiKey",
+            )
+        version = None
+        for reply in (checked, alive):
+            candidate = as_dict(reply.data).get("version")
+            if isinstance(candidate, str) and candidate:
+                version = candidate
+                break
+        return Health(ok=True, latency_ms=latency_ms, version=version)

@@ -1,0 +1,347 @@
+"""Adapter for WAHA (WhatsApp HTTP API) gateways: sessions, QR codes, sending, signed webhooks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from whatsapp.gateways.base import (
+    Ack,
+    Event,
+    GatewayError,
+    Health,
+    HttpGateway,
+    InboundMessage,
+    QrCode,
+    Reply,
+    SentMessage,
+    SessionStatus,
+    StatusChange,
+    WebhookParseError,
+    as_dict,
+    fallback_event_id,
+    header_value,
+    is_direct_chat,
+    load_json_body,
+    phone_digits,
+    phone_from_jid,
+    require_str,
+    sender_identity,
+    short_message_id,
+    to_datetime,
+    validate_session_name,
+)
+
+STATUS_MAP = {
+    "STOPPED": "stopped",
+    "STARTING": "starting",
+    "SCAN_QR_CODE": "scan_qr",
+    "PASSKEY_REQUIRED": "action_required",
+    "PASSKEY_CONFIRMATION_REQUIRED": "action_required",
+    "WORKING": "connected",
+    "FAILED": "failed",
+}
+ACK_MAP = {
+    "ERROR": "failed",
+    "SERVER": "sent",
+    "DEVICE": "delivered",
+    "READ": "read",
+    "PLAYED": "read",
+}
+ACK_NAMES = {-1: "ERROR", 0: "PENDING", 1: "SERVER", 2: "DEVICE", 3: "READ", 4: "PLAYED"}
+WEBHOOK_EVENTS = ["message", "message.ack", "session.status"]
+MAX_WEBHOOK_AGE_SECONDS = 300
+
+
+def map_status(raw: object) -> str:
+    # An unknown (newer) status is treated as still starting: it neither claims success nor
+    # makes the device look broken, and raw_status keeps the truth for the operator.
+    return STATUS_MAP.get(raw, "starting") if isinstance(raw, str) else "starting"
+
+
+def message_id_from_reply(data: Any) -> str | None:
+    """The short id from any of the send-reply shapes the WAHA engines produce."""
+    if not isinstance(data, dict):
+        return None
+    candidates: list[Any] = []
+    raw_id = data.get("id")
+    if isinstance(raw_id, dict):
+        candidates += [raw_id.get("_serialized"), raw_id.get("id")]
+    else:
+        candidates.append(raw_id)
+    candidates.append(as_dict(data.get("key")).get("id"))
+    for candidate in candidates:
+        if isinstance(candidate, str) and candidate:
+            return short_message_id(candidate)
+    return None
+
+
+class WahaGateway(HttpGateway):
+    provider = "waha"
+    auth_failure_statuses = (401, 403)
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"X-Api-Key": self.endpoint.api_key.reveal()}
+
+    # --- server ----------------------------------------------------------------------------
+
+    def health(self) -> Health:
+        # /health answers 422 on older free images, so liveness comes from /ping instead.
+        return self._health_probe(("GET", "/ping"), ("GET", "/api/server/version"))
+
+    # --- sessions --------------------------------------------------------------------------
+
+    def session_create(
+        self,
+        *,
+        name: str,
+        webhook_url: str,
+        webhook_secret: str,
+        webhook_retries: int,
+        metadata: dict[str, str],
+    ) -> SessionStatus:
+        validate_session_name(name)
+        webhook = {
+            "url": webhook_url,
+            "events": list(WEBHOOK_EVENTS),
+            "hmac": {"key": webhook_secret},
+            "retries": {"policy": "exponential", "delaySeconds": 2, "attempts": webhook_retries},
+        }
+        payload = {
+            "name": name,
+            "start": True,  # older images default to not starting; always say it
+            "config": {"metadata": dict(metadata), "webhooks": [webhook]},
+        }
+        reply = self._request("POST", "/api/sessions", json=payload, expected=(422,))
+        if reply.status == 422:
+            detail = self.safe_detail(reply.data)
+            # 422 is also WAHA's generic validation status; only a duplicate says "exists".
+            if detail and "exist" not in detail.lower():
+                raise GatewayError(
+                    f"{self.label} refused the session settings: {detail}",
+                    permanent=True,
+                    status=422,
+                    code="invalid_request",
+                )
+            raise GatewayError(
+                f"{self.label} already has a session named '{name}'",
+                permanent=True,
+                status=422,
+                code="session_exists",
+            )
+        if not isinstance(reply.data, dict):
+            return SessionStatus(name=name, status="starting")
+        return self._session_from(reply.data, name)
+
+    def session_status(self, name: str) -> SessionStatus:
+        reply = self._session_call("GET", f"/api/sessions/{validate_session_name(name)}", name)
+        if not isinstance(reply.data, dict):
+            raise GatewayError(
+                f"{self.label} sent an unreadable session status",
+                permanent=False,
+                status=reply.status,
+                code="bad_response",
+            )
+        return self._session_from(reply.data, name)
+
+    def session_qr(self, name: str) -> QrCode:
+        reply = self._request(
+            "GET",
+            f"/api/{validate_session_name(name)}/auth/qr",
+            params={"format": "raw"},
+            expected=(404, 422),
+        )
+        if reply.status == 404:
+            raise self._no_session(name)
+        data = as_dict(reply.data)
+        value = data.get("value")
+        image = data.get("data")
+        if reply.status == 422 or not (
+            (isinstance(value, str) and value) or isinstance(image, str)
+        ):
+            raise GatewayError(
+                f"{self.label} has no QR code for '{name}' yet; try again in a few seconds",
+                permanent=False,
+                status=reply.status,
+                code="qr_not_ready",
+            )
+        if isinstance(value, str) and value:
+            return QrCode(value=value)
+        mimetype = data.get("mimetype")
+        return QrCode(value=None, image_base64=image, mimetype=mimetype if mimetype else None)
+
+    def session_restart(self, name: str) -> None:
+        self._session_call("POST", f"/api/sessions/{validate_session_name(name)}/restart", name)
+
+    def session_logout(self, name: str) -> None:
+        self._session_call("POST", f"/api/sessions/{validate_session_name(name)}/logout", name)
+
+    def session_delete(self, name: str) -> None:
+        # Already gone is what the caller wanted.
+        self._request("DELETE", f"/api/sessions/{validate_session_name(name)}", expected=(404,))
+
+    def _session_call(self, method: str, path: str, name: str) -> Reply:
+        reply = self._request(method, path, expected=(404,))
+        if reply.status == 404:
+            raise self._no_session(name)
+        return reply
+
+    def _no_session(self, name: str) -> GatewayError:
+        return GatewayError(
+            f"{self.label} has no session named '{name}'",
+            permanent=True,
+            status=404,
+            code="session_not_found",
+        )
+
+    @staticmethod
+    def _session_from(data: dict[str, Any], name: str) -> SessionStatus:
+        raw = data.get("status")
+        me = as_dict(data.get("me"))
+        push_name = me.get("pushName")
+        return SessionStatus(
+            name=data["name"] if isinstance(data.get("name"), str) else name,
+            status=map_status(raw),
+            phone=phone_from_jid(me.get("id")),
+            push_name=push_name if isinstance(push_name, str) and push_name else None,
+            raw_status=raw if isinstance(raw, str) else "",
+        )
+
+    # --- messages --------------------------------------------------------------------------
+
+    def send_text(
+        self, *, session: str, phone: str, text: str, timeout: float | None = None
+    ) -> SentMessage:
+        payload = {
+            "session": validate_session_name(session),
+            "chatId": f"{phone_digits(phone)}@c.us",
+            "text": text,
+        }
+        reply = self._request(
+            "POST", "/api/sendText", json=payload, timeout=timeout, expected=(422,)
+        )
+        if reply.status == 422:
+            raise GatewayError(
+                f"{self.label} cannot send from '{session}': the session is not connected",
+                permanent=True,
+                status=422,
+                code="session_not_ready",
+            )
+        # An empty 201 has been seen in the wild: the message went out, its id is unknown.
+        return SentMessage(message_id=message_id_from_reply(reply.data))
+
+    # --- webhooks --------------------------------------------------------------------------
+
+    def verify_webhook(
+        self, *, body: bytes, headers: Mapping[str, str], secret: str, now: float | None = None
+    ) -> bool:
+        try:
+            if not secret:
+                return False
+            signature = header_value(headers, "x-webhook-hmac")
+            stamp = header_value(headers, "x-webhook-timestamp")
+            if not signature or not stamp:
+                return False
+            # The timestamp header is not covered by the HMAC; it narrows the replay window and
+            # event-id dedupe does the rest.
+            sent_at = int(str(stamp).strip()) / 1000
+            current = time.time() if now is None else now
+            if abs(current - sent_at) > MAX_WEBHOOK_AGE_SECONDS:
+                return False
+            expected = hmac.new(secret.encode(), bytes(body), hashlib.sha512).hexdigest()
+            return hmac.compare_digest(expected.encode(), str(signature).strip().lower().encode())
+        except Exception:  # any malformed header is simply "not authentic"
+            return False
+
+    def parse_webhook(self, body: bytes) -> list[Event]:
+        envelope = load_json_body(body)
+        if not isinstance(envelope, dict):
+            raise WebhookParseError("WAHA webhook body must be a JSON object.")
+        event = require_str(envelope, "event", "envelope")
+        if event not in WEBHOOK_EVENTS:
+            return []
+        session = require_str(envelope, "session", "envelope")
+        payload = envelope.get("payload")
+        if not isinstance(payload, dict):
+            raise WebhookParseError("WAHA webhook envelope has no 'payload' object.")
+        envelope_id = envelope.get("id")
+        event_id = envelope_id if isinstance(envelope_id, str) and envelope_id else None
+        if event == "message":
+            return self._parse_message(envelope, payload, session, event_id)
+        if event == "message.ack":
+            return self._parse_ack(payload, session, event_id)
+        return self._parse_status(envelope, payload, session, event_id)
+
+    @staticmethod
+    def _parse_message(
+        envelope: dict[str, Any], payload: dict[str, Any], session: str, event_id: str | None
+    ) -> list[Event]:
+        raw_id = require_str(payload, "id", "message payload")
+        sender = require_str(payload, "from", "message payload")
+        if payload.get("fromMe") is True or not is_direct_chat(sender):
+            return []
+        message_id = short_message_id(raw_id)
+        extra = as_dict(payload.get("_data"))
+        key = as_dict(extra.get("key"))
+        phone, lid = sender_identity(sender, key.get("remoteJidAlt"), key.get("senderPn"))
+        push_name = extra.get("notifyName") or extra.get("pushName")
+        when = to_datetime(payload.get("timestamp")) or to_datetime(envelope.get("timestamp"))
+        body = payload.get("body")
+        return [
+            InboundMessage(
+                event_id=event_id or f"waha:{session}:message:{message_id}",
+                message_id=message_id,
+                session=session,
+                sender=sender,
+                phone=phone,
+                push_name=push_name if isinstance(push_name, str) and push_name else None,
+                body=body if isinstance(body, str) else "",
+                timestamp=when or datetime.now(tz=UTC),
+                has_media=payload.get("hasMedia") is True,
+                lid=lid,
+            )
+        ]
+
+    @staticmethod
+    def _parse_ack(payload: dict[str, Any], session: str, event_id: str | None) -> list[Event]:
+        raw_id = require_str(payload, "id", "ack payload")
+        if payload.get("fromMe") is False:
+            return []  # our own read receipts for inbound messages: nothing we track
+        name = payload.get("ackName")
+        if not isinstance(name, str):
+            name = ACK_NAMES.get(payload.get("ack"), "")  # type: ignore[arg-type]
+        status = ACK_MAP.get(name.upper())
+        if status is None:
+            return []  # PENDING or unknown: not progress worth recording
+        message_id = short_message_id(raw_id)
+        return [
+            Ack(
+                event_id=event_id or f"waha:{session}:ack:{message_id}:{status}",
+                message_id=message_id,
+                session=session,
+                status=status,
+            )
+        ]
+
+    @staticmethod
+    def _parse_status(
+        envelope: dict[str, Any], payload: dict[str, Any], session: str, event_id: str | None
+    ) -> list[Event]:
+        raw = require_str(payload, "status", "session.status payload")
+        if raw not in STATUS_MAP:
+            return []
+        me = as_dict(envelope.get("me")) or as_dict(payload.get("me"))
+        push_name = me.get("pushName")
+        return [
+            StatusChange(
+                event_id=event_id or fallback_event_id(f"waha:{session}:status", envelope),
+                session=session,
+                status=STATUS_MAP[raw],
+                phone=phone_from_jid(me.get("id")),
+                push_name=push_name if isinstance(push_name, str) and push_name else None,
+            )
+        ]
