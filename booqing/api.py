@@ -7,9 +7,10 @@ import logging
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.security import APIKeyCookie
+from ninja.security import APIKeyCookie, HttpBearer
 
 from booqing.exceptions import ApplicationError
 
@@ -23,6 +24,15 @@ class SessionAuth(APIKeyCookie):
 
     def authenticate(self, request, key):
         return request.user if request.user.is_authenticated else None
+
+
+class TenantTokenAuth(HttpBearer):
+    """`Authorization: Bearer <tenant API token>` for the booking product's servers."""
+
+    def authenticate(self, request, token):
+        from whatsapp.services.tokens import api_token_authenticate
+
+        return api_token_authenticate(token)
 
 
 def error_response(status: int, code: str, message: str, **extra) -> JsonResponse:
@@ -42,7 +52,7 @@ api = NinjaAPI(
     version="1.0",
     description="Tenant WhatsApp configuration, devices and messages.",
     urls_namespace="api",
-    auth=[SessionAuth()],
+    auth=[TenantTokenAuth(), SessionAuth()],
     docs_url="/docs",
     openapi_url="/openapi.json",
 )
@@ -96,9 +106,35 @@ def _on_unexpected(request, exc):
     return error_response(500, "server_error", "Something went wrong on our side; it was logged.")
 
 
+@csrf_exempt  # a 404 has no effect to protect; without this a POST got an HTML CSRF page
 def api_not_found(request, path: str = ""):
     """Unknown /api/ URLs answer JSON too."""
     return error_response(404, "not_found", f"No API endpoint at /api/{path}.")
+
+
+class ApiErrorMiddleware:
+    """Turns django-ninja's plain-text 405 ("Method not allowed") into our JSON error shape."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code == 405
+            and request.path.startswith("/api/")
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            allowed = response.get("Allow", "")
+            replacement = error_response(
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed here; use {allowed or 'another method'}.",
+            )
+            if allowed:
+                replacement["Allow"] = allowed
+            return replacement
+        return response
 
 
 def load_routers() -> None:

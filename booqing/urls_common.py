@@ -7,10 +7,13 @@ from django.urls import path, re_path
 from booqing import views
 from booqing.api import api, api_not_found
 from tenants import views as tenant_views
+from whatsapp.views import webhooks
 
 common_patterns = [
     path("accounts/login/", tenant_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", tenant_views.LogoutView.as_view(), name="logout"),
+    # Before the API router: gateways post raw signed bodies here, outside ninja's parsing.
+    path("api/whatsapp/webhooks/<uuid:webhook_id>", webhooks.receive, name="whatsapp_webhook"),
     path("api/", api.urls),
     re_path(r"^api/(?P<path>.*)$", api_not_found),
     path("healthz", views.healthz, name="healthz"),

@@ -22,7 +22,8 @@ def tenant_create(*, name: str, subdomain: str, actor=None) -> Tenant:
         )
     tenant = Tenant(name=name, subdomain=subdomain)
     try:
-        tenant.full_clean()
+        # Uniqueness is left to the database (below): it is race-free and says "already taken".
+        tenant.full_clean(validate_unique=False)
     except ValidationError as exc:
         parts = [f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()]
         raise ApplicationError("; ".join(parts), "invalid_tenant", status=422) from exc

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
 
 from booqing.exceptions import ApplicationError
 from tenants import selectors, services
@@ -26,6 +27,7 @@ class LogoutView(auth_views.LogoutView):
 
 
 @superadmin_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def tenant_list(request):
     form = TenantCreateForm(request.POST or None)
     status = 200

@@ -18,6 +18,8 @@ ENV_VAR = "WHATSAPP_ENDPOINTS"
 PROVIDERS = ("waha", "evolution")
 DEFAULT_PROVIDER = "waha"
 REQUIRED_FIELDS = ("name", "apiUrl", "apiKey")
+# A key file holds one key; anything bigger is a mistake (or /dev/zero) and is not read whole.
+MAX_KEY_FILE_BYTES = 64 * 1024
 
 
 class Secret:
@@ -120,10 +122,23 @@ def parse_key_reference(raw: str, environ: dict[str, str]) -> Secret:
     if raw.startswith("file:"):
         path = Path(raw[len("file:") :])
         try:
-            value = path.read_text().strip()
-        except OSError as exc:
+            with path.open("rb") as handle:
+                data = handle.read(MAX_KEY_FILE_BYTES + 1)
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+            reason = getattr(exc, "strerror", None) or "not a valid path"
             raise KeyReferenceError(
-                f"apiKey refers to file {path}, which cannot be read ({exc.strerror})"
+                f"apiKey refers to file {path}, which cannot be read ({reason})"
+            ) from exc
+        if len(data) > MAX_KEY_FILE_BYTES:
+            raise KeyReferenceError(
+                f"apiKey refers to file {path}, which is larger than {MAX_KEY_FILE_BYTES} bytes "
+                "(it should hold only the key)"
+            )
+        try:
+            value = data.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            raise KeyReferenceError(
+                f"apiKey refers to file {path}, which is not UTF-8 text"
             ) from exc
         if not value:
             raise KeyReferenceError(f"apiKey refers to file {path}, which is empty")
@@ -139,6 +154,15 @@ def parse_key_reference(raw: str, environ: dict[str, str]) -> Secret:
             ) from exc
         return Secret(resolve=lambda: _resolve_aws_secret(secret_path))
     return Secret(raw)
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        # .hostname and .port parse lazily and raise ValueError on "http://[" or "http://x:99999".
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+    except ValueError:
+        return False
 
 
 def _entry_label(index: int, entry: object) -> str:
@@ -220,8 +244,7 @@ def parse_endpoints(
             continue
         name = entry["name"].strip()
         api_url = entry["apiUrl"].strip().rstrip("/")
-        parts = urlsplit(api_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if not _is_http_url(api_url):
             problems.append(
                 Problem(
                     "E005",

@@ -99,3 +99,258 @@ class AuditEvent(models.Model):
             for k in keys
             if self.before.get(k) != self.after.get(k)
         ]
+
+
+class DeviceStatus(models.TextChoices):
+    """Our one vocabulary for a gateway session's state (GATEWAYS.md maps each provider to it)."""
+
+    STOPPED = "stopped", "Stopped"
+    STARTING = "starting", "Starting"
+    SCAN_QR = "scan_qr", "Waiting for QR scan"
+    ACTION_REQUIRED = "action_required", "Action required on the phone"
+    CONNECTED = "connected", "Connected"
+    FAILED = "failed", "Failed"
+
+
+PAIRING_STATUSES = (DeviceStatus.STARTING, DeviceStatus.SCAN_QR, DeviceStatus.ACTION_REQUIRED)
+DROPPED_STATUSES = (DeviceStatus.STOPPED, DeviceStatus.FAILED)
+
+
+class Device(models.Model):
+    """A WhatsApp number paired to the tenant's endpoint: one gateway session."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="devices")
+    name = models.CharField(max_length=60)
+    endpoint_name = models.CharField(max_length=100)
+    session_name = models.CharField(max_length=54)
+    status = models.CharField(
+        max_length=20, choices=DeviceStatus.choices, default=DeviceStatus.STARTING
+    )
+    status_detail = models.CharField(max_length=300, blank=True)
+    phone = models.CharField(max_length=20, blank=True)
+    push_name = models.CharField(max_length=100, blank=True)
+    # The gateway posts to /api/whatsapp/webhooks/<webhook_id>, signed with webhook_secret.
+    webhook_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    webhook_secret = models.CharField(max_length=64, editable=False)
+    qr_value = models.TextField(blank=True)
+    qr_changed_at = models.DateTimeField(null=True, blank=True)
+    qr_fetched_at = models.DateTimeField(null=True, blank=True)
+    qr_count = models.PositiveSmallIntegerField(default=0)
+    connected_at = models.DateTimeField(null=True, blank=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    next_reconnect_at = models.DateTimeField(null=True, blank=True)
+    reconnect_attempts = models.PositiveIntegerField(default=0)
+    # Outbound pacing protects the number from bans: a minimum gap (with jitter) and a daily cap.
+    min_send_gap_ms = models.PositiveIntegerField(default=1000)
+    daily_send_cap = models.PositiveIntegerField(null=True, blank=True)
+    next_send_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint_name", "session_name"], name="unique_session_per_endpoint"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "name"], name="unique_device_name_per_tenant"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "next_reconnect_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+    @property
+    def is_pairing(self) -> bool:
+        return self.status in PAIRING_STATUSES
+
+    @property
+    def is_connected(self) -> bool:
+        return self.status == DeviceStatus.CONNECTED
+
+
+class EndpointState(models.Model):
+    """Per-endpoint health and the scheduler's claim on its next probe (one row per name)."""
+
+    endpoint_name = models.CharField(max_length=100, unique=True)
+    health_status = models.CharField(
+        max_length=10, choices=HealthStatus.choices, default=HealthStatus.UNKNOWN
+    )
+    next_probe_at = models.DateTimeField(db_index=True)
+    last_probe_at = models.DateTimeField(null=True, blank=True)
+    last_latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    version = models.CharField(max_length=60, blank=True)
+    unhealthy_since = models.DateTimeField(null=True, blank=True)
+    alerted_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.endpoint_name}: {self.health_status}"
+
+
+class EndpointProbe(models.Model):
+    """One health probe of an endpoint (kept a week)."""
+
+    endpoint_name = models.CharField(max_length=100)
+    ok = models.BooleanField()
+    latency_ms = models.PositiveIntegerField()
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["endpoint_name", "-created_at"])]
+
+
+class WebhookEvent(models.Model):
+    """A gateway event, stored once (UNIQUE on device + event id) before it is processed."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed"
+
+    id = models.BigAutoField(primary_key=True)
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="webhook_events")
+    event_id = models.CharField(max_length=200)
+    kind = models.CharField(max_length=30)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["device", "event_id"], name="unique_event_per_device")
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+
+class Conversation(models.Model):
+    """A chat between one device and one contact (E.164 phone, or a hidden @lid id)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="conversations")
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="conversations")
+    contact = models.CharField(max_length=64)
+    contact_name = models.CharField(max_length=100, blank=True)
+    contact_lid = models.CharField(max_length=64, blank=True)
+    last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_message_preview = models.CharField(max_length=120, blank=True)
+    unread_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["device", "contact"], name="unique_contact_per_device")
+        ]
+        indexes = [models.Index(fields=["tenant", "-last_message_at"])]
+
+    def __str__(self) -> str:
+        return self.contact_name or self.contact
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    READ = "read", "Read"
+    FAILED = "failed", "Failed"
+    RECEIVED = "received", "Received"
+
+
+# Acks only move a message forward along this order (a late "sent" never undoes "read").
+STATUS_RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4}
+
+
+class Message(models.Model):
+    class Direction(models.TextChoices):
+        INBOUND = "in", "Inbound"
+        OUTBOUND = "out", "Outbound"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="messages")
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=MessageStatus.choices)
+    gateway_message_id = models.CharField(max_length=128, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "gateway_message_id"],
+                condition=models.Q(gateway_message_id__isnull=False),
+                name="unique_gateway_message_per_device",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="unique_idempotency_key_per_tenant",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["conversation", "created_at"]),
+            models.Index(fields=["tenant", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.status}: {self.body[:30]}"
+
+
+class ContactLid(models.Model):
+    """WhatsApp's hidden sender ids (`...@lid`) mapped to a phone when a gateway reveals it."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="lids")
+    lid = models.CharField(max_length=64)
+    phone = models.CharField(max_length=20)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["device", "lid"], name="unique_lid")]
+
+
+class ApiToken(models.Model):
+    """A tenant API token for the booking product. Only its SHA-256 hash is stored."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=80)
+    prefix = models.CharField(max_length=12)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

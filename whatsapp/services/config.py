@@ -1,4 +1,4 @@
-"""Use cases of the WhatsApp integration: endpoints, settings, devices, health and messages."""
+"""Use cases for a tenant's endpoint: assign, change, remove, and its settings."""
 
 from __future__ import annotations
 
@@ -142,11 +142,6 @@ def config_update(*, tenant: Tenant, actor, **changes) -> TenantWhatsAppConfig:
 
 
 def _enqueue_probe(endpoint_name: str) -> None:
-    """Hook for the first health probe after an assignment (the scheduler also probes)."""
-    try:
-        from whatsapp import tasks
-    except ImportError:  # pragma: no cover - tasks arrive with the health-check work
-        return
-    enqueue = getattr(tasks, "enqueue_endpoint_probe", None)
-    if enqueue is not None:
-        enqueue(endpoint_name)
+    from whatsapp.tasks import enqueue_endpoint_probe
+
+    enqueue_endpoint_probe(endpoint_name)

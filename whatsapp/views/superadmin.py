@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
 
 from booqing.exceptions import ApplicationError
 from tenants.access import superadmin_required
@@ -69,6 +70,7 @@ def _perform(request, tenant: Tenant, action: str):
 
 
 @superadmin_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def tenant_setup(request, tenant_id):
     tenant = get_object_or_404(Tenant, pk=tenant_id)
     if request.method != "POST":
@@ -90,6 +92,7 @@ def tenant_setup(request, tenant_id):
 
 
 @superadmin_required
+@require_GET
 def endpoint_list(request):
     context = {
         "endpoints": selectors.endpoint_overview(),

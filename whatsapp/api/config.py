@@ -1,4 +1,4 @@
-"""The WhatsApp JSON API (mounted at /api/whatsapp/ on the platform host and on tenant hosts)."""
+"""API: available endpoints and tenant WhatsApp configuration (superadmin and members)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from tenants.access import membership_for
 from tenants.models import Tenant
 from whatsapp import services
 from whatsapp.endpoints import registry
-from whatsapp.models import TenantWhatsAppConfig
+from whatsapp.models import ApiToken, TenantWhatsAppConfig
 
-router = Router(tags=["whatsapp"])
+router = Router(tags=["configuration"])
 
 
 def require_superadmin(request) -> None:
@@ -24,8 +24,11 @@ def require_superadmin(request) -> None:
 
 
 def tenant_for_config_read(request, tenant_id: uuid.UUID) -> Tenant:
-    """Superadmins read any tenant; a member reads their own tenant on its own host."""
-    if request.user.is_superuser:
+    """Superadmins read any tenant; a member (or a token) reads its own tenant only."""
+    token = request.auth if isinstance(request.auth, ApiToken) else None
+    if token is not None:
+        tenant = token.tenant if token.tenant_id == tenant_id else None
+    elif request.user.is_superuser:
         tenant = Tenant.objects.filter(pk=tenant_id).first()
     elif request.tenant is not None:
         if membership_for(request) is None:

@@ -1,0 +1,92 @@
+"""Shared pieces of the API: who the caller acts for, and cursor paging."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import datetime
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import F, Q, QuerySet
+from django.utils.dateparse import parse_datetime
+
+from booqing.exceptions import ApplicationError
+from tenants.access import membership_for
+from tenants.models import Tenant
+from whatsapp.models import ApiToken
+
+MAX_PAGE = 200
+
+
+def acting_tenant(request, *, admin: bool = False) -> Tenant:
+    """The tenant this call acts for: a token's own tenant, or a member's tenant on its host."""
+    token = request.auth if isinstance(request.auth, ApiToken) else None
+    if token is not None:
+        if request.tenant is not None and request.tenant.pk != token.tenant_id:
+            raise PermissionDenied("This API token belongs to another workspace.")
+        return token.tenant
+    if request.tenant is None:
+        raise ApplicationError(
+            "Call this on the tenant's own host (acme.<domain>) or with a tenant API token.",
+            "tenant_required",
+            status=400,
+        )
+    membership = membership_for(request)
+    if membership is None:
+        raise PermissionDenied(f"You are not a member of {request.tenant.name}.")
+    if admin and not membership.is_admin:
+        raise PermissionDenied("Only this workspace's admins can do that.")
+    return request.tenant
+
+
+def actor(request):
+    """The user behind a call (None for a token, which acts for the tenant)."""
+    return request.user if request.user.is_authenticated else None
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def encode_cursor(at: datetime | None, pk: uuid.UUID) -> str:
+    raw = json.dumps([iso(at), str(pk)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime | None, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        at_text, pk_text = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        at = parse_datetime(at_text) if at_text else None
+        return at, uuid.UUID(pk_text)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise ApplicationError(
+            "Invalid cursor: pass the 'next' value from the previous page unchanged.",
+            "invalid_cursor",
+            status=400,
+        ) from None
+
+
+def keyset_page(
+    queryset: QuerySet, *, field: str, cursor: str | None, limit: int
+) -> tuple[list, str | None]:
+    """Newest-first keyset paging on (field, id): stable while new rows arrive."""
+    limit = max(1, min(limit, MAX_PAGE))
+    queryset = queryset.order_by(F(field).desc(nulls_last=True), "-id")
+    if cursor:
+        at, pk = decode_cursor(cursor)
+        if at is None:
+            queryset = queryset.filter(**{f"{field}__isnull": True, "id__lt": pk})
+        else:
+            queryset = queryset.filter(
+                Q(**{f"{field}__lt": at})
+                | Q(**{field: at, "id__lt": pk})
+                | Q(**{f"{field}__isnull": True})
+            )
+    rows = list(queryset[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(getattr(rows[-1], field), rows[-1].pk) if has_more else None
+    return rows, next_cursor

@@ -1,0 +1,106 @@
+"""API: a tenant's devices (create, read, pair, restart, log out, delete)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.shortcuts import get_object_or_404
+from ninja import Router, Schema
+
+from whatsapp import services
+from whatsapp.api.common import acting_tenant, actor, iso
+from whatsapp.models import Device
+from whatsapp.qr import qr_svg
+
+router = Router(tags=["devices"])
+
+
+class DeviceIn(Schema):
+    name: str
+
+
+def device_as_dict(device: Device, *, with_qr: bool = False) -> dict:
+    qr = None
+    if with_qr:
+        info = services.device_qr(device=device)
+        if info is not None:
+            qr = {
+                "value": info.value,
+                "svg": qr_svg(info.value),
+                "expires_at": iso(info.expires_at),
+            }
+    return {
+        "id": str(device.id),
+        "name": device.name,
+        "status": device.status,
+        "status_label": device.get_status_display(),
+        "status_detail": device.status_detail or None,
+        "phone": device.phone or None,
+        "push_name": device.push_name or None,
+        "endpoint_name": device.endpoint_name,
+        "qr": qr,
+        "connected_at": iso(device.connected_at),
+        "last_event_at": iso(device.last_event_at),
+        "created_at": iso(device.created_at),
+    }
+
+
+def _device(request, device_id: uuid.UUID, *, admin: bool = False) -> Device:
+    tenant = acting_tenant(request, admin=admin)
+    return get_object_or_404(Device.objects.select_related("tenant"), pk=device_id, tenant=tenant)
+
+
+@router.get("/devices")
+def device_list(request):
+    """The tenant's devices (statuses as last known; no gateway calls)."""
+    tenant = acting_tenant(request)
+    return {"devices": [device_as_dict(d) for d in Device.objects.filter(tenant=tenant)]}
+
+
+@router.post("/devices", response={201: dict})
+def device_create(request, payload: DeviceIn):
+    """Create a device: a gateway session with our webhook. Pair it with the returned QR."""
+    tenant = acting_tenant(request, admin=True)
+    device = services.device_create(tenant=tenant, name=payload.name, actor=actor(request))
+    return 201, {"device": device_as_dict(device, with_qr=True)}
+
+
+@router.get("/devices/{device_id}")
+def device_get(request, device_id: uuid.UUID):
+    """One device; while pairing, its status is refreshed from the gateway and the QR included."""
+    device = _device(request, device_id)
+    if device.is_pairing:
+        services.device_refresh_status(device=device)
+    return {"device": device_as_dict(device, with_qr=device.is_pairing)}
+
+
+@router.delete("/devices/{device_id}")
+def device_delete(request, device_id: uuid.UUID):
+    device = _device(request, device_id, admin=True)
+    services.device_delete(device=device, actor=actor(request))
+    return {"success": True}
+
+
+@router.post("/devices/{device_id}/qr")
+def device_new_qr(request, device_id: uuid.UUID):
+    """A fresh QR (restarts a stopped or failed session)."""
+    device = services.device_pairing_start(
+        device=_device(request, device_id, admin=True), actor=actor(request)
+    )
+    return {"device": device_as_dict(device, with_qr=True)}
+
+
+@router.post("/devices/{device_id}/restart")
+def device_restart(request, device_id: uuid.UUID):
+    device = services.device_restart(
+        device=_device(request, device_id, admin=True), actor=actor(request)
+    )
+    return {"device": device_as_dict(device, with_qr=device.is_pairing)}
+
+
+@router.post("/devices/{device_id}/logout")
+def device_logout(request, device_id: uuid.UUID):
+    device = services.device_logout(
+        device=_device(request, device_id, admin=True), actor=actor(request)
+    )
+    return {"device": device_as_dict(device, with_qr=device.is_pairing)}

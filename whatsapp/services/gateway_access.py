@@ -1,0 +1,49 @@
+"""Finding the gateway adapter for a tenant, a device or an endpoint name, with readable errors."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from booqing.exceptions import ApplicationError
+from tenants.models import Tenant
+from whatsapp.endpoints import EndpointNotFound, registry
+from whatsapp.gateways import Gateway, gateway_for
+from whatsapp.models import TenantWhatsAppConfig
+
+# Probes must be quick: a gateway that never answers costs one short timeout, not a hung loop.
+PROBE_TIMEOUT_SECONDS = 5.0
+# Session management calls (create, status, QR) run while a person waits for a page.
+SESSION_TIMEOUT_SECONDS = 10.0
+
+
+def gateway_for_endpoint(
+    endpoint_name: str, *, timeout: float = SESSION_TIMEOUT_SECONDS
+) -> Gateway:
+    try:
+        endpoint = registry().config(endpoint_name)
+    except EndpointNotFound:
+        raise ApplicationError(
+            f"Endpoint not found: '{endpoint_name}' is not configured on this server any more. "
+            "The platform operator must add it back to WHATSAPP_ENDPOINTS or assign another "
+            "endpoint.",
+            "endpoint_not_found",
+            status=409,
+        ) from None
+    return gateway_for(endpoint, timeout=timeout)
+
+
+def tenant_config_or_error(tenant: Tenant) -> TenantWhatsAppConfig:
+    config = TenantWhatsAppConfig.objects.filter(tenant=tenant).first()
+    if config is None:
+        raise ApplicationError(
+            f"WhatsApp is not set up for {tenant.name}: ask the platform operator to assign an "
+            "endpoint first.",
+            "not_configured",
+            status=409,
+        )
+    return config
+
+
+def webhook_url(webhook_id) -> str:
+    base = settings.WHATSAPP_WEBHOOK_BASE_URL.rstrip("/")
+    return f"{base}/api/whatsapp/webhooks/{webhook_id}"

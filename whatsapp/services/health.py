@@ -1,0 +1,175 @@
+"""Endpoint health: probe each endpoint once per interval, share it with its tenants, alert."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db.models import Min
+from django.utils import timezone
+
+from whatsapp.endpoints import EndpointNotFound, registry
+from whatsapp.gateways import Health, gateway_for
+from whatsapp.models import EndpointProbe, EndpointState, HealthStatus, TenantWhatsAppConfig
+from whatsapp.services.gateway_access import PROBE_TIMEOUT_SECONDS
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_SECONDS = 60
+ALERT_AFTER = timedelta(minutes=5)
+PROBE_RETENTION = timedelta(days=7)
+DEFAULT_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    endpoint_name: str
+    health: Health
+
+
+def _probe_network(endpoint_name: str) -> ProbeResult:
+    """The HTTP part of a probe; touches no database, so it can run in a thread."""
+    try:
+        endpoint = registry().config(endpoint_name)
+    except EndpointNotFound:
+        return ProbeResult(endpoint_name, Health(ok=False, latency_ms=0, detail="not configured"))
+    health = gateway_for(endpoint, timeout=PROBE_TIMEOUT_SECONDS).health()
+    return ProbeResult(endpoint_name, health)
+
+
+def _record(result: ProbeResult, *, now: datetime) -> EndpointProbe:
+    """Store a probe and apply it to the endpoint's state and to every tenant config using it."""
+    health = result.health
+    name = result.endpoint_name
+    status = HealthStatus.HEALTHY if health.ok else HealthStatus.UNHEALTHY
+    probe = EndpointProbe.objects.create(
+        endpoint_name=name,
+        ok=health.ok,
+        latency_ms=max(health.latency_ms, 0),
+        error=health.detail[:300],
+    )
+    state, _ = EndpointState.objects.get_or_create(
+        endpoint_name=name, defaults={"next_probe_at": now}
+    )
+    was_unhealthy_since = state.unhealthy_since
+    state.health_status = status
+    state.last_probe_at = now
+    state.last_latency_ms = max(health.latency_ms, 0)
+    state.last_error = "" if health.ok else health.detail[:300]
+    state.version = (health.version or "")[:60]
+    state.unhealthy_since = None if health.ok else (was_unhealthy_since or now)
+    state.save(
+        update_fields=[
+            "health_status",
+            "last_probe_at",
+            "last_latency_ms",
+            "last_error",
+            "version",
+            "unhealthy_since",
+        ]
+    )
+    TenantWhatsAppConfig.objects.filter(endpoint_name=name).update(
+        health_status=status, last_health_check=now, unhealthy_since=state.unhealthy_since
+    )
+    _alert_if_needed(state, now=now)
+    return probe
+
+
+def endpoint_probe(*, endpoint_name: str, now: datetime | None = None) -> EndpointProbe:
+    """Probe one endpoint now (the "Test connection" button, and the first probe on assign)."""
+    result = _probe_network(endpoint_name)
+    return _record(result, now=now or timezone.now())
+
+
+def _intervals() -> dict[str, int]:
+    """Each endpoint is probed at the shortest interval any of its tenants asked for."""
+    return dict(
+        TenantWhatsAppConfig.objects.values_list("endpoint_name").annotate(
+            interval=Min("health_check_interval")
+        )
+    )
+
+
+def _claim_due(now: datetime) -> list[str]:
+    names = registry().names()
+    EndpointState.objects.bulk_create(
+        [EndpointState(endpoint_name=n, next_probe_at=now) for n in names], ignore_conflicts=True
+    )
+    intervals = _intervals()
+    claimed = []
+    for state in EndpointState.objects.filter(endpoint_name__in=names, next_probe_at__lte=now):
+        interval = intervals.get(state.endpoint_name, DEFAULT_INTERVAL_SECONDS)
+        # Conditional update = atomic claim: with several schedulers, exactly one gets each probe.
+        won = EndpointState.objects.filter(pk=state.pk, next_probe_at=state.next_probe_at).update(
+            next_probe_at=now + timedelta(seconds=interval)
+        )
+        if won:
+            claimed.append(state.endpoint_name)
+    return claimed
+
+
+def health_sweep(
+    *, now: datetime | None = None, concurrency: int = DEFAULT_CONCURRENCY
+) -> list[EndpointProbe]:
+    """Probe every endpoint that is due, `concurrency` at a time; one probe per endpoint."""
+    now = now or timezone.now()
+    due = _claim_due(now)
+    if not due:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(due)))) as pool:
+        results = list(pool.map(_probe_network, due))
+    probes = [_record(result, now=timezone.now()) for result in results]
+    unhealthy = [p.endpoint_name for p in probes if not p.ok]
+    logger.info("health sweep probed=%d unhealthy=%s", len(probes), ",".join(unhealthy) or "-")
+    return probes
+
+
+def probes_prune(*, now: datetime | None = None) -> int:
+    cutoff = (now or timezone.now()) - PROBE_RETENTION
+    deleted, _ = EndpointProbe.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
+def _alert_recipients() -> list[str]:
+    emails = set(
+        get_user_model()
+        .objects.filter(is_superuser=True, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    emails.update(email for _, email in settings.ADMINS)
+    return sorted(emails)
+
+
+def _alert_if_needed(state: EndpointState, *, now: datetime) -> None:
+    """Mail the superadmins when an endpoint stays unhealthy > 5 minutes, and when it recovers."""
+    claim = EndpointState.objects.filter(pk=state.pk)
+    overdue = bool(state.unhealthy_since) and now - state.unhealthy_since >= ALERT_AFTER
+    recovered = state.health_status == HealthStatus.HEALTHY
+    # The conditional updates are claims: with several schedulers only one sends each mail.
+    if overdue and claim.filter(alerted_at__isnull=True).update(alerted_at=now):
+        minutes = int((now - state.unhealthy_since).total_seconds() // 60)
+        _send_alert(
+            f"[BooQing WhatsApp] Endpoint {state.endpoint_name} is unhealthy",
+            f"Endpoint {state.endpoint_name} has failed its health checks for {minutes} "
+            f"minutes.\nLast error: {state.last_error or 'no answer'}\n\n"
+            "Tenants on it cannot pair devices or send messages until it recovers.",
+        )
+    elif recovered and claim.filter(alerted_at__isnull=False).update(alerted_at=None):
+        _send_alert(
+            f"[BooQing WhatsApp] Endpoint {state.endpoint_name} recovered",
+            f"Endpoint {state.endpoint_name} answers its health checks again "
+            f"({state.last_latency_ms} ms).",
+        )
+
+
+def _send_alert(subject: str, body: str) -> None:
+    recipients = _alert_recipients()
+    logger.warning("endpoint alert subject=%r recipients=%d", subject, len(recipients))
+    if recipients:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=True)

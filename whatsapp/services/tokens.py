@@ -1,0 +1,69 @@
+"""Tenant API tokens for the booking product: shown once, stored as a SHA-256 hash."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.utils import timezone
+
+from booqing.exceptions import ApplicationError
+from tenants.models import Tenant
+from whatsapp.models import ApiToken
+from whatsapp.services.config import audit_record
+
+TOKEN_PREFIX = "bqw_"
+# Writing last_used_at on every request would turn each API read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def api_token_create(*, tenant: Tenant, name: str, actor) -> tuple[ApiToken, str]:
+    """Create a token; the plain value is returned once and never stored."""
+    name = (name or "").strip()
+    if not name or len(name) > 80:
+        raise ApplicationError(
+            "Name the token (1-80 characters), e.g. 'Booking app'.", "invalid_name", status=422
+        )
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        tenant=tenant,
+        name=name,
+        prefix=raw[: len(TOKEN_PREFIX) + 6],
+        token_hash=_hash(raw),
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    audit_record(actor=actor, tenant=tenant, action="api_token.created", after={"name": name})
+    return token, raw
+
+
+def api_token_revoke(*, token: ApiToken, actor) -> None:
+    if token.revoked_at is None:
+        ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+        audit_record(
+            actor=actor,
+            tenant=token.tenant,
+            action="api_token.revoked",
+            before={"name": token.name},
+        )
+
+
+def api_token_authenticate(raw: str) -> ApiToken | None:
+    """The active token for this value, or None."""
+    if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
+        return None
+    token = (
+        ApiToken.objects.filter(token_hash=_hash(raw), revoked_at__isnull=True)
+        .select_related("tenant")
+        .first()
+    )
+    if token is None or not token.tenant.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token

@@ -1,0 +1,196 @@
+"""Webhooks: store each gateway event once, then process the stored events with retries."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from booqing.exceptions import ApplicationError, NotFoundError
+from whatsapp.gateways import Ack, Event, InboundMessage, StatusChange, WebhookParseError
+from whatsapp.models import Device, TenantWhatsAppConfig, WebhookEvent
+from whatsapp.services.devices import device_apply_status_event
+from whatsapp.services.gateway_access import gateway_for_endpoint
+
+logger = logging.getLogger(__name__)
+
+# Gateways send small JSON; anything bigger is refused before it is read or stored.
+MAX_WEBHOOK_BYTES = 512 * 1024
+# A claimed event not finished within this time (a crashed processor) is picked up again.
+PROCESSING_LEASE = timedelta(seconds=60)
+RETRY_BASE_SECONDS = 2
+RETRY_CAP_SECONDS = 300
+
+
+class RetryLater(Exception):
+    """Processing cannot finish yet (e.g. an ack for a message whose send reply is pending)."""
+
+
+def _event_kind(event: Event) -> str:
+    return {InboundMessage: "message", Ack: "ack", StatusChange: "status"}[type(event)]
+
+
+def _event_payload(event: Event) -> dict:
+    data = dataclasses.asdict(event)
+    for key, value in data.items():
+        if isinstance(value, datetime):
+            data[key] = value.isoformat()
+    return data
+
+
+def webhook_ingest(*, webhook_id, body: bytes, headers: Mapping[str, str]) -> int:
+    """Verify and store a delivery's events (duplicates are ignored). Returns how many were new
+    or repeated; raises ApplicationError with 401/400/404 and writes nothing when it refuses."""
+    device = (
+        Device.objects.filter(webhook_id=webhook_id)
+        .only("id", "endpoint_name", "webhook_secret")
+        .first()
+    )
+    if device is None:
+        raise NotFoundError("Unknown webhook.", "unknown_webhook")
+    try:
+        gateway = gateway_for_endpoint(device.endpoint_name)
+    except ApplicationError as exc:
+        # The endpoint left the configuration: nobody can verify this delivery.
+        raise NotFoundError("Unknown webhook.", "unknown_webhook") from exc
+    if not gateway.verify_webhook(body=body, headers=headers, secret=device.webhook_secret):
+        raise ApplicationError("Invalid webhook signature.", "invalid_signature", status=401)
+    try:
+        events = gateway.parse_webhook(body)
+    except (WebhookParseError, RecursionError, ValueError) as exc:
+        raise ApplicationError(
+            f"Malformed webhook: {exc}", "malformed_webhook", status=400
+        ) from None
+    rows = [
+        WebhookEvent(
+            device_id=device.id,
+            event_id=event.event_id[:200],
+            kind=_event_kind(event),
+            payload=_event_payload(event),
+        )
+        for event in events
+    ]
+    if rows:
+        # INSERT ... ON CONFLICT DO NOTHING: a redelivered event id is silently the same event.
+        WebhookEvent.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def _handle_status(event: WebhookEvent) -> None:
+    device_apply_status_event(
+        device=event.device,
+        status=event.payload["status"],
+        phone=event.payload.get("phone"),
+        push_name=event.payload.get("push_name"),
+    )
+
+
+def _handle_message(event: WebhookEvent) -> None:
+    from whatsapp.services.messages import message_receive
+
+    payload = dict(event.payload)
+    payload["timestamp"] = (
+        parse_datetime(payload["timestamp"]) if payload.get("timestamp") else None
+    )
+    message_receive(device=event.device, inbound=payload)
+
+
+def _handle_ack(event: WebhookEvent) -> None:
+    from whatsapp.services.messages import message_ack_apply
+
+    if not message_ack_apply(
+        device=event.device,
+        gateway_message_id=event.payload["message_id"],
+        status=event.payload["status"],
+    ):
+        raise RetryLater(
+            f"no message {event.payload['message_id']} yet (its send reply is pending)"
+        )
+
+
+HANDLERS: dict[str, Callable[[WebhookEvent], None]] = {
+    "status": _handle_status,
+    "message": _handle_message,
+    "ack": _handle_ack,
+}
+
+
+def _retry_delay(attempt: int) -> timedelta:
+    # Exponential backoff with full jitter: random(0, min(cap, base * 2**n)).
+    ceiling = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt)
+    return timedelta(seconds=random.uniform(0, ceiling))
+
+
+def webhook_event_process(*, event: WebhookEvent, now: datetime | None = None) -> bool:
+    """Process one claimed event. On failure it is retried `webhook_retries` times, then kept
+    as `failed` with the reason (visible, never dropped). Returns True when processed."""
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            HANDLERS[event.kind](event)
+            WebhookEvent.objects.filter(pk=event.pk).update(
+                status=WebhookEvent.Status.PROCESSED, processed_at=now, last_error=""
+            )
+        return True
+    except Exception as exc:
+        retries = (
+            TenantWhatsAppConfig.objects.filter(tenant_id=event.device.tenant_id)
+            .values_list("webhook_retries", flat=True)
+            .first()
+        )
+        reason = str(exc)[:500] or type(exc).__name__
+        if event.attempts > (retries if retries is not None else 3):
+            WebhookEvent.objects.filter(pk=event.pk).update(
+                status=WebhookEvent.Status.FAILED, last_error=reason, next_attempt_at=None
+            )
+            logger.error("webhook event failed event=%s reason=%s", event.pk, reason)
+        else:
+            WebhookEvent.objects.filter(pk=event.pk).update(
+                last_error=reason, next_attempt_at=now + _retry_delay(event.attempts)
+            )
+            if not isinstance(exc, RetryLater):
+                logger.warning("webhook event will retry event=%s reason=%s", event.pk, reason)
+        return False
+
+
+def webhook_events_claim(*, now: datetime, limit: int = 100) -> list[WebhookEvent]:
+    """Claim due pending events (oldest first) with a lease; safe with several processors."""
+    due = list(
+        WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("id")
+        .values_list("id", "next_attempt_at")[:limit]
+    )
+    claimed_ids = [
+        pk
+        for pk, next_at in due
+        if WebhookEvent.objects.filter(pk=pk, next_attempt_at=next_at)
+        .filter(status=WebhookEvent.Status.PENDING)
+        .update(next_attempt_at=now + PROCESSING_LEASE, attempts=F("attempts") + 1)
+    ]
+    return list(
+        WebhookEvent.objects.filter(pk__in=claimed_ids).select_related("device").order_by("id")
+    )
+
+
+def webhook_events_process_due(*, now: datetime | None = None, limit: int = 100) -> int:
+    """One batch of the processing loop. Returns how many events were processed."""
+    now = now or timezone.now()
+    processed = 0
+    for event in webhook_events_claim(now=now, limit=limit):
+        processed += webhook_event_process(event=event, now=now)
+    return processed
+
+
+def webhook_event_retry(*, event: WebhookEvent) -> None:
+    """Put a failed event back in the queue (from the admin or a support script)."""
+    WebhookEvent.objects.filter(pk=event.pk, status=WebhookEvent.Status.FAILED).update(
+        status=WebhookEvent.Status.PENDING, attempts=0, next_attempt_at=None
+    )

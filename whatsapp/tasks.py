@@ -1,0 +1,33 @@
+"""Background tasks (django-tasks): thin wrappers that load ids and call services."""
+
+from __future__ import annotations
+
+import logging
+
+from django_tasks import task
+
+logger = logging.getLogger(__name__)
+
+
+@task()
+def probe_endpoint(endpoint_name: str) -> bool:
+    """Probe one endpoint now (enqueued when a tenant is assigned to it)."""
+    from whatsapp.services.health import endpoint_probe
+
+    return endpoint_probe(endpoint_name=endpoint_name).ok
+
+
+def enqueue_endpoint_probe(endpoint_name: str) -> None:
+    try:
+        probe_endpoint.enqueue(endpoint_name)
+    except Exception:
+        # The scheduler probes every endpoint anyway; a queue hiccup must not fail the assignment.
+        logger.exception("could not enqueue probe endpoint=%s", endpoint_name)
+
+
+@task()
+def send_message(message_id: str) -> str:
+    """Deliver one queued message (the row holds the state; this is only the trigger)."""
+    from whatsapp.services.messages import message_deliver
+
+    return message_deliver(message_id=message_id)
