@@ -1,0 +1,364 @@
+"""The simulator's HTTP server: WAHA's /api subset, the phone and contacts pages, /_sim controls."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import io
+import logging
+import random
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from whatsapp.simulator import pages
+from whatsapp.simulator.core import ALREADY_LINKED, PAIRED, Simulator
+from whatsapp.simulator.routing import ROUTES, SEGMENT, Request, Response, error_body, route
+from whatsapp.simulator.state import Knobs, SimError, digits_of
+
+logger = logging.getLogger(__name__)
+
+VERSION = {"version": "sim-1.0", "engine": "SIMULATOR", "tier": "CORE"}
+
+
+class Api:
+    """Route handlers; each takes a Request and returns a Response (errors raise SimError)."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    @route("GET", "/ping")
+    def ping(self, req: Request) -> Response:
+        return Response.json(200, {"message": "pong"})
+
+    @route("GET", "/health")
+    def health(self, req: Request) -> Response:
+        # Old free WAHA images answer 422 here; clients must fall back to /ping and the version.
+        return Response.json(422, error_body(422, "Health check is available in WAHA Plus only"))
+
+    @route("GET", "/")
+    def index(self, req: Request) -> Response:
+        return Response.html(200, pages.index_page(self.sim.snapshot()))
+
+    @route("GET", "/api/server/version")
+    def version(self, req: Request) -> Response:
+        return Response.json(200, VERSION)
+
+    @route("GET", "/api/sessions")
+    def sessions(self, req: Request) -> Response:
+        return Response.json(200, self.sim.list_sessions())
+
+    @route("POST", "/api/sessions")
+    def create(self, req: Request) -> Response:
+        return Response.json(201, self.sim.create(req.json()))
+
+    @route("GET", f"/api/sessions/{SEGMENT}")
+    def session(self, req: Request) -> Response:
+        with self.sim.lock:
+            return Response.json(200, self.sim.get(req.params["name"]).to_json())
+
+    @route("PUT", f"/api/sessions/{SEGMENT}")
+    def update(self, req: Request) -> Response:
+        return Response.json(200, self.sim.update(req.params["name"], req.json()))
+
+    @route("DELETE", f"/api/sessions/{SEGMENT}")
+    def delete(self, req: Request) -> Response:
+        self.sim.delete(req.params["name"])
+        return Response.json(200, {})
+
+    @route("POST", f"/api/sessions/{SEGMENT}/(?P<action>start|stop|restart|logout)")
+    def lifecycle(self, req: Request) -> Response:
+        action = getattr(self.sim, req.params["action"])
+        return Response.json(201, action(req.params["name"]))
+
+    @route("GET", f"/api/sessions/{SEGMENT}/me")
+    def me(self, req: Request) -> Response:
+        with self.sim.lock:
+            return Response.json(200, self.sim.get(req.params["name"]).me)
+
+    @route("GET", f"/api/{SEGMENT}/auth/qr")
+    def qr(self, req: Request) -> Response:
+        value = self.sim.qr_value(req.params["name"])
+        if req.query.get("format") == "raw":
+            return Response.json(200, {"value": value})
+        png = render_png(value)
+        if png is None:
+            raise SimError(501, "QR images need segno; use ?format=raw")
+        if "application/json" in (req.headers.get("Accept") or ""):
+            data = base64.b64encode(png).decode()
+            return Response.json(200, {"mimetype": "image/png", "data": data})
+        return Response(200, png, "image/png")
+
+    @route("POST", "/api/sendText")
+    def send_text(self, req: Request) -> Response:
+        reply = self.sim.send_text(req.json())
+        # send_reply_shape=empty: some engines answer 201 with no body at all.
+        return Response.json(201, reply) if reply else Response(201)
+
+    @route("POST", "/api/(?P<action>sendSeen|startTyping|stopTyping)")
+    def presence(self, req: Request) -> Response:
+        # Accepted for clients that mimic a human before sending; nothing observable happens.
+        with self.sim.lock:
+            self.sim.require_working(str(req.json().get("session", "default")))
+        return Response.json(201, {})
+
+    @route("GET", "/api/contacts/check-exists")
+    def check_exists(self, req: Request) -> Response:
+        number = digits_of(req.query.get("phone", ""))
+        if not number:
+            raise SimError(400, "phone is required")
+        exists = self.sim.number_exists(number)
+        return Response.json(
+            200, {"numberExists": exists, "chatId": f"{number}@c.us" if exists else None}
+        )
+
+    @route("GET", f"/api/{SEGMENT}/lids/(?:pn/)?(?P<value>[^/]+)")
+    def lids(self, req: Request) -> Response:
+        return Response.json(200, self.sim.lid_lookup(req.params["name"], req.params["value"]))
+
+    # -- pages --
+
+    @route("GET", f"/phone/{SEGMENT}")
+    def phone(self, req: Request) -> Response:
+        name, code = req.params["name"], req.query.get("code", "")
+        if req.query.get("auto") == "1":
+            return self._pair(name, code, req.query.get("phone"))
+        with self.sim.lock:
+            session = self.sim.sessions.get(name)
+            if session is None:
+                return Response.html(404, pages.not_found_page(f"No session named {name!r}."))
+            if not code:
+                return Response.html(200, pages.phone_no_code_page(name))
+            if session.status == "WORKING":
+                return Response.html(200, pages.phone_already_page(name))
+            if code != session.qr_token:
+                return Response.html(410, pages.phone_expired_page(name))
+        return Response.html(200, pages.phone_link_page(name, code))
+
+    @route("POST", f"/phone/{SEGMENT}")
+    def phone_post(self, req: Request) -> Response:
+        form = req.form()
+        code = form.get("code") or req.query.get("code", "")
+        return self._pair(req.params["name"], code, form.get("phone"))
+
+    def _pair(self, name: str, code: str, phone: str | None) -> Response:
+        if name not in self.sim.sessions:
+            return Response.html(404, pages.not_found_page(f"No session named {name!r}."))
+        outcome = self.sim.pair(name, code, phone=phone)
+        if outcome == PAIRED:
+            with self.sim.lock:
+                me = self.sim.sessions[name].identity or {"id": ""}
+            return Response.html(200, pages.phone_paired_page(name, me["id"]))
+        if outcome == ALREADY_LINKED:
+            return Response.html(200, pages.phone_already_page(name))
+        return Response.html(410, pages.phone_expired_page(name))
+
+    @route("GET", f"/contacts/{SEGMENT}")
+    def contacts(self, req: Request) -> Response:
+        return self._contacts(req.params["name"], fragment=req.query.get("fragment") == "log")
+
+    @route("POST", f"/contacts/{SEGMENT}")
+    def contacts_post(self, req: Request) -> Response:
+        form = req.form()
+        body = {
+            "from": form.get("from"),
+            "body": form.get("text", ""),
+            "lid": bool(form.get("lid")),
+        }
+        if form.get("name"):
+            body["pushName"] = form["name"]
+        try:
+            self.sim.inbound(req.params["name"], body)
+            notice = "Sent."
+        except SimError as exc:
+            notice = exc.message
+        return self._contacts(req.params["name"], notice=notice, form=form)
+
+    def _contacts(self, name: str, *, fragment: bool = False, **kwargs: Any) -> Response:
+        with self.sim.lock:
+            session = self.sim.sessions.get(name)
+            if session is None:
+                return Response.html(404, pages.not_found_page(f"No session named {name!r}."))
+            messages, status = list(session.messages), session.status
+        if fragment:
+            return Response.html(200, pages.message_log(messages))
+        return Response.html(200, pages.contacts_page(name, status, messages, **kwargs))
+
+    # -- simulator controls --
+
+    @route("GET", "/_sim/state")
+    def state(self, req: Request) -> Response:
+        return Response.json(200, self.sim.snapshot())
+
+    @route("GET", "/_sim/webhooks")
+    def webhook_log(self, req: Request) -> Response:
+        return Response.json(200, {"deliveries": self.sim.webhooks.log()})
+
+    @route("GET", "/_sim/config")
+    def config(self, req: Request) -> Response:
+        return Response.json(200, self.sim.knobs.as_dict())
+
+    @route("POST", "/_sim/config")
+    def configure(self, req: Request) -> Response:
+        with self.sim.lock:
+            knobs = self.sim.knobs.copy()
+            knobs.update(req.json())
+            self.sim.knobs = knobs
+            return Response.json(200, knobs.as_dict())
+
+    @route("POST", "/_sim/reset")
+    def reset(self, req: Request) -> Response:
+        self.sim.reset()
+        return Response.json(200, {"reset": True})
+
+    @route("POST", f"/_sim/sessions/{SEGMENT}/inbound")
+    def inbound(self, req: Request) -> Response:
+        return Response.json(200, self.sim.inbound(req.params["name"], req.json()))
+
+    @route("POST", f"/_sim/sessions/{SEGMENT}/drop")
+    def drop(self, req: Request) -> Response:
+        body = req.json()
+        status = str(body.get("status") or "STOPPED")
+        result = self.sim.drop(req.params["name"], status, logout=bool(body.get("logout")))
+        return Response.json(200, result)
+
+
+def render_png(value: str) -> bytes | None:
+    try:
+        import segno  # optional: the server itself is stdlib only
+    except ImportError:
+        return None
+    buffer = io.BytesIO()
+    segno.make(value, error="m").save(buffer, kind="png", scale=6, border=2)
+    return buffer.getvalue()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "WAHA-Simulator/1.0"
+    # Headers and body go out in separate writes; with Nagle on, keep-alive clients stall ~40 ms.
+    disable_nagle_algorithm = True
+    server: SimulatorServer
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.verbose:
+            logger.info("%s %s", self.address_string(), format % args)
+
+    def _dispatch(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        parts = urlsplit(self.path)
+        query = {key: items[-1] for key, items in parse_qs(parts.query).items()}
+        req = Request(method, parts.path, query, self.headers, body)
+        try:
+            response = self._handle(req)
+        except SimError as exc:
+            response = Response.json(exc.status, error_body(exc.status, exc.message))
+        except Exception:
+            logger.exception("simulator handler failed path=%s", parts.path)
+            response = Response.json(500, error_body(500, "Simulator error"))
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        if method != "HEAD":
+            self.wfile.write(response.body)
+
+    def _handle(self, req: Request) -> Response:
+        sim = self.server.sim
+        if req.path.startswith("/api/"):
+            knobs = sim.knobs
+            if knobs.latency_ms:
+                time.sleep(knobs.latency_ms / 1000)
+            if knobs.reject_key or not self._key_ok(sim.api_key):
+                raise SimError(401, "Unauthorized")
+            if knobs.failure_rate and random.random() < knobs.failure_rate:
+                raise SimError(500, "Simulated gateway failure")
+        elif (
+            req.path.startswith("/_sim/") and req.method != "GET" and not self._key_ok(sim.api_key)
+        ):
+            raise SimError(401, "Unauthorized")
+        allowed = False
+        for method, pattern, fn in ROUTES:
+            match = pattern.match(req.path)
+            if match is None:
+                continue
+            allowed = True
+            if method == req.method:
+                req.params = {key: unquote(value) for key, value in match.groupdict().items()}
+                return fn(self.server.api, req)
+        if allowed:
+            raise SimError(405, f"Method {req.method} not allowed on {req.path}")
+        raise SimError(404, f"Cannot {req.method} {req.path}")
+
+    def _key_ok(self, expected: str) -> bool:
+        given = self.headers.get("X-Api-Key") or ""
+        return hmac.compare_digest(given.encode(), expected.encode())
+
+
+class SimulatorServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], sim: Simulator, *, verbose: bool = False) -> None:
+        self.sim = sim
+        self.api = Api(sim)
+        self.verbose = verbose
+        super().__init__(address, Handler)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.sim.close()
+
+
+def make_server(
+    *,
+    api_key: str,
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    public_url: str | None = None,
+    knobs: Knobs | None = None,
+    verbose: bool = False,
+) -> SimulatorServer:
+    """Bind the server (port 0 picks a free one); public_url defaults to http://localhost:{port}."""
+    if not api_key:
+        raise ValueError("The simulator needs an API key (WAHA_API_KEY), as WAHA does")
+    # The public URL is only known once the port is bound, so the simulator gets it afterwards.
+    sim = Simulator(api_key=api_key, public_url="", knobs=knobs)
+    try:
+        server = SimulatorServer((host, port), sim, verbose=verbose)
+    except OSError:
+        sim.close()
+        raise
+    sim.public_url = (public_url or f"http://localhost:{server.server_address[1]}").rstrip("/")
+    return server
+
+
+def serve(**kwargs: Any) -> None:
+    """Run until interrupted (used by `python -m whatsapp.simulator` and the Django command)."""
+    server = make_server(**kwargs)
+    host, port = server.server_address[:2]
+    print(
+        f"WAHA simulator listening on http://{host}:{port} (QR links: {server.sim.public_url})",
+        flush=True,
+    )
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,0 +1,255 @@
+"""Outgoing WAHA webhooks: envelope, HMAC signing, background delivery, retries, delivery log."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import http.client
+import json
+import logging
+import random
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from whatsapp.simulator.scheduler import Scheduler
+from whatsapp.simulator.state import Knobs, new_event_id, now_ms
+
+logger = logging.getLogger(__name__)
+
+LOG_SIZE = 500
+SHUFFLE_MAX_DELAY = 0.25
+
+
+def sign(body: bytes, key: str) -> str:
+    return hmac.new(key.encode(), body, hashlib.sha512).hexdigest()
+
+
+def wants(hook: dict[str, Any], event: str) -> bool:
+    events = hook.get("events")
+    if not events:
+        return True
+    return event in events or "*" in events
+
+
+@dataclass
+class Delivery:
+    url: str
+    body: bytes
+    hmac_key: str | None
+    attempts: int
+    delay: float
+    policy: str
+    request_id: str
+    entry: dict[str, Any]
+    tried: int = 0
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+    def backoff(self) -> float:
+        # tried is 1 after the first failure, so the first retry waits delaySeconds.
+        if self.policy == "constant":
+            return self.delay
+        if self.policy == "linear":
+            return self.delay * self.tried
+        return self.delay * 2 ** (self.tried - 1)
+
+
+class WebhookDispatcher:
+    def __init__(
+        self, scheduler: Scheduler, knobs: Callable[[], Knobs], *, workers: int = 8
+    ) -> None:
+        self._scheduler = scheduler
+        self._knobs = knobs
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sim-webhook")
+        self._lock = threading.Lock()
+        self._log: deque[dict[str, Any]] = deque(maxlen=LOG_SIZE)
+        self._local = threading.local()
+        self._closed = False
+
+    def emit(
+        self,
+        *,
+        hooks: list[dict[str, Any]],
+        event: str,
+        session: str,
+        metadata: Any,
+        me: Any,
+        payload: dict[str, Any],
+    ) -> str:
+        """Queue one event to every subscribed webhook; returns the envelope id."""
+        envelope = {
+            "id": new_event_id(),
+            "timestamp": now_ms(),
+            "event": event,
+            "session": session,
+            "metadata": metadata,
+            "me": me,
+            "engine": "SIMULATOR",
+            "environment": {"version": "sim-1.0", "engine": "SIMULATOR", "tier": "CORE"},
+            "payload": payload,
+        }
+        # Serialised once: the HMAC covers these exact bytes, duplicates and retries included.
+        body = json.dumps(envelope, separators=(",", ":")).encode()
+        knobs = self._knobs()
+        for hook in hooks:
+            if not wants(hook, event):
+                continue
+            copies = 2 if random.random() < knobs.duplicate_rate else 1
+            for copy in range(1, copies + 1):
+                self._queue(hook, body, envelope, copy, knobs)
+        return envelope["id"]
+
+    def _queue(
+        self, hook: dict[str, Any], body: bytes, envelope: dict[str, Any], copy: int, knobs: Knobs
+    ) -> None:
+        retries = hook.get("retries") if isinstance(hook.get("retries"), dict) else {}
+        hmac_conf = hook.get("hmac") if isinstance(hook.get("hmac"), dict) else {}
+        headers = {}
+        for item in hook.get("customHeaders") or []:
+            if isinstance(item, dict) and item.get("name"):
+                headers[str(item["name"])] = str(item.get("value", ""))
+        entry = {
+            "event_id": envelope["id"],
+            "event": envelope["event"],
+            "session": envelope["session"],
+            "url": hook["url"],
+            "copy": copy,
+            "state": "pending",
+            "status_code": None,
+            "attempts": 0,
+            "error": None,
+            "created_at": now_ms(),
+        }
+        delivery = Delivery(
+            url=str(hook["url"]),
+            body=body,
+            hmac_key=hmac_conf.get("key") or None,
+            attempts=max(1, int(_number(retries.get("attempts"), 3))),
+            delay=max(0.0, _number(retries.get("delaySeconds"), 2.0)),
+            policy=str(retries.get("policy") or "exponential"),
+            request_id=str(uuid.uuid4()),
+            entry=entry,
+            extra_headers=headers,
+        )
+        with self._lock:
+            self._log.append(entry)
+        if not knobs.webhooks_enabled:
+            entry["state"] = "suppressed"
+            return
+        delay = random.uniform(0, SHUFFLE_MAX_DELAY) if knobs.shuffle_webhooks else 0.0
+        if delay:
+            self._scheduler.call_later(delay, self._submit, delivery)
+        else:
+            self._submit(delivery)
+
+    def _submit(self, delivery: Delivery) -> None:
+        if self._closed:
+            return
+        with contextlib.suppress(RuntimeError):  # the pool is shutting down
+            self._pool.submit(self._attempt, delivery)
+
+    def _attempt(self, delivery: Delivery) -> None:
+        delivery.tried += 1
+        status, error = self._post(delivery)
+        with self._lock:
+            entry = delivery.entry
+            entry["attempts"] = delivery.tried
+            entry["status_code"] = status
+            entry["error"] = error
+            ok = status is not None and 200 <= status < 300
+            if ok:
+                entry["state"] = "delivered"
+            elif delivery.tried < delivery.attempts:
+                entry["state"] = "retrying"
+            else:
+                entry["state"] = "failed"
+        if not ok and delivery.tried < delivery.attempts:
+            self._scheduler.call_later(delivery.backoff(), self._submit, delivery)
+        elif not ok:
+            logger.warning(
+                "webhook gave up event=%s url=%s status=%s error=%s",
+                delivery.entry["event"],
+                _safe_url(delivery.url),
+                status,
+                error,
+            )
+
+    def _post(self, delivery: Delivery) -> tuple[int | None, str | None]:
+        parts = urlsplit(delivery.url)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "WAHA-Simulator/1.0",
+            "X-Webhook-Request-Id": delivery.request_id,
+            "X-Webhook-Timestamp": str(now_ms()),
+            **delivery.extra_headers,
+        }
+        if delivery.hmac_key:
+            headers["X-Webhook-Hmac"] = sign(delivery.body, delivery.hmac_key)
+            headers["X-Webhook-Hmac-Algorithm"] = "sha512"
+        # A kept-alive connection may have been closed by the receiver meanwhile: one fresh retry.
+        for fresh in (False, True):
+            conn = self._connection(parts.scheme, parts.netloc, fresh=fresh)
+            try:
+                conn.request("POST", path, body=delivery.body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                if response.will_close:
+                    self._drop(parts.scheme, parts.netloc)
+                return response.status, None
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                self._drop(parts.scheme, parts.netloc)
+                if fresh:
+                    return None, type(exc).__name__
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop(parts.scheme, parts.netloc)
+                return None, f"{type(exc).__name__}: {exc}"
+        return None, "unreachable"
+
+    def _connection(self, scheme: str, netloc: str, *, fresh: bool) -> http.client.HTTPConnection:
+        conns: dict[tuple[str, str], http.client.HTTPConnection] = getattr(self._local, "conns", {})
+        self._local.conns = conns
+        key = (scheme, netloc)
+        if fresh or key not in conns:
+            self._drop(scheme, netloc)
+            timeout = self._knobs().webhook_timeout
+            cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+            conns[key] = cls(netloc, timeout=timeout)
+        return conns[key]
+
+    def _drop(self, scheme: str, netloc: str) -> None:
+        conns = getattr(self._local, "conns", {})
+        conn = conns.pop((scheme, netloc), None)
+        if conn is not None:
+            conn.close()
+
+    def log(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(entry) for entry in self._log]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._log.clear()
+
+    def close(self) -> None:
+        self._closed = True
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _number(value: Any, default: float) -> float:
+    try:
+        return float(value) if value is not None else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _safe_url(url: str) -> str:
+    # Receivers may carry a per-device token in the path or query: log the origin only.
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or ''}"
