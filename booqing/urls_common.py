@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from booqing import views
+from booqing import metrics, views
 from booqing.api import api, api_not_found
 from tenants import views as tenant_views
 from whatsapp.views import webhooks
@@ -18,4 +18,5 @@ common_patterns = [
     re_path(r"^api/(?P<path>.*)$", api_not_found),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
 ]
