@@ -33,6 +33,7 @@ def _setup_context(tenant: Tenant, *, assign_form=None, settings_form=None, erro
         ),
         "settings_form": settings_form or SettingsForm(instance=config or TenantWhatsAppConfig()),
         "audit_events": selectors.recent_audit_events(tenant=tenant),
+        "endpoint_state": selectors.endpoint_state(config.endpoint_name) if config else None,
         "error": error,
     }
 
@@ -66,6 +67,16 @@ def _perform(request, tenant: Tenant, action: str):
     if action == "remove":
         services.endpoint_remove(tenant=tenant, actor=request.user)
         return f"Endpoint removed from {tenant.name}.", {}
+    if action == "test":
+        config = TenantWhatsAppConfig.objects.filter(tenant=tenant).first()
+        if config is None:
+            raise ApplicationError("Assign an endpoint before testing the connection.")
+        probe = services.endpoint_probe(endpoint_name=config.endpoint_name)
+        if not probe.ok:
+            raise ApplicationError(
+                f"Test connection failed: {config.endpoint_name} {probe.error or 'did not answer'}."
+            )
+        return f"{config.endpoint_name} answered in {probe.latency_ms} ms: healthy.", {}
     raise ApplicationError(f"Unknown action '{action}'.")
 
 
