@@ -1,0 +1,85 @@
+"""Health on the superadmin pages: Test connection, the endpoint list, and the sweep's effects."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+import responses
+
+from booqing.test import CANARY_KEYS, client_for
+from whatsapp import services
+from whatsapp.models import EndpointProbe, HealthStatus, TenantWhatsAppConfig
+
+pytestmark = pytest.mark.django_db
+PRIMARY = "https://primary.gateway.test"
+
+
+def healthy_primary(rsps):
+    rsps.get(f"{PRIMARY}/ping", json={"message": "pong"})
+    rsps.get(f"{PRIMARY}/api/server/version", json={"version": "2026.11.1", "engine": "NOWEB"})
+
+
+@pytest.fixture
+def assigned(cast):
+    services.endpoint_assign(tenant=cast.tenant_a, endpoint_name="Primary", actor=cast.superadmin)
+    return cast
+
+
+def test_it_tests_the_connection_and_shows_latency_without_a_reload(assigned):
+    cast = assigned
+    with responses.RequestsMock() as rsps:
+        healthy_primary(rsps)
+        response = client_for(cast.superadmin).post(
+            f"/admin/tenants/{cast.tenant_a.pk}/whatsapp",
+            {"action": "test"},
+            HTTP_HX_REQUEST="true",
+        )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Primary answered in" in html and "healthy" in html
+    assert "<html" not in html  # the panel only: htmx swaps it in place
+    config = TenantWhatsAppConfig.objects.get(tenant=cast.tenant_a)
+    assert config.health_status == HealthStatus.HEALTHY
+    assert EndpointProbe.objects.filter(endpoint_name="Primary", ok=True).count() == 1
+
+
+def test_it_explains_a_failed_connection_test_without_leaking_the_key(assigned):
+    cast = assigned
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{PRIMARY}/ping", body=requests.ConnectionError("refused"))
+        response = client_for(cast.superadmin).post(
+            f"/admin/tenants/{cast.tenant_a.pk}/whatsapp",
+            {"action": "test"},
+            HTTP_HX_REQUEST="true",
+        )
+    html = response.content.decode()
+    assert "Test connection failed: Primary" in html
+    assert "primary.gateway.test" in html  # the host helps; the key never appears
+    assert not any(key in html for key in CANARY_KEYS)
+    assert (
+        TenantWhatsAppConfig.objects.get(tenant=cast.tenant_a).health_status
+        == HealthStatus.UNHEALTHY
+    )
+
+
+def test_it_lists_endpoint_health_latency_and_tenants(assigned):
+    cast = assigned
+    with responses.RequestsMock() as rsps:
+        healthy_primary(rsps)
+        rsps.get("https://secondary.gateway.test:8443/", status=503)
+        probes = services.health_sweep(concurrency=2)
+    assert sorted(p.endpoint_name for p in probes) == ["Primary", "Secondary"]
+    html = client_for(cast.superadmin).get("/admin/endpoints/").content.decode()
+    assert "Healthy" in html and "Unhealthy" in html
+    assert " ms</td>" in html
+    assert not any(key in html for key in CANARY_KEYS)
+
+
+def test_it_shows_health_on_the_tenant_dashboard(assigned):
+    cast = assigned
+    with responses.RequestsMock() as rsps:
+        healthy_primary(rsps)
+        services.endpoint_probe(endpoint_name="Primary")
+    html = client_for(cast.bob, cast.host_a).get("/admin/whatsapp").content.decode()
+    assert "Healthy" in html
+    assert "checked" in html
