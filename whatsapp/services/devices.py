@@ -202,7 +202,9 @@ def _set_detail(device: Device, detail: str) -> list[str]:
 
 def device_qr(*, device: Device, force: bool = False) -> QrInfo | None:
     """The current QR (fetched from the gateway at most every few seconds), or None."""
-    if device.status != DeviceStatus.SCAN_QR:
+    # Evolution reports "connecting" both before and after its QR exists, so a starting
+    # session is asked too; WAHA answers "not ready" until it shows SCAN_QR_CODE.
+    if device.status not in (DeviceStatus.SCAN_QR, DeviceStatus.STARTING):
         return None
     now = timezone.now()
     fresh = device.qr_fetched_at and now - device.qr_fetched_at < timedelta(
@@ -222,6 +224,9 @@ def device_qr(*, device: Device, force: bool = False) -> QrInfo | None:
                 device.qr_changed_at = now
                 device.qr_count = F("qr_count") + 1
                 fields += ["qr_value", "qr_changed_at", "qr_count"]
+            if device.status == DeviceStatus.STARTING:
+                device.status = DeviceStatus.SCAN_QR
+                fields.append("status")
             _save(device, fields)
             device.refresh_from_db(fields=["qr_count"])
     if not device.qr_value or device.qr_changed_at is None:
