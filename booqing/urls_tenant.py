@@ -6,11 +6,66 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from booqing.urls_common import common_patterns
-from whatsapp.views import tenant
+from whatsapp.views import tenant, tenant_devices, tenant_inbox, tenant_tokens
+
+WA = "admin/whatsapp"
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/whatsapp", permanent=False)),
-    path("admin/whatsapp", tenant.dashboard, name="whatsapp_dashboard"),
-    path("admin/whatsapp/", RedirectView.as_view(url="/admin/whatsapp", permanent=False)),
+    path(WA, tenant.dashboard, name="whatsapp_dashboard"),
+    path(f"{WA}/", RedirectView.as_view(url="/admin/whatsapp", permanent=False)),
+    # Devices
+    path(f"{WA}/devices/new", tenant.device_add, name="whatsapp_device_add"),
+    path(f"{WA}/devices/<uuid:device_id>", tenant_devices.device_detail, name="whatsapp_device"),
+    path(
+        f"{WA}/devices/<uuid:device_id>/qr",
+        tenant_devices.device_action,
+        {"action": "qr"},
+        name="whatsapp_device_qr",
+    ),
+    path(
+        f"{WA}/devices/<uuid:device_id>/restart",
+        tenant_devices.device_action,
+        {"action": "restart"},
+        name="whatsapp_device_restart",
+    ),
+    path(
+        f"{WA}/devices/<uuid:device_id>/logout",
+        tenant_devices.device_action,
+        {"action": "logout"},
+        name="whatsapp_device_logout",
+    ),
+    path(
+        f"{WA}/devices/<uuid:device_id>/delete",
+        tenant_devices.device_delete,
+        name="whatsapp_device_delete",
+    ),
+    # Inbox
+    path(f"{WA}/conversations/", tenant_inbox.inbox, name="whatsapp_inbox"),
+    path(f"{WA}/conversations", RedirectView.as_view(url="/admin/whatsapp/conversations/")),
+    path(f"{WA}/conversations/new", tenant_inbox.message_new, name="whatsapp_message_new"),
+    path(
+        f"{WA}/conversations/<uuid:conversation_id>",
+        tenant_inbox.thread,
+        name="whatsapp_thread",
+    ),
+    path(
+        f"{WA}/conversations/<uuid:conversation_id>/reply",
+        tenant_inbox.thread_reply,
+        name="whatsapp_thread_reply",
+    ),
+    path(
+        f"{WA}/conversations/<uuid:conversation_id>/messages/<uuid:message_id>/retry",
+        tenant_inbox.message_retry,
+        name="whatsapp_message_retry",
+    ),
+    # API tokens
+    path(f"{WA}/api-tokens", tenant_tokens.api_tokens, name="whatsapp_api_tokens"),
+    path(f"{WA}/api-tokens/new", tenant_tokens.api_token_create, name="whatsapp_api_token_create"),
+    path(
+        f"{WA}/api-tokens/<uuid:token_id>/revoke",
+        tenant_tokens.api_token_revoke,
+        name="whatsapp_api_token_revoke",
+    ),
     *common_patterns,
 ]

@@ -7,6 +7,7 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django_htmx.http import HttpResponseClientRedirect
 
 from tenants.models import Membership
 
@@ -24,6 +25,9 @@ def membership_for(request) -> Membership | None:
 
 
 def _login_redirect(request):
+    if getattr(request, "htmx", False):
+        # A polled fragment must not swap the login page into itself: send the whole tab there.
+        return HttpResponseClientRedirect(redirect_to_login(request.get_full_path()).url)
     return redirect_to_login(request.get_full_path())
 
 

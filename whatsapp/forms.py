@@ -29,3 +29,46 @@ class SettingsForm(forms.ModelForm):
             "webhook_retries": "Webhook retries",
             "message_timeout": "Message timeout (seconds)",
         }
+
+
+class DeviceForm(forms.Form):
+    name = forms.CharField(
+        label="Device name",
+        max_length=60,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. Front desk", "autocomplete": "off"}),
+    )
+
+
+class NewMessageForm(forms.Form):
+    to = forms.CharField(
+        label="To",
+        max_length=40,
+        widget=forms.TextInput(
+            attrs={"placeholder": "+6281234567890 or 081234567890", "inputmode": "tel"}
+        ),
+    )
+    body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 3}))
+    device = forms.ChoiceField(label="Send from", required=False, choices=())
+
+    def __init__(self, *args, devices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        # A choice only matters when there is more than one number to send from.
+        self.fields["device"].choices = [
+            (str(d.pk), f"{d.name} ({d.get_status_display()})") for d in devices
+        ]
+        self.show_device = len(self.fields["device"].choices) > 1
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(
+        label="Reply",
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Write a reply…"}),
+    )
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        label="Token name",
+        max_length=80,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. Booking app", "autocomplete": "off"}),
+    )

@@ -307,10 +307,10 @@ def device_delete(*, device: Device, actor) -> None:
     except ApplicationError:
         pass  # the endpoint is gone from the server, so there is no session left to delete
     except GatewayError as exc:
-        if not exc.permanent:
-            raise _gateway_error(
-                "Could not remove the device from the gateway (try again)", exc
-            ) from exc
+        # Only "the session is already gone" lets the row go; anything else (gateway down, key
+        # rejected) would leave a live session behind that nobody can see any more.
+        if exc.status not in (404, 410):
+            raise _gateway_error("Could not remove the device from the gateway", exc) from exc
     with transaction.atomic():
         audit_record(
             actor=actor,

@@ -1,0 +1,115 @@
+"""Tenant pages for one device: pairing by QR with live status, reconnect, log out, delete."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from booqing.exceptions import ApplicationError
+from tenants.access import member_required
+from whatsapp import services
+from whatsapp.models import Device
+from whatsapp.qr import qr_svg
+from whatsapp.views.tenant import error_status
+
+DEVICE_TEMPLATE = "whatsapp/device.html"
+
+
+def _device_context(request, device: Device, *, success=None, error=None) -> dict:
+    qr = services.device_qr(device=device) if device.is_pairing else None
+    return {
+        "device": device,
+        "is_admin": request.membership.is_admin,
+        "qr": _qr_context(qr),
+        "success": success,
+        "error": error,
+    }
+
+
+def _qr_context(qr: services.QrInfo | None) -> dict | None:
+    if qr is None:
+        return None
+    seconds_left = max(0, int((qr.expires_at - timezone.now()).total_seconds()))
+    return {
+        "value": qr.value,
+        # segno writes the SVG from the value; no markup from the gateway reaches the page.
+        "svg": mark_safe(qr_svg(qr.value)),  # noqa: S308
+        "expires_at": qr.expires_at,
+        "seconds_left": seconds_left,
+        # Only a web link is worth offering as a link (the simulator's codes are; WhatsApp's
+        # real ones are opaque strings that only the app understands).
+        "link": qr.value if qr.value.startswith(("http://", "https://")) else None,
+    }
+
+
+@member_required
+@require_GET
+def device_detail(request, device_id):
+    device = get_object_or_404(Device, pk=device_id, tenant=request.tenant)
+    # Every view (and every poll of the status fragment) asks the gateway; it never raises.
+    services.device_refresh_status(device=device)
+    context = _device_context(request, device)
+    if request.htmx:
+        return render(request, f"{DEVICE_TEMPLATE}#device-status", context)
+    return render(request, DEVICE_TEMPLATE, context)
+
+
+def _pairing_start(device: Device, actor) -> str:
+    services.device_pairing_start(device=device, actor=actor)
+    return "A new QR code was requested."
+
+
+def _restart(device: Device, actor) -> str:
+    services.device_restart(device=device, actor=actor)
+    return f"{device.name} is reconnecting."
+
+
+def _logout(device: Device, actor) -> str:
+    services.device_logout(device=device, actor=actor)
+    return f"{device.name} was logged out; scan a new QR code to link a phone again."
+
+
+ACTIONS = {"qr": _pairing_start, "restart": _restart, "logout": _logout}
+
+
+@member_required(admin=True)
+@require_POST
+def device_action(request, device_id, action: str):
+    """New QR, Reconnect and Log out: one service call each, then the device panel again."""
+    device = get_object_or_404(Device, pk=device_id, tenant=request.tenant)
+    success, error, status = None, None, 200
+    try:
+        success = ACTIONS[action](device, request.user)
+    except ApplicationError as exc:
+        error, status = exc.message, error_status(exc)
+    if success and not request.htmx:
+        messages.success(request, success)
+        return redirect("whatsapp_device", device_id=device.pk)
+    context = _device_context(request, device, success=success, error=error)
+    if request.htmx:
+        # htmx swaps 2xx only by default, so an error comes back as 200 with its message.
+        return render(request, f"{DEVICE_TEMPLATE}#device-panel", context)
+    return render(request, DEVICE_TEMPLATE, context, status=status)
+
+
+@member_required(admin=True)
+@require_POST
+def device_delete(request, device_id):
+    device = get_object_or_404(Device, pk=device_id, tenant=request.tenant)
+    name = device.name
+    try:
+        services.device_delete(device=device, actor=request.user)
+    except ApplicationError as exc:
+        context = _device_context(request, device, error=exc.message)
+        if request.htmx:
+            return render(request, f"{DEVICE_TEMPLATE}#device-panel", context)
+        return render(request, DEVICE_TEMPLATE, context, status=error_status(exc))
+    messages.success(request, f"{name} was deleted, with its conversations.")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("whatsapp_dashboard"))
+    return redirect("whatsapp_dashboard")

@@ -1,0 +1,170 @@
+"""Tenant inbox pages: the conversation list, a new message, and a thread with its reply box."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import F, Q, QuerySet
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from booqing.exceptions import ApplicationError
+from tenants.access import member_required
+from tenants.models import Tenant
+from whatsapp import services
+from whatsapp.forms import NewMessageForm, ReplyForm
+from whatsapp.models import Conversation, Device, Message
+from whatsapp.views.tenant import error_status
+
+INBOX_TEMPLATE = "whatsapp/inbox.html"
+THREAD_TEMPLATE = "whatsapp/thread.html"
+PAGE_SIZE = 25
+# A thread page shows the latest messages; older ones stay in the API (cursor paging).
+THREAD_LIMIT = 200
+
+
+def _conversations(tenant: Tenant, q: str) -> QuerySet[Conversation]:
+    conversations = Conversation.objects.filter(tenant=tenant).select_related("device")
+    if q:
+        match = Q(contact_name__icontains=q) | Q(contact__icontains=q)
+        digits = "".join(ch for ch in q if ch.isdigit())
+        if digits:
+            match |= Q(contact__contains=digits)
+            # "0812 3456 7890" and "+62 812-3456-7890" find the same contact.
+            with suppress(ApplicationError):
+                match |= Q(contact=services.normalise_phone(q))
+        conversations = conversations.filter(match)
+    return conversations.order_by(F("last_message_at").desc(nulls_last=True), "-created_at")
+
+
+def _inbox_context(request, *, form=None, error=None) -> dict:
+    q = request.GET.get("q", "").strip()[:100]
+    page = Paginator(_conversations(request.tenant, q), PAGE_SIZE).get_page(request.GET.get("page"))
+    devices = list(Device.objects.filter(tenant=request.tenant).order_by("created_at"))
+    return {
+        "q": q,
+        "page": page,
+        "conversations": page.object_list,
+        "devices": devices,
+        "form": form or NewMessageForm(devices=devices),
+        "error": error,
+    }
+
+
+@member_required
+@require_GET
+def inbox(request):
+    return render(request, INBOX_TEMPLATE, _inbox_context(request))
+
+
+@member_required
+@require_POST
+def message_new(request):
+    devices = Device.objects.filter(tenant=request.tenant).order_by("created_at")
+    form = NewMessageForm(request.POST, devices=devices)
+    error, status = None, 422
+    if form.is_valid():
+        try:
+            message, _ = services.message_send(
+                tenant=request.tenant,
+                to=form.cleaned_data["to"],
+                body=form.cleaned_data["body"],
+                device_id=form.cleaned_data["device"] or None,
+                actor=request.user,
+            )
+        except ApplicationError as exc:
+            error, status = exc.message, error_status(exc)
+        else:
+            messages.success(request, "Message queued.")
+            url = reverse("whatsapp_thread", kwargs={"conversation_id": message.conversation_id})
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    context = _inbox_context(request, form=form, error=error)
+    if request.htmx:
+        return render(request, f"{INBOX_TEMPLATE}#new-message", context)
+    return render(request, INBOX_TEMPLATE, context, status=status)
+
+
+def _conversation_for(request, conversation_id) -> Conversation:
+    return get_object_or_404(
+        Conversation.objects.select_related("device"), pk=conversation_id, tenant=request.tenant
+    )
+
+
+def _thread_context(conversation: Conversation, *, form=None, error=None, replied=False) -> dict:
+    latest = conversation.messages.order_by("-created_at")[:THREAD_LIMIT]
+    thread = list(reversed(latest))
+    return {
+        "conversation": conversation,
+        "device": conversation.device,
+        "thread": thread,
+        "truncated": len(thread) == THREAD_LIMIT,
+        "form": form or ReplyForm(),
+        "error": error,
+        "replied": replied,
+    }
+
+
+@member_required
+@require_GET
+def thread(request, conversation_id):
+    conversation = _conversation_for(request, conversation_id)
+    # Opening the thread (and each poll while it is open) means the person has seen it.
+    services.conversation_mark_read(conversation=conversation)
+    context = _thread_context(conversation)
+    if request.htmx:
+        return render(request, f"{THREAD_TEMPLATE}#thread-messages", context)
+    return render(request, THREAD_TEMPLATE, context)
+
+
+@member_required
+@require_POST
+def thread_reply(request, conversation_id):
+    conversation = _conversation_for(request, conversation_id)
+    form = ReplyForm(request.POST)
+    error, status = None, 422
+    if form.is_valid():
+        try:
+            services.message_send(
+                tenant=request.tenant,
+                to=conversation.contact,
+                body=form.cleaned_data["body"],
+                device_id=conversation.device_id,
+                actor=request.user,
+            )
+        except ApplicationError as exc:
+            error, status = exc.message, error_status(exc)
+        else:
+            if not request.htmx:
+                return redirect("whatsapp_thread", conversation_id=conversation.pk)
+            return render(
+                request,
+                f"{THREAD_TEMPLATE}#thread-panel",
+                _thread_context(conversation, replied=True),
+            )
+    context = _thread_context(conversation, form=form, error=error)
+    if request.htmx:
+        return render(request, f"{THREAD_TEMPLATE}#thread-panel", context)
+    return render(request, THREAD_TEMPLATE, context, status=status)
+
+
+@member_required
+@require_POST
+def message_retry(request, conversation_id, message_id):
+    conversation = _conversation_for(request, conversation_id)
+    message = get_object_or_404(Message, pk=message_id, conversation=conversation)
+    error, status = None, 200
+    try:
+        services.message_retry(message=message)
+    except ApplicationError as exc:
+        error, status = exc.message, error_status(exc)
+    if error is None and not request.htmx:
+        messages.success(request, "Sending the message again.")
+        return redirect("whatsapp_thread", conversation_id=conversation.pk)
+    context = _thread_context(conversation, error=error)
+    if request.htmx:
+        return render(request, f"{THREAD_TEMPLATE}#thread-panel", context)
+    return render(request, THREAD_TEMPLATE, context, status=status)

@@ -1,0 +1,77 @@
+"""Tenant API tokens page (admins): create a token (shown once), list and revoke tokens."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from booqing.exceptions import ApplicationError
+from tenants.access import member_required
+from whatsapp import services
+from whatsapp.forms import ApiTokenForm
+from whatsapp.models import ApiToken
+from whatsapp.views.tenant import error_status
+
+TOKENS_TEMPLATE = "whatsapp/api_tokens.html"
+
+
+def _tokens_context(request, *, form=None, error=None, created=None, raw=None) -> dict:
+    tokens = (
+        ApiToken.objects.filter(tenant=request.tenant)
+        .select_related("created_by")
+        .order_by("revoked_at", "-created_at")
+    )
+    return {
+        "tokens": tokens,
+        "form": form or ApiTokenForm(),
+        "error": error,
+        "created": created,
+        "raw": raw,
+        "api_url": request.build_absolute_uri("/api/whatsapp/messages"),
+    }
+
+
+@member_required(admin=True)
+@require_GET
+def api_tokens(request):
+    return render(request, TOKENS_TEMPLATE, _tokens_context(request))
+
+
+@never_cache  # the reply carries the token's only copy: no cache may keep it
+@member_required(admin=True)
+@require_POST
+def api_token_create(request):
+    form = ApiTokenForm(request.POST)
+    error, status = None, 422
+    if form.is_valid():
+        try:
+            token, raw = services.api_token_create(
+                tenant=request.tenant, name=form.cleaned_data["name"], actor=request.user
+            )
+        except ApplicationError as exc:
+            error, status = exc.message, error_status(exc)
+        else:
+            # Rendered, not redirected: the plain token exists only in this one response.
+            context = _tokens_context(request, created=token, raw=raw)
+            template = f"{TOKENS_TEMPLATE}#tokens-panel" if request.htmx else TOKENS_TEMPLATE
+            return render(request, template, context, status=201)
+    context = _tokens_context(request, form=form, error=error)
+    if request.htmx:
+        return render(request, f"{TOKENS_TEMPLATE}#tokens-panel", context)
+    return render(request, TOKENS_TEMPLATE, context, status=status)
+
+
+@member_required(admin=True)
+@require_POST
+def api_token_revoke(request, token_id):
+    token = get_object_or_404(ApiToken, pk=token_id, tenant=request.tenant)
+    services.api_token_revoke(token=token, actor=request.user)
+    success = f"Token “{token.name}” revoked: requests using it are refused from now on."
+    if not request.htmx:
+        messages.success(request, success)
+        return redirect("whatsapp_api_tokens")
+    context = _tokens_context(request)
+    context["success"] = success
+    return render(request, f"{TOKENS_TEMPLATE}#tokens-panel", context)
