@@ -84,6 +84,14 @@ WSGI_APPLICATION = "booqing.wsgi.application"
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + a busy timeout let the web, worker and scheduler processes share one SQLite file.
+    if TESTING:
+        # A file, not shared-cache memory: live-server, scheduler and test threads then wait on
+        # each other's locks (busy timeout) instead of failing with "database table is locked".
+        DATABASES["default"]["TEST"] = {
+            "NAME": str(
+                Path(os.environ.get("TMPDIR", "/tmp")) / f"booqing-test-{os.getpid()}.sqlite3"
+            )
+        }
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "timeout": 20,
@@ -102,9 +110,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-if TESTING:
-    # PBKDF2's deliberate slowness costs seconds per test cast; tests do not need it.
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if TESTING:
     # Hashing four passwords per test with PBKDF2 would dominate the suite's run time.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

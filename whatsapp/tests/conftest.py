@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +50,57 @@ def wait_until(predicate, *, timeout: float = 10.0, interval: float = 0.05, mess
         if time.monotonic() > deadline:
             raise AssertionError(message or f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+# --- Browser tests (Playwright driving real Chromium) ----------------------------------------
+# Playwright's sync API runs an event loop in the test thread; the ORM calls a test makes around
+# it are still synchronous and safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    args = {
+        **browser_type_launch_args,
+        "args": [
+            "--no-sandbox",
+            "--disable-background-networking",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+        ],
+    }
+    if DEBIAN_CHROMIUM.exists():
+        args["executable_path"] = str(DEBIAN_CHROMIUM)
+    return args
+
+
+@pytest.fixture
+def background_scheduler():
+    """The scheduler's webhook step in a thread, as `whatsapp_scheduler` runs it in production."""
+    from django.db import close_old_connections
+
+    from whatsapp.services.webhooks import webhook_events_process_due
+
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            with contextlib.suppress(Exception):  # a busy database: try again next tick
+                webhook_events_process_due()
+            stop.wait(0.2)
+        close_old_connections()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=5)
+
+
+def login(page, base_url: str, username: str, password: str) -> None:
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
