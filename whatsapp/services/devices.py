@@ -310,7 +310,10 @@ def device_delete(*, device: Device, actor) -> None:
         # Only "the session is already gone" lets the row go; anything else (gateway down, key
         # rejected) would leave a live session behind that nobody can see any more.
         if exc.status not in (404, 410):
-            raise _gateway_error("Could not remove the device from the gateway", exc) from exc
+            action = "Could not remove the device from the gateway" + (
+                "" if exc.permanent else " (try again in a moment)"
+            )
+            raise _gateway_error(action, exc) from exc
     with transaction.atomic():
         audit_record(
             actor=actor,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from whatsapp.services.devices import devices_reconnect_due
@@ -61,7 +61,8 @@ def run_steps(steps: list[Step]) -> bool:
         if not step.due(clock):
             continue
         step.last_run = clock
-        close_old_connections()
+        if not connection.in_atomic_block:  # inside a transaction (tests) the link must stay
+            close_old_connections()
         try:
             result = step.run()
         except Exception:
