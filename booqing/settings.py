@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import environ
@@ -88,9 +89,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # A file, not shared-cache memory: live-server, scheduler and test threads then wait on
         # each other's locks (busy timeout) instead of failing with "database table is locked".
         DATABASES["default"]["TEST"] = {
-            "NAME": str(
-                Path(os.environ.get("TMPDIR", "/tmp")) / f"booqing-test-{os.getpid()}.sqlite3"
-            )
+            "NAME": str(Path(tempfile.gettempdir()) / f"booqing-test-{os.getpid()}.sqlite3")
         }
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
