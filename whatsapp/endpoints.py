@@ -160,7 +160,14 @@ def _is_http_url(url: str) -> bool:
     try:
         parts = urlsplit(url)
         # .hostname and .port parse lazily and raise ValueError on "http://[" or "http://x:99999".
-        return parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+        # Credentials in the URL (user:pass@) would travel wherever the URL is shown or logged.
+        no_credentials = parts.username is None and parts.password is None
+        return (
+            parts.scheme in ("http", "https")
+            and bool(parts.hostname)
+            and (parts.port or 1) > 0
+            and no_credentials
+        )
     except ValueError:
         return False
 
@@ -248,7 +255,7 @@ def parse_endpoints(
             problems.append(
                 Problem(
                     "E005",
-                    f"WHATSAPP_ENDPOINTS {label} has an apiUrl that is not an http(s) URL.",
+                    f"WHATSAPP_ENDPOINTS {label} has an apiUrl that is not a plain http(s) URL.",
                     "Use a full URL such as https://wa.example.com (no credentials in it).",
                     label,
                 )

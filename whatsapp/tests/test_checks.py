@@ -92,7 +92,7 @@ def test_it_names_the_broken_entry_in_the_check_report(monkeypatch):
     with pytest.raises(SystemCheckError) as error:
         run_check()
 
-    assert "entry 1 ('Broken') has an apiUrl that is not an http(s) URL" in str(error.value)
+    assert "entry 1 ('Broken') has an apiUrl that is not a plain http(s) URL" in str(error.value)
 
 
 @pytest.mark.parametrize("empty", [None, "", "   "])

@@ -89,10 +89,13 @@ class TestRegistry:
         assert reg.names() == ["Main"]
         assert reg.config("Main").api_url == "https://wa.test"
 
-    def test_it_never_shows_credentials_embedded_in_the_url_as_the_host(self):
-        reg = EndpointRegistry(json.dumps([entry(url="https://user:pw@wa.test:9000")]), {})
+    def test_it_refuses_credentials_embedded_in_the_url_without_repeating_them(self):
+        reg = EndpointRegistry(json.dumps([entry(url="https://user:s3cret-pw@wa.test:9000")]), {})
 
-        assert reg.metadata("Primary").host == "wa.test:9000"
+        assert reg.names() == []
+        assert codes(reg.problems) == ["E005"]
+        assert "s3cret-pw" not in reg.problems[0].message + reg.problems[0].hint
+        assert "no credentials" in reg.problems[0].hint
 
     def test_it_keeps_valid_entries_when_others_are_broken(self):
         reg = EndpointRegistry(

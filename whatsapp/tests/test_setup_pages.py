@@ -238,7 +238,7 @@ class TestSetupPage:
             ("[{", "WHATSAPP_ENDPOINTS is not valid JSON", "Set WHATSAPP_ENDPOINTS to a JSON list"),
             (
                 json.dumps([{"name": "X", "apiUrl": "ftp://x", "apiKey": CANARY_KEYS[0]}]),
-                "entry 0 (&#x27;X&#x27;) has an apiUrl that is not an http(s) URL",
+                "entry 0 (&#x27;X&#x27;) has an apiUrl that is not a plain http(s) URL",
                 "Use a full URL such as https://wa.example.com",
             ),
         ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 from django.db.models import Count
 
 from whatsapp.endpoints import registry
@@ -11,6 +12,9 @@ from whatsapp.models import TenantWhatsAppConfig
 
 class Command(BaseCommand):
     help = "List the WhatsApp endpoints from WHATSAPP_ENDPOINTS, and any problems in it."
+    # This is the tool for diagnosing a broken WHATSAPP_ENDPOINTS: the system checks it would
+    # otherwise run first refuse to start on exactly that problem.
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -21,9 +25,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, check, **options):
         reg = registry()
-        counts = dict(
-            TenantWhatsAppConfig.objects.values_list("endpoint_name").annotate(n=Count("id"))
-        )
+        try:
+            counts = dict(
+                TenantWhatsAppConfig.objects.values_list("endpoint_name").annotate(n=Count("id"))
+            )
+        except DatabaseError:
+            # Before `migrate` (a deploy step may run this first) the config table is missing.
+            counts = {}
+            self.stdout.write(
+                self.style.WARNING("Tenant counts unknown: the database is not ready.")
+            )
         metas = reg.all_metadata()
         if metas:
             width = max(len(m.name) for m in metas)
