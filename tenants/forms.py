@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
 from tenants.models import Membership
@@ -24,7 +25,11 @@ class TenantLoginForm(AuthenticationForm):
 
 class TenantCreateForm(forms.Form):
     name = forms.CharField(max_length=120, label="Business name")
-    subdomain = forms.CharField(
-        max_length=63,
-        help_text="Lowercase letters, digits and hyphens: becomes <subdomain>.your-domain.",
-    )
+    subdomain = forms.CharField(max_length=63)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["subdomain"].help_text = (
+            f"Lowercase letters, digits and hyphens: the address becomes "
+            f"<subdomain>.{settings.BASE_DOMAIN}."
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -57,7 +58,13 @@ def wait_until(predicate, *, timeout: float = 10.0, interval: float = 0.05, mess
 # it are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The README's screenshots are refreshed with `UPDATE_SCREENSHOTS=1 make test`; an ordinary run
+# writes them to a scratch folder so it never dirties the working tree.
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "booqing-screenshots"
+)
 
 
 @pytest.fixture(scope="session")
