@@ -22,6 +22,14 @@ class SessionAuth(APIKeyCookie):
 
     param_name = settings.SESSION_COOKIE_NAME
 
+    def _get_key(self, request):
+        # Without a session cookie there is no session for CSRF to protect. ninja would still run
+        # the CSRF check and answer 403 "CSRF check failed" to a POST with a missing or revoked
+        # token; such a caller must get 401 "Authentication required" instead.
+        if self.param_name not in request.COOKIES:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request, key):
         return request.user if request.user.is_authenticated else None
 

@@ -206,6 +206,9 @@ class EndpointProbe(models.Model):
     class Meta:
         indexes = [models.Index(fields=["endpoint_name", "-created_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.endpoint_name} {'ok' if self.ok else 'failed'} {self.latency_ms} ms"
+
 
 class WebhookEvent(models.Model):
     """A gateway event, stored once (UNIQUE on device + event id) before it is processed."""
@@ -232,6 +235,9 @@ class WebhookEvent(models.Model):
             models.UniqueConstraint(fields=["device", "event_id"], name="unique_event_per_device")
         ]
         indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.event_id} ({self.status})"
 
 
 class Conversation(models.Model):
@@ -335,6 +341,9 @@ class ContactLid(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["device", "lid"], name="unique_lid")]
+
+    def __str__(self) -> str:
+        return f"{self.lid} -> {self.phone}"
 
 
 class ApiToken(models.Model):

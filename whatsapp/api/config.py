@@ -27,6 +27,8 @@ def tenant_for_config_read(request, tenant_id: uuid.UUID) -> Tenant:
     """Superadmins read any tenant; a member (or a token) reads its own tenant only."""
     token = request.auth if isinstance(request.auth, ApiToken) else None
     if token is not None:
+        if request.tenant is not None and request.tenant.pk != token.tenant_id:
+            raise PermissionDenied("This API token belongs to another workspace.")
         tenant = token.tenant if token.tenant_id == tenant_id else None
     elif request.user.is_superuser:
         tenant = Tenant.objects.filter(pk=tenant_id).first()

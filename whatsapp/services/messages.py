@@ -92,12 +92,14 @@ def _pick_device(tenant: Tenant, device_id) -> Device:
 
 
 def _touch_conversation(conversation_id, *, at: datetime, body: str, inbound: bool) -> None:
-    updates = {"last_message_at": at, "last_message_preview": body[:PREVIEW_CHARS]}
+    conversation = Conversation.objects.filter(pk=conversation_id)
     if inbound:
-        updates["unread_count"] = F("unread_count") + 1
-    Conversation.objects.filter(pk=conversation_id).filter(
-        Q(last_message_at__isnull=True) | Q(last_message_at__lte=at)
-    ).update(**updates)
+        # Counted on its own: an inbound message whose gateway timestamp is older than the last
+        # message (whole seconds vs our microseconds, clock skew, a late retry) is still unread.
+        conversation.update(unread_count=F("unread_count") + 1)
+    conversation.filter(Q(last_message_at__isnull=True) | Q(last_message_at__lte=at)).update(
+        last_message_at=at, last_message_preview=body[:PREVIEW_CHARS]
+    )
 
 
 def _conversation(device: Device, contact: str, contact_name: str = "") -> Conversation:
@@ -296,8 +298,12 @@ def _after_gateway_error(message: Message, exc: GatewayError, *, now: datetime) 
 
 
 def _mark_sent(message: Message, gateway_message_id: str | None, *, now: datetime) -> None:
+    # A worker that stalled past its lease finds its row re-queued: the gateway took the message,
+    # so record it as sent anyway; the pending re-send then finds nothing left to claim.
     try:
-        Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
+        Message.objects.filter(
+            pk=message.pk, status__in=[MessageStatus.SENDING, MessageStatus.QUEUED]
+        ).update(
             status=MessageStatus.SENT,
             gateway_message_id=gateway_message_id,
             sent_at=now,
@@ -336,9 +342,19 @@ def messages_requeue_stale(*, now: datetime | None = None, limit: int = 500) -> 
         )[:limit]
     )
     for pk in expired:
-        if Message.objects.filter(pk=pk, status=MessageStatus.SENDING, lease_until__lt=now).update(
-            status=MessageStatus.QUEUED, next_attempt_at=now, lease_until=None
+        stale = Message.objects.filter(pk=pk, status=MessageStatus.SENDING, lease_until__lt=now)
+        # A message whose every attempt ended with its worker gone (a send that crashes or
+        # OOM-kills the worker) would otherwise be re-queued forever: give up with a reason.
+        if stale.filter(attempts__gte=MAX_ATTEMPTS).update(
+            status=MessageStatus.FAILED,
+            lease_until=None,
+            next_attempt_at=None,
+            last_error=f"Gave up after {MAX_ATTEMPTS} attempts: the last one never finished "
+            "(the worker stopped while sending).",
         ):
+            logger.warning("message failed after repeated worker deaths message=%s", pk)
+            continue
+        if stale.update(status=MessageStatus.QUEUED, next_attempt_at=now, lease_until=None):
             logger.warning("message lease expired, re-queued message=%s", pk)
             _enqueue_send(pk)
     overdue = list(
@@ -385,6 +401,7 @@ def _contact_for(device: Device, inbound: dict) -> str:
     phone, lid = inbound.get("phone"), inbound.get("lid")
     if lid and phone:
         ContactLid.objects.update_or_create(device=device, lid=lid, defaults={"phone": phone})
+        _fold_lid_conversation(device, lid=lid, phone=phone)
     if phone:
         return phone
     if lid:
@@ -394,11 +411,43 @@ def _contact_for(device: Device, inbound: dict) -> str:
     return str(inbound.get("sender", "unknown"))[:64]
 
 
+def _fold_lid_conversation(device: Device, *, lid: str, phone: str) -> None:
+    """Once a hidden @lid sender's phone is known, the chat kept under the lid continues under
+    the phone. Without this the inbox showed the same person twice: the earlier messages in a
+    thread named by the lid, the later ones in the phone's thread."""
+    lid_conversation = Conversation.objects.filter(device=device, contact=lid).first()
+    if lid_conversation is None:
+        return
+    target = Conversation.objects.filter(device=device, contact=phone).first()
+    if target is None:
+        Conversation.objects.filter(pk=lid_conversation.pk).update(contact=phone, contact_lid=lid)
+        return
+    Message.objects.filter(conversation=lid_conversation).update(conversation=target)
+    updates = {"unread_count": F("unread_count") + lid_conversation.unread_count}
+    if not target.contact_lid:
+        updates["contact_lid"] = lid
+    if not target.contact_name and lid_conversation.contact_name:
+        updates["contact_name"] = lid_conversation.contact_name
+    Conversation.objects.filter(pk=target.pk).update(**updates)
+    lid_conversation.delete()
+    if lid_conversation.last_message_at:
+        _touch_conversation(
+            target.pk,
+            at=lid_conversation.last_message_at,
+            body=lid_conversation.last_message_preview,
+            inbound=False,
+        )
+
+
 def message_receive(*, device: Device, inbound: dict) -> Message:
     """Store an incoming message once (UNIQUE device + gateway id) in its conversation."""
     at = inbound.get("timestamp") or timezone.now()
     contact = _contact_for(device, inbound)
     conversation = _conversation(device, contact, inbound.get("push_name") or "")
+    lid = inbound.get("lid")
+    if lid and contact != lid and conversation.contact_lid != lid:
+        # Remember the hidden id on the phone's conversation (shown in the inbox, searchable).
+        Conversation.objects.filter(pk=conversation.pk).update(contact_lid=lid)
     message, created = Message.objects.get_or_create(
         device=device,
         gateway_message_id=inbound["message_id"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
@@ -15,7 +16,7 @@ from django.utils.dateparse import parse_datetime
 
 from booqing.exceptions import ApplicationError, NotFoundError
 from whatsapp.gateways import Ack, Event, InboundMessage, StatusChange, WebhookParseError
-from whatsapp.models import Device, TenantWhatsAppConfig, WebhookEvent
+from whatsapp.models import Device, Message, MessageStatus, TenantWhatsAppConfig, WebhookEvent
 from whatsapp.services.devices import device_apply_status_event
 from whatsapp.services.gateway_access import gateway_for_endpoint
 
@@ -29,8 +30,22 @@ RETRY_BASE_SECONDS = 2
 RETRY_CAP_SECONDS = 300
 
 
+# How soon an ack waiting for an in-flight send's reply is looked at again, and for how long
+# such waiting is free (longer than any send's lease: message_timeout <= 120 s plus a margin).
+IN_FLIGHT_RECHECK = timedelta(seconds=2)
+IN_FLIGHT_MAX_WAIT = timedelta(minutes=5)
+
+
 class RetryLater(Exception):
-    """Processing cannot finish yet (e.g. an ack for a message whose send reply is pending)."""
+    """Processing cannot finish yet (e.g. an ack for a message whose send reply is pending).
+
+    `free`: the wait is expected to end by itself (a send is still in flight on the device), so
+    it does not use up one of the event's `webhook_retries`.
+    """
+
+    def __init__(self, message: str, *, free: bool = False):
+        super().__init__(message)
+        self.free = free
 
 
 def _event_kind(event: Event) -> str:
@@ -83,9 +98,48 @@ def webhook_ingest(*, webhook_id, body: bytes, headers: Mapping[str, str]) -> in
     return len(rows)
 
 
+# WAHA envelope ids are `evt_<ULID>`; a ULID starts with its creation time in milliseconds as 10
+# Crockford base32 characters, so comparing those (case-folded) compares when events happened.
+_ULID_EVENT_ID = re.compile(r"evt_([0-9A-HJKMNP-TV-Z]{10})[0-9A-HJKMNP-TV-Z]{16}", re.IGNORECASE)
+# How many of a device's latest applied status events a new one is compared with.
+STATUS_ORDER_WINDOW = 20
+
+
+def _emitted_at_key(event_id: str) -> str | None:
+    match = _ULID_EVENT_ID.fullmatch(event_id)
+    return match.group(1).upper() if match else None
+
+
+def _is_stale_status(event: WebhookEvent) -> bool:
+    """True when a status event the gateway emitted later was already applied.
+
+    Gateways deliver webhooks concurrently and retry failed ones later, so a STARTING or
+    SCAN_QR_CODE event can arrive after WORKING; applied last, it left a paired device shown as
+    "starting" for good.
+    """
+    mine = _emitted_at_key(event.event_id)
+    if mine is None:
+        return False  # no ordering information (e.g. Evolution): apply as received
+    applied = (
+        WebhookEvent.objects.filter(
+            device_id=event.device_id, kind="status", status=WebhookEvent.Status.PROCESSED
+        )
+        .exclude(pk=event.pk)
+        .order_by("-id")
+        .values_list("event_id", flat=True)[:STATUS_ORDER_WINDOW]
+    )
+    return any((key := _emitted_at_key(other)) is not None and key > mine for other in applied)
+
+
 def _handle_status(event: WebhookEvent) -> None:
+    if _is_stale_status(event):
+        logger.info("stale status event ignored event=%s", event.pk)
+        return
+    # Read the device now, not at claim time: an earlier event of this batch may have moved it,
+    # and comparing with that stale copy skipped real changes (e.g. a logout right after WORKING).
+    device = Device.objects.select_for_update().get(pk=event.device_id)
     device_apply_status_event(
-        device=event.device,
+        device=device,
         status=event.payload["status"],
         phone=event.payload.get("phone"),
         push_name=event.payload.get("push_name"),
@@ -110,8 +164,18 @@ def _handle_ack(event: WebhookEvent) -> None:
         gateway_message_id=event.payload["message_id"],
         status=event.payload["status"],
     ):
+        # While a send on this device awaits the gateway's reply (up to message_timeout), this
+        # is probably its ack. Jittered retries could all run out within a second or two, and
+        # the ack was then dropped as failed: the message never showed delivered or read.
+        in_flight = (
+            timezone.now() - event.received_at < IN_FLIGHT_MAX_WAIT
+            and Message.objects.filter(
+                device_id=event.device_id, status=MessageStatus.SENDING
+            ).exists()
+        )
         raise RetryLater(
-            f"no message {event.payload['message_id']} yet (its send reply is pending)"
+            f"no message {event.payload['message_id']} yet (its send reply is pending)",
+            free=in_flight,
         )
 
 
@@ -140,6 +204,14 @@ def webhook_event_process(*, event: WebhookEvent, now: datetime | None = None) -
             )
         return True
     except Exception as exc:
+        if isinstance(exc, RetryLater) and exc.free:
+            # Give back the attempt the claim took, and look again shortly.
+            WebhookEvent.objects.filter(pk=event.pk).update(
+                last_error=str(exc)[:500],
+                next_attempt_at=now + IN_FLIGHT_RECHECK,
+                attempts=F("attempts") - 1,
+            )
+            return False
         retries = (
             TenantWhatsAppConfig.objects.filter(tenant_id=event.device.tenant_id)
             .values_list("webhook_retries", flat=True)

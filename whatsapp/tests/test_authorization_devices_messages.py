@@ -1,0 +1,786 @@
+"""The authorisation matrix for devices, the inbox, API tokens, the tenant API, webhooks and probes.
+
+Every URL x role x host, then every API URL x tenant API token x host. Rules (DESIGN.md, issues 3
+and 4, tenants/access.py, whatsapp/api/common.py):
+- tenant pages: anonymous -> login; non-member (the superadmin too) -> 403; staff -> 200/302 for
+  reading, the inbox, new messages, replies and retries, 403 for device management and API tokens;
+  admin -> 200/201/302. Another tenant's object on your own host -> 404. Platform host -> 404.
+- API: anonymous -> 401 JSON; a member on their own host -> 200/201/202, 403 for staff on
+  admin-only actions (creating, deleting and driving devices); another tenant's id -> 404;
+  a session on the platform host (no tenant, no token) -> 400 tenant_required.
+- tenant API token: acts for its tenant on the platform host and its own host; on another
+  tenant's host -> 403; another tenant's ids -> 404; a revoked token -> 401; pages ignore it.
+- webhooks: anonymous by design, signature checked: unsigned -> 401 whoever asks.
+- /metrics: Bearer METRICS_TOKEN only; /healthz and /readyz: everyone.
+Each row runs every role against a fresh copy of the same data (a savepoint rolled back after each
+request), so an allowed write for one role never changes what the next role sees. A denied request
+changes no row and calls no gateway; an allowed write really writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import time
+from dataclasses import dataclass
+
+import pytest
+import responses
+from django.conf import settings as django_settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from django.db import connection, transaction
+from django.test import Client
+from django.test.client import ClientHandler
+from django.utils import timezone
+
+from booqing.test import Cast, platform_host
+from whatsapp import services
+from whatsapp.models import (
+    ApiToken,
+    AuditEvent,
+    Conversation,
+    Device,
+    DeviceStatus,
+    Message,
+    MessageStatus,
+    TenantWhatsAppConfig,
+    WebhookEvent,
+)
+from whatsapp.tests.test_authorization import HOSTS, LOGIN, MISSING_ID, ROLES, A, B, P, user_for
+
+pytestmark = pytest.mark.django_db
+
+GATEWAY = "https://primary.gateway.test"
+METRICS_TOKEN = "metrics-token-1b7e5c9d"
+CUSTOMER = "+6281234567890"
+NEW_CONTACT = "+6281298765432"
+
+WA = "/admin/whatsapp"
+DEV = f"{WA}/devices"
+INBOX = f"{WA}/conversations"
+TOKENS = f"{WA}/api-tokens"
+API = "/api/whatsapp"
+HOOK = f"{API}/webhooks"
+
+# Placeholders: D device, C conversation, M message, T API token, W webhook id; A/B the tenant.
+PLACEHOLDERS = ("DA", "DB", "CA", "CB", "MA", "MB", "TA", "TB", "WA", "WB", "A", "B", "X")
+
+
+def webhook_envelope(session: str) -> dict:
+    """A well-formed WAHA `message` delivery: only the missing signature can refuse it."""
+    return {
+        "id": "evt_01JABCDEFGHJKMNPQRSTVWXYZ0",
+        "timestamp": int(time.time() * 1000),
+        "event": "message",
+        "session": session,
+        "payload": {
+            "id": "false_6281234567890@c.us_3EB0AAAABBBBCCCC",
+            "timestamp": int(time.time()),
+            "from": "6281234567890@c.us",
+            "fromMe": False,
+            "body": "Hello from a customer",
+        },
+    }
+
+
+SESSION_A, SESSION_B = "bq-acme-front-desk", "bq-globex-clinic-desk"
+
+# What each unsafe request sends: a valid request, so only authorisation can refuse it.
+BODIES = {
+    f"{DEV}/new": {"name": "Back office"},
+    f"{INBOX}/new": {"to": NEW_CONTACT, "body": "Your booking is confirmed."},
+    f"{INBOX}/{{CA}}/reply": {"body": "See you at 10."},
+    f"{INBOX}/{{CB}}/reply": {"body": "See you at 10."},
+    f"{TOKENS}/new": {"name": "Booking app 2"},
+    f"{API}/devices": {"name": "Back office"},
+    f"{API}/messages": {"to": NEW_CONTACT, "body": "Your booking is confirmed."},
+    f"{API}/tenant-config/{{A}}": {"endpoint_name": "Secondary"},
+    f"{HOOK}/{{WA}}": webhook_envelope(SESSION_A),
+    f"{HOOK}/{{WB}}": webhook_envelope(SESSION_B),
+    f"{HOOK}/{{X}}": webhook_envelope(SESSION_A),
+}
+
+
+# fmt: off
+# Tenant pages, written for tenant A's host: admin = alice, staff = bob, outsider = charlie.
+# `tenant_rows` mirrors each row onto tenant B's host with every A id swapped for B's.
+TENANT_PAGES = [
+    # method  path                                        anon    admin  staff  outsider root
+    ("POST",  f"{DEV}/new",                               LOGIN,  302,   403,   403,     403),
+    ("GET",   f"{DEV}/new",                               LOGIN,  405,   403,   403,     403),
+    ("GET",   f"{DEV}/{{DA}}",                            LOGIN,  200,   200,   403,     403),
+    ("POST",  f"{DEV}/{{DA}}",                            LOGIN,  405,   405,   403,     403),
+    ("POST",  f"{DEV}/{{DA}}/qr",                         LOGIN,  302,   403,   403,     403),
+    ("GET",   f"{DEV}/{{DA}}/qr",                         LOGIN,  405,   403,   403,     403),
+    ("POST",  f"{DEV}/{{DA}}/restart",                    LOGIN,  302,   403,   403,     403),
+    ("POST",  f"{DEV}/{{DA}}/logout",                     LOGIN,  302,   403,   403,     403),
+    ("POST",  f"{DEV}/{{DA}}/delete",                     LOGIN,  302,   403,   403,     403),
+    ("GET",   f"{DEV}/{{DA}}/delete",                     LOGIN,  405,   403,   403,     403),
+    ("GET",   f"{INBOX}/",                                LOGIN,  200,   200,   403,     403),
+    ("POST",  f"{INBOX}/",                                LOGIN,  405,   405,   403,     403),
+    ("POST",  f"{INBOX}/new",                             LOGIN,  302,   302,   403,     403),
+    ("GET",   f"{INBOX}/{{CA}}",                          LOGIN,  200,   200,   403,     403),
+    ("POST",  f"{INBOX}/{{CA}}/reply",                    LOGIN,  302,   302,   403,     403),
+    ("POST",  f"{INBOX}/{{CA}}/messages/{{MA}}/retry",    LOGIN,  302,   302,   403,     403),
+    ("GET",   TOKENS,                                     LOGIN,  200,   403,   403,     403),
+    ("POST",  f"{TOKENS}/new",                            LOGIN,  201,   403,   403,     403),
+    ("POST",  f"{TOKENS}/{{TA}}/revoke",                  LOGIN,  302,   403,   403,     403),
+    # another tenant's objects (and missing ones) from this host: 404, never a 403 that confirms
+    # them; admin-only URLs refuse staff before looking anything up, so staff get 403 for any id
+    ("GET",   f"{DEV}/{{DB}}",                            LOGIN,  404,   404,   403,     403),
+    ("POST",  f"{DEV}/{{DB}}/qr",                         LOGIN,  404,   403,   403,     403),
+    ("POST",  f"{DEV}/{{DB}}/restart",                    LOGIN,  404,   403,   403,     403),
+    ("POST",  f"{DEV}/{{DB}}/logout",                     LOGIN,  404,   403,   403,     403),
+    ("POST",  f"{DEV}/{{DB}}/delete",                     LOGIN,  404,   403,   403,     403),
+    ("GET",   f"{DEV}/{{X}}",                             LOGIN,  404,   404,   403,     403),
+    ("GET",   f"{INBOX}/{{CB}}",                          LOGIN,  404,   404,   403,     403),
+    ("POST",  f"{INBOX}/{{CB}}/reply",                    LOGIN,  404,   404,   403,     403),
+    ("POST",  f"{INBOX}/{{CB}}/messages/{{MB}}/retry",    LOGIN,  404,   404,   403,     403),
+    ("POST",  f"{INBOX}/{{CA}}/messages/{{MB}}/retry",    LOGIN,  404,   404,   403,     403),
+    ("GET",   f"{INBOX}/{{X}}",                           LOGIN,  404,   404,   403,     403),
+    ("POST",  f"{TOKENS}/{{TB}}/revoke",                  LOGIN,  404,   403,   403,     403),
+]
+
+# The tenant API, seen from tenant A's host.
+TENANT_API = [
+    # method   path                                       anon   admin  staff  outsider root
+    ("GET",    f"{API}/devices",                          401,   200,   200,   403,     403),
+    ("POST",   f"{API}/devices",                          401,   201,   403,   403,     403),
+    ("PUT",    f"{API}/devices",                          405,   405,   405,   405,     405),
+    ("GET",    f"{API}/devices/{{DA}}",                   401,   200,   200,   403,     403),
+    ("DELETE", f"{API}/devices/{{DA}}",                   401,   200,   403,   403,     403),
+    ("POST",   f"{API}/devices/{{DA}}/qr",                401,   200,   403,   403,     403),
+    ("POST",   f"{API}/devices/{{DA}}/restart",           401,   200,   403,   403,     403),
+    ("POST",   f"{API}/devices/{{DA}}/logout",            401,   200,   403,   403,     403),
+    ("GET",    f"{API}/devices/{{DA}}/logout",            405,   405,   405,   405,     405),
+    ("GET",    f"{API}/messages",                         401,   200,   200,   403,     403),
+    ("POST",   f"{API}/messages",                         401,   202,   202,   403,     403),
+    ("GET",    f"{API}/messages/{{MA}}",                  401,   200,   200,   403,     403),
+    ("DELETE", f"{API}/messages/{{MA}}",                  405,   405,   405,   405,     405),
+    ("GET",    f"{API}/conversations",                    401,   200,   200,   403,     403),
+    ("POST",   f"{API}/conversations",                    405,   405,   405,   405,     405),
+    ("GET",    f"{API}/devices/{{DB}}",                   401,   404,   404,   403,     403),
+    ("DELETE", f"{API}/devices/{{DB}}",                   401,   404,   403,   403,     403),
+    ("POST",   f"{API}/devices/{{DB}}/qr",                401,   404,   403,   403,     403),
+    ("POST",   f"{API}/devices/{{DB}}/restart",           401,   404,   403,   403,     403),
+    ("POST",   f"{API}/devices/{{DB}}/logout",            401,   404,   403,   403,     403),
+    ("GET",    f"{API}/devices/{{X}}",                    401,   404,   404,   403,     403),
+    ("GET",    f"{API}/messages/{{MB}}",                  401,   404,   404,   403,     403),
+    ("GET",    f"{API}/messages/{{X}}",                   401,   404,   404,   403,     403),
+]
+
+# The same API on the platform host: a session names no tenant there (only a token does).
+T_REQ = 400  # tenant_required
+PLATFORM_API = [
+    ("GET",    f"{API}/devices",                   P,  401,   T_REQ, T_REQ, T_REQ, T_REQ),
+    ("POST",   f"{API}/devices",                   P,  401,   T_REQ, T_REQ, T_REQ, T_REQ),
+    ("GET",    f"{API}/devices/{{DA}}",            P,  401,   T_REQ, T_REQ, T_REQ, T_REQ),
+    ("DELETE", f"{API}/devices/{{DA}}",            P,  401,   T_REQ, T_REQ, T_REQ, T_REQ),
+    ("POST",   f"{API}/devices/{{DA}}/qr",         P,  401,   T_REQ, T_REQ, T_REQ, T_REQ),
+    ("POST",   f"{API}/devices/{{DA}}/restart",    P,  401,   T_REQ, T_REQ, T_REQ, T_REQ),
+    ("POST",   f"{API}/devices/{{DA}}/logout",     P,  401,   T_REQ, T_REQ, T_REQ, T_REQ),
+    ("GET",    f"{API}/devices/{{DB}}",            P,  401,   T_REQ, T_REQ, T_REQ, T_REQ),
+    ("DELETE", f"{API}/devices/{{DB}}",            P,  401,   T_REQ, T_REQ, T_REQ, T_REQ),
+    ("GET",    f"{API}/messages",                  P,  401,   T_REQ, T_REQ, T_REQ, T_REQ),
+    ("POST",   f"{API}/messages",                  P,  401,   T_REQ, T_REQ, T_REQ, T_REQ),
+    ("GET",    f"{API}/messages/{{MA}}",           P,  401,   T_REQ, T_REQ, T_REQ, T_REQ),
+    ("GET",    f"{API}/messages/{{MB}}",           P,  401,   T_REQ, T_REQ, T_REQ, T_REQ),
+    ("GET",    f"{API}/conversations",             P,  401,   T_REQ, T_REQ, T_REQ, T_REQ),
+]
+
+# Served on every host, whoever asks.
+EVERY_HOST = [
+    # gateways post here with no session and no CSRF token: the per-device signature is the
+    # only way in, so an unsigned delivery is refused for everyone (and an unknown id is a 404)
+    ("POST",   f"{HOOK}/{{WA}}",                   401,   401,   401,   401,     401),
+    ("POST",   f"{HOOK}/{{WB}}",                   401,   401,   401,   401,     401),
+    ("POST",   f"{HOOK}/{{X}}",                    404,   404,   404,   404,     404),
+    ("GET",    f"{HOOK}/{{WA}}",                   405,   405,   405,   405,     405),
+    # a session is no metrics credential, not even the superadmin's
+    ("GET",    "/metrics",                         401,   401,   401,   401,     401),
+    ("POST",   "/metrics",                         405,   405,   405,   405,     405),
+    ("GET",    "/healthz",                         200,   200,   200,   200,     200),
+    ("POST",   "/healthz",                         405,   405,   405,   405,     405),
+    ("GET",    "/readyz",                          200,   200,   200,   200,     200),
+]
+# fmt: on
+
+
+def on_host(host: str, rows: list[tuple]) -> list[tuple]:
+    """(method, path, anon, alice, bob, charlie, root) rows placed on `host`."""
+    return [(method, path, host, *statuses) for method, path, *statuses in rows]
+
+
+def tenant_rows(rows: list[tuple]) -> list[tuple]:
+    """Rows written for tenant A's host, placed on A's host and mirrored onto B's host.
+
+    The mirror swaps every A id for B's (and back): on B's host charlie gets A's admin column,
+    alice and bob get A's outsider column (tenant B has no staff member).
+    """
+    swap = {"{DA}": "{DB}", "{CA}": "{CB}", "{MA}": "{MB}", "{TA}": "{TB}", "{WA}": "{WB}"}
+    swap |= {v: k for k, v in swap.items()}
+    pattern = re.compile("|".join(re.escape(k) for k in swap))
+    placed = []
+    for method, path, anon, admin, staff, outsider, root in rows:
+        placed.append((method, path, A, anon, admin, staff, outsider, root))
+        mirrored = pattern.sub(lambda m: swap[m.group()], path)
+        placed.append((method, mirrored, B, anon, outsider, outsider, admin, root))
+    return placed
+
+
+# Tenant pages do not exist on the platform host at all.
+PLATFORM_PAGES = [
+    (method, path, P, 404, 404, 404, 404, 404)
+    for method, path, *_ in TENANT_PAGES
+    if "B}" not in path and "{X}" not in path
+]
+
+MATRIX = [
+    *tenant_rows(TENANT_PAGES),
+    *PLATFORM_PAGES,
+    *tenant_rows(TENANT_API),
+    *PLATFORM_API,
+    *on_host(P, EVERY_HOST),
+    *on_host(A, EVERY_HOST),
+    *on_host(B, EVERY_HOST),
+]
+
+# fmt: off
+# Tenant A's API token (Bearer, no session, CSRF enforced) on each host, and a revoked one.
+TOKEN_COLUMNS = ("A@platform", "A@acme", "A@globex", "revoked@platform", "revoked@acme",
+                 "revoked@globex")
+TOKEN_MATRIX = [
+    # method   path                                  A@P    A@A    A@B    rev@P  rev@A  rev@B
+    ("GET",    f"{API}/devices",                     200,   200,   403,   401,   401,   401),
+    ("POST",   f"{API}/devices",                     201,   201,   403,   401,   401,   401),
+    ("GET",    f"{API}/devices/{{DA}}",              200,   200,   403,   401,   401,   401),
+    ("DELETE", f"{API}/devices/{{DA}}",              200,   200,   403,   401,   401,   401),
+    ("POST",   f"{API}/devices/{{DA}}/qr",           200,   200,   403,   401,   401,   401),
+    ("POST",   f"{API}/devices/{{DA}}/restart",      200,   200,   403,   401,   401,   401),
+    ("POST",   f"{API}/devices/{{DA}}/logout",       200,   200,   403,   401,   401,   401),
+    ("GET",    f"{API}/messages",                    200,   200,   403,   401,   401,   401),
+    ("POST",   f"{API}/messages",                    202,   202,   403,   401,   401,   401),
+    ("GET",    f"{API}/messages/{{MA}}",             200,   200,   403,   401,   401,   401),
+    ("GET",    f"{API}/conversations",               200,   200,   403,   401,   401,   401),
+    ("GET",    f"{API}/devices/{{DB}}",              404,   404,   403,   401,   401,   401),
+    ("DELETE", f"{API}/devices/{{DB}}",              404,   404,   403,   401,   401,   401),
+    ("POST",   f"{API}/devices/{{DB}}/qr",           404,   404,   403,   401,   401,   401),
+    ("POST",   f"{API}/devices/{{DB}}/restart",      404,   404,   403,   401,   401,   401),
+    ("POST",   f"{API}/devices/{{DB}}/logout",       404,   404,   403,   401,   401,   401),
+    ("GET",    f"{API}/devices/{{X}}",               404,   404,   403,   401,   401,   401),
+    ("GET",    f"{API}/messages/{{MB}}",             404,   404,   403,   401,   401,   401),
+    ("GET",    f"{API}/tenant-config/{{A}}",         200,   200,   403,   401,   401,   401),
+    ("GET",    f"{API}/tenant-config/{{B}}",         404,   404,   403,   401,   401,   401),
+    ("POST",   f"{API}/tenant-config/{{A}}",         403,   403,   403,   401,   401,   401),
+    ("GET",    f"{API}/available-endpoints",         403,   403,   403,   401,   401,   401),
+    # pages are for people: a token is no session there
+    ("GET",    f"{DEV}/{{DA}}",                      404,   LOGIN, LOGIN, 404,   LOGIN, LOGIN),
+    # (a form post from a server has no CSRF cookie: CSRF refuses it before the view runs)
+    ("POST",   f"{DEV}/{{DA}}/delete",               404,   403,   403,   404,   403,   403),
+    ("POST",   f"{TOKENS}/new",                      404,   403,   403,   404,   403,   403),
+    # nor a metrics or webhook credential
+    ("GET",    "/metrics",                           401,   401,   401,   401,   401,   401),
+    ("POST",   f"{HOOK}/{{WA}}",                     401,   401,   401,   401,   401,   401),
+]
+# fmt: on
+TOKEN_HOSTS = (P, A, B, P, A, B)
+
+DENIED = {LOGIN, 400, 401, 403, 404, 405}
+
+
+# A new Client builds the whole middleware stack on its first request, and whitenoise scans every
+# static file while doing so (~0.1 s): the matrix would spend most of its time there. One handler
+# per CSRF mode serves every client of this module instead.
+HANDLERS = {mode: ClientHandler(enforce_csrf_checks=mode) for mode in (False, True)}
+
+
+def session_for(user) -> str:
+    """A logged-in session key for `user`, as `Client.force_login` makes (minus its extra work)."""
+    session = SessionStore()
+    session[SESSION_KEY] = user._meta.pk.value_to_string(user)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return session.session_key
+
+
+def quick_client(session: str | None, host: str, *, enforce_csrf: bool = False) -> Client:
+    client = Client(HTTP_HOST=host, enforce_csrf_checks=enforce_csrf)
+    client.handler = HANDLERS[enforce_csrf]
+    if session:
+        client.cookies[django_settings.SESSION_COOKIE_NAME] = session
+    return client
+
+
+@dataclass
+class World:
+    cast: Cast
+    ids: dict[str, str]
+    token_a: str
+    revoked_a: str
+    sessions: dict[str, str]
+
+    def fill(self, text: str) -> str:
+        for name in PLACEHOLDERS:
+            text = text.replace(f"{{{name}}}", self.ids[name])
+        return text
+
+    def client(self, role: str, host: str) -> Client:
+        """`role` (anon, alice, bob, charlie, root) on one of the matrix hosts."""
+        return quick_client(self.sessions.get(role), HOSTS[host])
+
+    def bearer(self, raw_token: str, host: str) -> Client:
+        """A server calling with a tenant API token: no session, so CSRF is enforced."""
+        client = quick_client(None, HOSTS[host], enforce_csrf=True)
+        client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {raw_token}"
+        return client
+
+
+def waha_session(name: str, status: str) -> dict:
+    return {"name": name, "status": status, "me": None, "config": {}, "engine": {"engine": "WEBJS"}}
+
+
+@pytest.fixture(name="gateway")
+def gateway_fixture():
+    """The Primary endpoint (WAHA) answering as a healthy gateway with a session waiting for a QR
+    scan. Anything else (an unmocked URL) fails the call, which an allowed request would show."""
+    host = re.escape(GATEWAY)
+    session = r"(?P<name>[a-z0-9_-]+)"
+
+    def named(request) -> str:
+        return re.search(rf"/api/(?:sessions/)?{session}", request.url).group("name")
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(
+            responses.POST,
+            f"{GATEWAY}/api/sessions",
+            callback=lambda r: (
+                201,
+                {},
+                json.dumps(waha_session(json.loads(r.body)["name"], "SCAN_QR_CODE")),
+            ),
+        )
+        mock.add_callback(
+            responses.GET,
+            re.compile(rf"{host}/api/sessions/{session}$"),
+            callback=lambda r: (200, {}, json.dumps(waha_session(named(r), "SCAN_QR_CODE"))),
+        )
+        mock.get(re.compile(rf"{host}/api/{session}/auth/qr"), json={"value": "2@pair-me,abc"})
+        mock.post(re.compile(rf"{host}/api/sessions/{session}/(restart|logout)$"), json={})
+        mock.delete(re.compile(rf"{host}/api/sessions/{session}$"), json={})
+        yield mock
+
+
+def make_device(tenant, name: str, session: str) -> Device:
+    return Device.objects.create(
+        tenant=tenant,
+        name=name,
+        endpoint_name="Primary",
+        session_name=session,
+        status=DeviceStatus.SCAN_QR,
+        webhook_secret=f"webhook-secret-{session}",
+    )
+
+
+def make_thread(device: Device) -> tuple[Conversation, Message]:
+    """A conversation whose last outbound message failed: reply and retry both have work."""
+    now = timezone.now()
+    conversation = Conversation.objects.create(
+        tenant=device.tenant,
+        device=device,
+        contact=CUSTOMER,
+        contact_name="Budi",
+        last_message_at=now,
+        last_message_preview="Reminder",
+    )
+    message = Message.objects.create(
+        tenant=device.tenant,
+        device=device,
+        conversation=conversation,
+        direction=Message.Direction.OUTBOUND,
+        body="Reminder: your booking is tomorrow.",
+        status=MessageStatus.FAILED,
+        attempts=6,
+        last_error="The gateway did not answer.",
+    )
+    return conversation, message
+
+
+@pytest.fixture(name="world")
+def world_fixture(cast, gateway, settings) -> World:
+    """Both tenants on the Primary endpoint, each with a device, a thread and an API token."""
+    settings.METRICS_TOKEN = METRICS_TOKEN
+    for tenant in (cast.tenant_a, cast.tenant_b):
+        services.endpoint_assign(tenant=tenant, endpoint_name="Primary", actor=cast.superadmin)
+    device_a = make_device(cast.tenant_a, "Front desk", SESSION_A)
+    device_b = make_device(cast.tenant_b, "Clinic desk", SESSION_B)
+    conversation_a, message_a = make_thread(device_a)
+    conversation_b, message_b = make_thread(device_b)
+    token_a, raw_a = services.api_token_create(tenant=cast.tenant_a, name="Booking app", actor=None)
+    token_b, _ = services.api_token_create(tenant=cast.tenant_b, name="Booking app", actor=None)
+    revoked, raw_revoked = services.api_token_create(
+        tenant=cast.tenant_a, name="Old booking app", actor=None
+    )
+    services.api_token_revoke(token=revoked, actor=None)
+    ids = {
+        "DA": device_a.pk,
+        "DB": device_b.pk,
+        "CA": conversation_a.pk,
+        "CB": conversation_b.pk,
+        "MA": message_a.pk,
+        "MB": message_b.pk,
+        "TA": token_a.pk,
+        "TB": token_b.pk,
+        "WA": device_a.webhook_id,
+        "WB": device_b.webhook_id,
+        "A": cast.tenant_a.pk,
+        "B": cast.tenant_b.pk,
+        "X": MISSING_ID,
+    }
+    sessions = {role: session_for(user_for(cast, role)) for role in ROLES if role != "anon"}
+    return World(cast, {k: str(v) for k, v in ids.items()}, raw_a, raw_revoked, sessions)
+
+
+def send(client, method: str, path: str, world: World):
+    """Send the row's request: JSON to the API, a form to pages, the row's body if it has one."""
+    body = BODIES.get(path)
+    url = world.fill(path)
+    if path.startswith("/api/"):
+        data = world.fill(json.dumps(body)) if body is not None else ""
+        return client.generic(method, url, data, "application/json")
+    if method == "POST":
+        return client.post(url, body or {})
+    return client.generic(method, url)
+
+
+# A token's last_used_at is bookkeeping of the credential, written whenever it authenticates.
+IGNORED_FIELDS = {ApiToken: {"last_used_at"}}
+SNAPSHOT_MODELS = (
+    TenantWhatsAppConfig,
+    Device,
+    Conversation,
+    Message,
+    ApiToken,
+    WebhookEvent,
+    AuditEvent,
+)
+
+
+def _select(model) -> str:
+    ignored = IGNORED_FIELDS.get(model, set())
+    quote = connection.ops.quote_name
+    columns = [quote(f.column) for f in model._meta.concrete_fields if f.name not in ignored]
+    return f"SELECT {', '.join(columns)} FROM {quote(model._meta.db_table)}"
+
+
+def snapshot() -> dict:
+    """Every row a request could touch, in a comparable form (plain SQL: it runs ~2000 times)."""
+    state = {}
+    with connection.cursor() as cursor:
+        for model in SNAPSHOT_MODELS:
+            cursor.execute(_select(model))
+            state[model.__name__] = sorted(map(repr, cursor.fetchall()))
+    return state
+
+
+def changed_tables(before: dict, after: dict) -> list[str]:
+    return [name for name in before if before[name] != after[name]]
+
+
+def check(
+    world: World, gateway, client, method: str, path: str, expected, who: str, before: dict
+) -> list[str]:
+    """Send one request in a savepoint that is rolled back; return what disagrees with the row.
+
+    `before` is the snapshot taken once per row: every request starts from that same state.
+    """
+    label = f"{method} {path} as {who}: "
+    calls = len(gateway.calls)
+    with transaction.atomic():
+        response = send(client, method, path, world)
+        needs_after = expected in DENIED or method != "GET"
+        after = snapshot() if needs_after else before
+        gateway_calls = len(gateway.calls) - calls
+        transaction.set_rollback(True)
+
+    problems = []
+    status = response.status_code
+    if expected == LOGIN:
+        location = response.get("Location", "")
+        if status != 302 or not location.startswith("/accounts/login/?next="):
+            problems.append(
+                f"{label}expected a redirect to the login page, got {status} {location}"
+            )
+    elif status != expected:
+        problems.append(f"{label}expected {expected}, got {status}: {response.content[:200]!r}")
+    # The API answers every error, 401 and 405 included, as {"error": {...}} JSON (and so does
+    # /metrics when it refuses a scrape).
+    json_errors = path.startswith("/api/") or (path == "/metrics" and status == 401)
+    if status >= 400 and json_errors and not is_error_json(response):
+        problems.append(f"{label}the {status} is not {{'error': ...}} JSON")
+    if expected in DENIED:
+        if changed := changed_tables(before, after):
+            problems.append(f"{label}a denied request changed {changed}")
+        if gateway_calls:
+            problems.append(f"{label}a denied request called the gateway {gateway_calls} times")
+    elif method != "GET" and not changed_tables(before, after):
+        problems.append(f"{label}an allowed {method} changed nothing: was it really accepted?")
+    return problems
+
+
+def is_error_json(response) -> bool:
+    if not response["Content-Type"].startswith("application/json"):
+        return False
+    data = response.json()
+    return set(data) == {"error"} and {"code", "message"} <= set(data["error"])
+
+
+def row_id(method: str, path: str, host: str, expected: tuple) -> str:
+    return f"{method} {path} @{host} -> {'/'.join(map(str, expected))}"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "host", "expected"),
+    [pytest.param(m, p, h, tuple(e), id=row_id(m, p, h, tuple(e))) for m, p, h, *e in MATRIX],
+)
+def test_it_answers_each_role_on_each_host_as_the_matrix_says(
+    world, gateway, method, path, host, expected
+):
+    before, problems = snapshot(), []
+    for role, status in zip(ROLES, expected, strict=True):
+        client = world.client(role, host)
+        problems += check(world, gateway, client, method, path, status, role, before)
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+# Rows whose expected statuses the product does not meet yet (strict: a fix makes them XPASS,
+# which fails, so the marker is removed together with the bug).
+# (method, path) -> reason, for a row that documents a known bug (strict xfail). None today.
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
+
+
+def token_params():
+    for method, path, *expected in TOKEN_MATRIX:
+        bug = KNOWN_BUGS.get((method, path))
+        yield pytest.param(
+            method,
+            path,
+            tuple(expected),
+            id=f"{method} {path} -> {'/'.join(map(str, expected))}",
+            marks=[pytest.mark.xfail(strict=True, reason=bug)] if bug else [],
+        )
+
+
+@pytest.mark.parametrize(("method", "path", "expected"), list(token_params()))
+def test_it_answers_tenant_api_tokens_on_each_host_as_the_matrix_says(
+    world, gateway, method, path, expected
+):
+    before, problems = snapshot(), []
+    for column, host, status in zip(TOKEN_COLUMNS, TOKEN_HOSTS, expected, strict=True):
+        raw = world.revoked_a if column.startswith("revoked") else world.token_a
+        client = world.bearer(raw, host)
+        problems += check(world, gateway, client, method, path, status, column, before)
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+def test_it_lists_each_url_once_per_host():
+    keys = [(method, path, host) for method, path, host, *_ in MATRIX]
+    assert len(keys) == len(set(keys))
+    assert len({(method, path) for method, path, *_ in TOKEN_MATRIX}) == len(TOKEN_MATRIX)
+
+
+def test_it_covers_every_tenant_url_and_api_route():
+    """A new URL without a row fails here, so the matrix cannot silently fall behind."""
+    from booqing import urls_common, urls_tenant
+    from booqing.api import api
+
+    def shape(path: str) -> str:
+        return re.sub(r"<[^>]+>|\{[^}]+\}", "*", path).strip("/")
+
+    covered = {shape(path) for _, path, *_ in MATRIX}
+    patterns = urls_tenant.urlpatterns + urls_common.common_patterns
+    # (regex patterns are catch-alls, e.g. the JSON 404 for unknown /api/ URLs)
+    pages = {shape(str(p.pattern)) for p in patterns if not str(p.pattern).startswith("^")}
+    routes = {shape(f"api/{p.pattern}") for p in api.urls[0]}
+    elsewhere = {  # in test_authorization.py: login, the dashboard, configuration, ninja's own
+        "",
+        "accounts/login",
+        "accounts/logout",
+        "admin/whatsapp",
+        "api",
+        "api/docs",
+        "api/openapi.json",
+        "api/*",
+        "api/whatsapp/available-endpoints",
+        "api/whatsapp/tenant-config/*",
+    }
+    missing = sorted((pages | routes) - covered - elsewhere)
+    assert not missing, f"URLs without a matrix row: {missing}"
+
+
+# Every session write that the matrix allows alice, now without the CSRF token a browser sends.
+CSRF_WRITES = [
+    (method, path)
+    for method, path, _, admin, *_ in TENANT_PAGES + TENANT_API
+    if method in ("POST", "DELETE") and admin in (200, 201, 202, 302)
+]
+
+
+@pytest.mark.parametrize(("method", "path"), CSRF_WRITES)
+def test_it_refuses_a_session_write_without_the_csrf_token(world, gateway, method, path):
+    client = quick_client(world.sessions["alice"], HOSTS[A], enforce_csrf=True)
+    before = snapshot()
+
+    response = send(client, method, path, world)
+
+    assert response.status_code == 403
+    if path.startswith("/api/"):
+        assert response.json()["error"]["code"] == "csrf_failed"
+    assert snapshot() == before
+    assert not gateway.calls
+
+
+@pytest.mark.parametrize(
+    ("who", "host", "method", "other", "missing"),
+    [
+        ("alice", A, "GET", f"{DEV}/{{DB}}", f"{DEV}/{{X}}"),
+        ("alice", A, "POST", f"{DEV}/{{DB}}/delete", f"{DEV}/{{X}}/delete"),
+        ("bob", A, "GET", f"{INBOX}/{{CB}}", f"{INBOX}/{{X}}"),
+        ("bob", A, "POST", f"{INBOX}/{{CB}}/reply", f"{INBOX}/{{X}}/reply"),
+        ("alice", A, "POST", f"{TOKENS}/{{TB}}/revoke", f"{TOKENS}/{{X}}/revoke"),
+        ("charlie", B, "GET", f"{DEV}/{{DA}}", f"{DEV}/{{X}}"),
+        ("charlie", B, "POST", f"{DEV}/{{DA}}/qr", f"{DEV}/{{X}}/qr"),
+        ("charlie", B, "POST", f"{INBOX}/{{CB}}/messages/{{MA}}/retry",
+         f"{INBOX}/{{CB}}/messages/{{X}}/retry"),
+        ("alice", A, "GET", f"{API}/devices/{{DB}}", f"{API}/devices/{{X}}"),
+        ("alice", A, "DELETE", f"{API}/devices/{{DB}}", f"{API}/devices/{{X}}"),
+        ("bob", A, "GET", f"{API}/messages/{{MB}}", f"{API}/messages/{{X}}"),
+        ("charlie", B, "POST", f"{API}/devices/{{DA}}/restart", f"{API}/devices/{{X}}/restart"),
+        ("token", P, "GET", f"{API}/devices/{{DB}}", f"{API}/devices/{{X}}"),
+        ("token", A, "POST", f"{API}/devices/{{DB}}/logout", f"{API}/devices/{{X}}/logout"),
+        ("token", P, "GET", f"{API}/messages/{{MB}}", f"{API}/messages/{{X}}"),
+    ],
+)  # fmt: skip
+def test_it_answers_another_tenants_id_exactly_like_a_missing_one(
+    world, who, host, method, other, missing
+):
+    """Nobody can tell whether another tenant's device, thread, message or token exists."""
+    client = world.bearer(world.token_a, host) if who == "token" else world.client(who, host)
+
+    existing = send(client, method, other, world)
+    absent = send(client, method, missing, world)
+
+    assert existing.status_code == absent.status_code == 404
+    other_ids = [world.ids[name] for name in PLACEHOLDERS if f"{{{name}}}" in other]
+    assert comparable(existing, other_ids) == comparable(absent, [MISSING_ID])
+
+
+def comparable(response, ids: list[str]) -> str:
+    """The reply with the ids it names and its (per-response masked) CSRF token blanked out."""
+    text = response.content.decode()
+    for value in ids:
+        text = text.replace(value, "<id>")
+    return re.sub(r"\b[A-Za-z0-9]{64}\b", "<csrf>", text)
+
+
+@pytest.mark.parametrize("via", ["session", "token"])
+def test_it_refuses_a_send_from_another_tenants_device_like_a_missing_one(world, via):
+    client = world.bearer(world.token_a, P) if via == "token" else world.client("alice", A)
+    before = snapshot()
+
+    def send_from(device_id: str):
+        body = {"to": NEW_CONTACT, "body": "Hello", "device_id": device_id}
+        return client.post(f"{API}/messages", json.dumps(body), content_type="application/json")
+
+    existing, absent = send_from(world.ids["DB"]), send_from(MISSING_ID)
+
+    assert existing.status_code == absent.status_code == 404
+    assert existing.json()["error"]["code"] == absent.json()["error"]["code"] == "device_not_found"
+    assert snapshot() == before
+
+
+def test_it_lets_tenant_a_token_send_and_read_only_tenant_a_messages(world):
+    client = world.bearer(world.token_a, P)
+
+    sent = client.post(
+        f"{API}/messages",
+        json.dumps({"to": NEW_CONTACT, "body": "Booking confirmed"}),
+        content_type="application/json",
+    )
+
+    assert sent.status_code == 202, sent.content
+    message = Message.objects.get(pk=sent.json()["message"]["id"])
+    assert message.tenant == world.cast.tenant_a
+    listed = client.get(f"{API}/messages").json()["results"]
+    assert {m["id"] for m in listed} == {str(message.pk), world.ids["MA"]}
+    conversations = client.get(f"{API}/conversations").json()["results"]
+    assert all(c["id"] != world.ids["CB"] for c in conversations)
+
+
+def test_it_refuses_a_token_the_moment_it_is_revoked_on_the_tokens_page(world):
+    client = world.bearer(world.token_a, A)
+    assert client.get(f"{API}/devices").status_code == 200
+
+    revoked = world.client("alice", A).post(world.fill(f"{TOKENS}/{{TA}}/revoke"))
+
+    assert revoked.status_code == 302
+    response = client.get(f"{API}/devices")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+
+
+def test_it_accepts_the_same_webhook_once_it_is_signed(world):
+    """The unsigned deliveries of the matrix are refused for the signature alone."""
+    device = Device.objects.get(pk=world.ids["DA"])
+    body = json.dumps(webhook_envelope(SESSION_A)).encode()
+    headers = {
+        "X-Webhook-Hmac": hmac.new(
+            device.webhook_secret.encode(), body, hashlib.sha512
+        ).hexdigest(),
+        "X-Webhook-Timestamp": str(int(time.time() * 1000)),
+    }
+
+    response = quick_client(None, platform_host(), enforce_csrf=True).post(
+        f"{HOOK}/{device.webhook_id}", body, content_type="application/json", headers=headers
+    )
+
+    assert response.status_code == 200, response.content
+    assert WebhookEvent.objects.filter(device=device).count() == 1
+
+
+@pytest.mark.parametrize("host", [P, A, B])
+def test_it_serves_metrics_only_for_the_metrics_token(world, host):
+    def scrape(token: str | None):
+        client = world.client("root", host)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return client.get("/metrics", headers=headers)
+
+    allowed = scrape(METRICS_TOKEN)
+
+    assert allowed.status_code == 200
+    assert "booqing_whatsapp_messages" in allowed.content.decode()
+    for token in (None, world.token_a, METRICS_TOKEN + "x", METRICS_TOKEN[:-1]):
+        refused = scrape(token)
+        assert refused.status_code == 401
+        assert refused.json()["error"]["code"] == "unauthorized"
+
+
+def test_it_keeps_the_platform_host_free_of_tenant_data_for_a_session(world):
+    """Without a tenant (no host, no token) the API says what is missing instead of guessing."""
+    response = world.client("alice", P).get(f"{API}/devices")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "tenant_required"
+
+
+def test_it_answers_a_token_on_another_tenants_host_with_forbidden(world):
+    response = world.bearer(world.token_a, B).get(f"{API}/devices")
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"
+    assert "another workspace" in response.json()["error"]["message"]

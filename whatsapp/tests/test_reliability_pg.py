@@ -1,0 +1,431 @@
+"""Reliability under real concurrency and crashes (PostgreSQL, as in production and CI):
+a webhook flood with duplicates, a worker SIGKILLed mid-send, a gateway that goes away, and a
+gateway that refuses a number."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from urllib.parse import quote
+
+import pytest
+import requests
+from django.db import connection, connections, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from whatsapp import services
+from whatsapp.models import (
+    Conversation,
+    Device,
+    DeviceStatus,
+    Message,
+    MessageStatus,
+    TenantWhatsAppConfig,
+    WebhookEvent,
+)
+from whatsapp.simulator.testing import PROJECT_ROOT
+from whatsapp.tests.conftest import wait_until
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="needs PostgreSQL (real row locks and concurrent writers); run with "
+        "DATABASE_URL=postgres://postgres@127.0.0.1:5432/test",
+    ),
+]
+
+SECRET = "flood-device-secret"
+CLIENTS = 20
+DELIVERIES = 2000
+DUPLICATE_SHARE = 0.30
+
+
+# -- flood -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def flood_device(cast):
+    TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
+    return Device.objects.create(
+        tenant=cast.tenant_a,
+        name="Front desk",
+        endpoint_name="Primary",
+        session_name="bq-acme-flood",
+        status=DeviceStatus.CONNECTED,
+        webhook_secret=SECRET,
+    )
+
+
+def message_envelope(session: str, message_id: str, contact: str, n: int) -> bytes:
+    envelope = {
+        "id": f"evt_{uuid.uuid4().hex}",
+        "timestamp": int(time.time() * 1000),
+        "event": "message",
+        "session": session,
+        "metadata": {},
+        "me": {"id": "6281100000000@c.us", "pushName": "Front desk"},
+        "engine": "WEBJS",
+        "payload": {
+            "id": f"false_{contact}@c.us_{message_id}",
+            "timestamp": int(time.time()),
+            "from": f"{contact}@c.us",
+            "fromMe": False,
+            "body": f"flood message {n}",
+            "hasMedia": False,
+            "_data": {"notifyName": f"Contact {contact[-4:]}"},
+        },
+    }
+    return json.dumps(envelope, separators=(",", ":")).encode()
+
+
+def build_flood(session: str, rng: random.Random) -> tuple[list[list[bytes]], int, int]:
+    """Groups of identical deliveries: (groups, unique events, unique messages).
+
+    2,000 deliveries of which 30% are extra copies. Most copies are the gateway retrying the
+    same bytes; some are the same message re-emitted under a new envelope id (after a gateway
+    restart), which only the message id can dedupe.
+    """
+    extra = int(DELIVERIES * DUPLICATE_SHARE)  # 600
+    unique = DELIVERIES - extra  # 1400
+    contacts = [f"6281200{i:06d}" for i in range(50)]
+    groups, events = [], unique
+    for n in range(unique):
+        message_id = f"3EB0{n:08X}{rng.getrandbits(32):08X}"
+        body = message_envelope(session, message_id, contacts[n % len(contacts)], n)
+        groups.append([body])
+    # 450 messages arrive twice, 75 three times: 450 + 2 * 75 = 600 extra deliveries.
+    for index, group in enumerate(rng.sample(groups, 525)):
+        copies = 2 if index < 75 else 1
+        for copy in range(copies):
+            if index % 5 == 0 and copy == 0:
+                # Re-emitted: same payload, a fresh envelope id.
+                envelope = json.loads(group[0])
+                envelope["id"] = f"evt_{uuid.uuid4().hex}"
+                group.append(json.dumps(envelope, separators=(",", ":")).encode())
+                events += 1
+            else:
+                group.append(group[0])
+    assert sum(len(g) for g in groups) == DELIVERIES
+    return groups, events, unique
+
+
+def signed(body: bytes) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "X-Webhook-Hmac": hmac.new(SECRET.encode(), body, hashlib.sha512).hexdigest(),
+        "X-Webhook-Hmac-Algorithm": "sha512",
+        "X-Webhook-Timestamp": str(int(time.time() * 1000)),
+        "X-Webhook-Request-Id": str(uuid.uuid4()),
+    }
+
+
+class Flood:
+    """20 clients, each with its own keep-alive requests.Session, posting to the live server."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.local = threading.local()
+        self.statuses: Counter[int] = Counter()
+        self.lock = threading.Lock()
+
+    def post(self, body: bytes, barrier: threading.Barrier | None = None) -> None:
+        session = getattr(self.local, "session", None)
+        if session is None:
+            session = self.local.session = requests.Session()
+            session.trust_env = False  # never through a proxy from the environment
+        if barrier is not None:
+            barrier.wait(timeout=30)
+        try:
+            status = session.post(self.url, data=body, headers=signed(body), timeout=30).status_code
+        except requests.RequestException:
+            status = 599  # a dropped connection counts as a server failure
+        with self.lock:
+            self.statuses[status] += 1
+
+    def shuffled(self, groups: list[list[bytes]], rng: random.Random) -> None:
+        deliveries = [body for group in groups for body in group]
+        rng.shuffle(deliveries)
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            list(pool.map(self.post, deliveries))
+
+    def burst(self, groups: list[list[bytes]], rng: random.Random) -> None:
+        # Every copy of an event is released at once by a barrier, so they race on the insert.
+        # Copies are queued next to each other; the pool has more threads than any group, so
+        # every group's copies are running together and no barrier waits forever.
+        groups = list(groups)
+        rng.shuffle(groups)
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            futures = []
+            for group in groups:
+                barrier = threading.Barrier(len(group)) if len(group) > 1 else None
+                futures += [pool.submit(self.post, body, barrier) for body in group]
+            for future in futures:
+                future.result()
+
+
+def process_concurrently(processors: int = 4) -> None:
+    """Drain the webhook queue with several processors at once, as several schedulers would."""
+
+    def drain() -> None:
+        try:
+            idle = 0
+            while idle < 3:
+                if services.webhook_events_process_due(limit=50):
+                    idle = 0
+                else:
+                    idle += 1
+                    time.sleep(0.05)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=drain) for _ in range(processors)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not any(thread.is_alive() for thread in threads)
+
+
+@pytest.mark.parametrize("order", ["shuffled", "burst"])
+def test_it_stores_every_unique_message_exactly_once_under_a_duplicate_flood(
+    flood_device, live_server, order
+):
+    rng = random.Random(f"flood-{order}")
+    groups, events, unique = build_flood(flood_device.session_name, rng)
+    flood = Flood(f"{live_server.url}/api/whatsapp/webhooks/{flood_device.webhook_id}")
+
+    getattr(flood, order)(groups, rng)
+
+    assert sum(flood.statuses.values()) == DELIVERIES
+    assert not [status for status in flood.statuses if status >= 500], flood.statuses
+    assert flood.statuses == {200: DELIVERIES}
+    assert WebhookEvent.objects.count() == events
+
+    process_concurrently()
+
+    assert WebhookEvent.objects.filter(status=WebhookEvent.Status.PROCESSED).count() == events
+    inbound = Message.objects.filter(direction=Message.Direction.INBOUND)
+    assert inbound.count() == unique  # 0 lost, 0 duplicated
+    assert inbound.values("gateway_message_id").distinct().count() == unique
+    bodies = set(inbound.values_list("body", flat=True))
+    assert bodies == {f"flood message {n}" for n in range(unique)}
+    assert Conversation.objects.count() == 50
+    # Each stored message counted once as unread, duplicates not at all.
+    assert Conversation.objects.aggregate(total=Sum("unread_count"))["total"] == unique
+
+
+def test_it_creates_one_message_when_a_client_retries_with_the_same_key_concurrently(
+    flood_device, live_server
+):
+    _, token = services.api_token_create(tenant=flood_device.tenant, name="Booking", actor=None)
+    barrier = threading.Barrier(CLIENTS)
+    payload = {"to": "0812-3456-7890", "body": "Your booking #42 is confirmed"}
+
+    def post(_: int) -> tuple[int, str]:
+        with requests.Session() as session:
+            session.trust_env = False
+            barrier.wait(timeout=30)
+            response = session.post(
+                f"{live_server.url}/api/whatsapp/messages",
+                json=payload,
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "booking-42"},
+                timeout=30,
+            )
+        return response.status_code, response.json().get("message", {}).get("id", "")
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        results = list(pool.map(post, range(CLIENTS)))
+
+    assert {status for status, _ in results} == {202}
+    message = Message.objects.get()
+    assert {message_id for _, message_id in results} == {str(message.pk)}
+    assert DBTaskResult.objects.filter(args_kwargs__args=[str(message.pk)]).count() == 1
+
+
+# -- the outbound queue against a live simulator ------------------------------------------------
+
+
+def sends_seen_by(simulator, session: str, text: str) -> int:
+    """How many times the simulated phone received `text` (its contacts page log)."""
+    status, page = simulator.request("GET", f"/contacts/{quote(session)}?fragment=log")
+    assert status == 200
+    return page.count(text)
+
+
+@pytest.fixture
+def paired_device(cast, simulator):
+    """A device paired on the simulator; webhooks are not needed here, so they are off."""
+    simulator.configure(webhooks_enabled=False, ack_delays=[])
+    services.endpoint_assign(tenant=cast.tenant_a, endpoint_name="Sim", actor=cast.superadmin)
+    device = services.device_create(tenant=cast.tenant_a, name="Front desk", actor=cast.alice)
+    simulator.pair(device.session_name)
+    Device.objects.filter(pk=device.pk).update(status=DeviceStatus.CONNECTED, min_send_gap_ms=0)
+    device.refresh_from_db()
+    return device
+
+
+def queue(device: Device, text: str, to: str = "+6281234567890") -> Message:
+    with transaction.atomic():
+        message, _ = services.message_send(tenant=device.tenant, to=to, body=text)
+    return message
+
+
+def status_of(message: Message) -> str:
+    return Message.objects.values_list("status", flat=True).get(pk=message.pk)
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    auth = quote(db["USER"] or "")
+    if db.get("PASSWORD"):
+        auth += ":" + quote(db["PASSWORD"])
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class Worker:
+    """`manage.py db_worker` as a real process against the test database."""
+
+    def __init__(self, *, batch: bool = False) -> None:
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
+        env = {**os.environ, "DATABASE_URL": database_url(), "PYTHONUNBUFFERED": "1"}
+        command = [sys.executable, "manage.py", "db_worker", "--no-reload", "--interval", "0.1"]
+        command += ["--no-startup-delay", "--verbosity", "2"]
+        if batch:
+            command.append("--batch")
+        self.process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode("utf-8", "replace")
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"db_worker did not finish:\n{self.output()}") from None
+
+
+@pytest.mark.integration
+def test_it_sends_a_message_whose_worker_was_killed_mid_send_and_never_leaves_it_sending(
+    paired_device, simulator
+):
+    text = f"Booking confirmed {uuid.uuid4().hex[:8]}"
+    simulator.configure(latency_ms=3000)  # the send is still in flight when the worker dies
+    message = queue(paired_device, text)
+    first = Worker()
+    try:
+        wait_until(
+            lambda: status_of(message) == MessageStatus.SENDING,
+            timeout=30,
+            message=f"the worker never claimed the message:\n{first.output()}",
+        )
+        first.kill()
+    finally:
+        first.kill()
+    assert status_of(message) == MessageStatus.SENDING
+    # django-tasks-db leaves the killed task RUNNING forever: the row, not the queue, is the
+    # record, and the scheduler is what rescues it.
+    send_task = DBTaskResult.objects.get(args_kwargs__args=[str(message.pk)])
+    assert send_task.status == "RUNNING"
+
+    simulator.configure(latency_ms=0)
+    Message.objects.filter(pk=message.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert services.messages_requeue_stale() == 1
+    assert status_of(message) == MessageStatus.QUEUED
+
+    second = Worker(batch=True)
+    assert second.wait(timeout=60) == 0, second.output()
+
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT, (message.last_error, second.output())
+    assert message.attempts == 2
+    assert message.lease_until is None
+    assert services.messages_requeue_stale() == 0
+    # The killed attempt may or may not have reached the phone before the worker died (it is
+    # at-least-once by design); the message is never sent more than once per attempt.
+    wait_until(lambda: sends_seen_by(simulator, paired_device.session_name, text) >= 1)
+    time.sleep(3.5)  # let the killed worker's in-flight request finish on the simulator
+    assert 1 <= sends_seen_by(simulator, paired_device.session_name, text) <= 2
+
+
+@pytest.mark.integration
+def test_it_keeps_messages_queued_while_the_gateway_is_down_and_sends_them_when_it_returns(
+    paired_device, simulator
+):
+    text = f"Reminder {uuid.uuid4().hex[:8]}"
+    message = queue(paired_device, text)
+    simulator.stop()
+    now = timezone.now()
+
+    for attempt in (1, 2):
+        assert services.message_deliver(message_id=message.pk, now=now) == MessageStatus.QUEUED
+        message.refresh_from_db()
+        assert message.status == MessageStatus.QUEUED
+        assert message.attempts == attempt
+        assert "could not be reached" in message.last_error
+        assert message.next_attempt_at >= now
+        assert message.lease_until is None
+        # Not due yet: running its task early does not spend an attempt.
+        services.message_deliver(message_id=message.pk, now=now - timedelta(seconds=1))
+        assert Message.objects.get(pk=message.pk).attempts == attempt
+        now = message.next_attempt_at + timedelta(seconds=1)
+    # Each retry has its own trigger waiting for its time.
+    triggers = DBTaskResult.objects.filter(args_kwargs__args=[str(message.pk)], status="READY")
+    assert triggers.count() == 3
+
+    # The gateway comes back (without its in-memory sessions: re-create and re-pair).
+    simulator.restart()
+    simulator.configure(webhooks_enabled=False, ack_delays=[])
+    device = Device.objects.get(pk=paired_device.pk)
+    services.device_restart(device=device)
+    simulator.pair(device.session_name)
+
+    assert services.message_deliver(message_id=message.pk, now=now) == MessageStatus.SENT
+    message.refresh_from_db()
+    assert (message.status, message.attempts, message.last_error) == (MessageStatus.SENT, 3, "")
+    assert sends_seen_by(simulator, device.session_name, text) == 1
+
+
+@pytest.mark.integration
+def test_it_fails_a_number_that_is_not_on_whatsapp_once_with_the_reason(paired_device, simulator):
+    simulator.configure(not_on_whatsapp=["6281299990000"])
+    message = queue(paired_device, "Hello?", to="0812-9999-0000")
+    tasks_before = DBTaskResult.objects.count()
+
+    assert services.message_deliver(message_id=message.pk) == MessageStatus.FAILED
+
+    message.refresh_from_db()
+    assert message.status == MessageStatus.FAILED
+    assert message.attempts == 1
+    assert "not on WhatsApp" in message.last_error
+    # No retry storm: nothing re-enqueued, and neither the task nor the scheduler retries it.
+    assert DBTaskResult.objects.count() == tasks_before
+    later = timezone.now() + timedelta(hours=1)
+    assert services.message_deliver(message_id=message.pk, now=later) == MessageStatus.FAILED
+    assert services.messages_requeue_stale(now=later) == 0
+    assert Message.objects.get(pk=message.pk).attempts == 1
