@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from whatsapp import services
 from whatsapp.api.common import acting_tenant, actor, iso
@@ -62,7 +62,7 @@ def device_create(request, payload: DeviceIn):
     """Create a device: a gateway session with our webhook. Pair it with the returned QR."""
     tenant = acting_tenant(request, admin=True)
     device = services.device_create(tenant=tenant, name=payload.name, actor=actor(request))
-    return 201, {"device": device_as_dict(device, with_qr=True)}
+    return Status(201, {"device": device_as_dict(device, with_qr=True)})
 
 
 @router.get("/devices/{device_id}")

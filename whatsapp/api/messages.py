@@ -9,7 +9,7 @@ from typing import Literal
 import phonenumbers
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from whatsapp import services
@@ -110,7 +110,7 @@ def message_send(request, payload: MessageIn):
         actor=actor(request),
     )
     message = Message.objects.select_related("conversation").get(pk=message.pk)
-    return 202, {"message": message_as_dict(message), "replayed": not created}
+    return Status(202, {"message": message_as_dict(message), "replayed": not created})
 
 
 @router.get("/messages/{message_id}")
