@@ -65,3 +65,51 @@ def test_it_runs_every_step_once_with_the_once_flag(cast):
     assert not WebhookEvent.objects.exists()
     assert not Message.objects.exists()
     assert not Device.objects.exists()
+
+
+def test_it_lets_the_operator_requeue_failed_webhook_events_from_the_admin(cast):
+    device = Device.objects.create(
+        tenant=cast.tenant_a,
+        name="Front desk",
+        endpoint_name="Primary",
+        session_name="bq-acme-1",
+        webhook_secret="s",
+    )
+    event = WebhookEvent.objects.create(
+        device=device,
+        event_id="evt_1",
+        kind="ack",
+        payload={},
+        status=WebhookEvent.Status.FAILED,
+        attempts=4,
+        last_error="no message yet",
+    )
+    client = client_for(cast.superadmin)
+    listing = client.get("/django-admin/whatsapp/webhookevent/?status__exact=failed")
+    assert listing.status_code == 200
+    assert "no message yet" in listing.content.decode()
+    response = client.post(
+        "/django-admin/whatsapp/webhookevent/",
+        {"action": "retry_events", "_selected_action": [event.pk]},
+    )
+    assert response.status_code == 302
+    event.refresh_from_db()
+    assert (event.status, event.attempts) == (WebhookEvent.Status.PENDING, 0)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/django-admin/whatsapp/device/",
+        "/django-admin/whatsapp/message/",
+        "/django-admin/whatsapp/endpointstate/",
+        "/django-admin/whatsapp/apitoken/",
+        "/django-admin/whatsapp/tenantwhatsappconfig/",
+        "/django-admin/whatsapp/auditevent/",
+        "/django-admin/tenants/tenant/",
+    ],
+)
+def test_it_shows_the_admin_lists_without_keys(cast, path):
+    response = client_for(cast.superadmin).get(path)
+    assert response.status_code == 200
+    assert not any(key in response.content.decode() for key in CANARY_KEYS)
