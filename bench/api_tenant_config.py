@@ -1,0 +1,373 @@
+"""Benchmark: GET /api/whatsapp/tenant-config/<id> under gunicorn vs a bare Django JSON view.
+
+    .venv/bin/python bench/api_tenant_config.py [--workers 2] [--requests 2000] [--rounds 3]
+
+Both apps run under the same gunicorn setup (sync workers, --workers N) on the same fresh
+PostgreSQL database. The baseline (bench/baseline_app) is Django with no apps and no middleware
+doing one primary-key SELECT of the same tenant_whatsapp_config row and returning it as JSON.
+The product is measured with both of its authentications: a tenant API token
+(`Authorization: Bearer ...`, what the booking product uses) and a superadmin session cookie.
+Rounds are interleaved (baseline, token, session, baseline, ...); each product round is divided
+by the baseline round run just before it, and the median of those ratios is the result (this
+cancels most drift in background load). Target (issue 2): product / baseline >= 0.8.
+--breakdown times each step of the product path in-process; --py-spy DIR samples the product's
+gunicorn workers during the measured rounds (figures taken with it attached are perturbed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import _harness as h
+
+TARGET = 0.8
+DB_NAME = "bench_api_tenant_config"
+ENDPOINTS = json.dumps([{"name": "Bench", "apiUrl": "http://127.0.0.1:9", "apiKey": "bench-key"}])
+
+
+PRODUCT_RULES = [
+    ("auth: TenantTokenAuth -> api_token_authenticate", "api_token_authenticate"),
+    ("auth: SessionAuth (session + user)", "SessionAuth.authenticate"),
+    ("view: tenant_for_config_read", "tenant_for_config_read"),
+    ("view: config query + config_as_dict", "tenant_config_get"),
+    ("django-ninja: routing, checks, response validation, JSON", "ninja/"),
+    ("Django: middleware and handler outside the view", "django/core/handlers/"),
+    ("gunicorn: HTTP parsing and socket I/O", "gunicorn/"),
+]
+
+
+def seed(extra_tenants: int) -> dict:
+    """The measured tenant (with a config and an API token), a superadmin session, and
+    `extra_tenants` other tenants with configs so the tables are not trivially small."""
+    from django.contrib.auth import (
+        BACKEND_SESSION_KEY,
+        HASH_SESSION_KEY,
+        SESSION_KEY,
+        get_user_model,
+    )
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from tenants.models import Tenant
+    from whatsapp import services
+    from whatsapp.models import TenantWhatsAppConfig
+
+    admin = get_user_model().objects.create_superuser("bench-admin", "bench@example.com", None)
+    tenant = Tenant.objects.create(name="Bench Salon", subdomain="bench")
+    config = services.endpoint_assign(tenant=tenant, endpoint_name="Bench", actor=admin)
+    _, token = services.api_token_create(tenant=tenant, name="Booking app", actor=admin)
+    others = Tenant.objects.bulk_create(
+        Tenant(name=f"Tenant {i}", subdomain=f"t{i:05d}") for i in range(extra_tenants)
+    )
+    TenantWhatsAppConfig.objects.bulk_create(
+        TenantWhatsAppConfig(tenant=t, endpoint_name="Bench", is_configured=True) for t in others
+    )
+    session = SessionStore()
+    session[SESSION_KEY] = str(admin.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = admin.get_session_auth_hash()
+    session.create()
+    return {
+        "tenant_id": str(tenant.pk),
+        "config_id": str(config.pk),
+        "token": token,
+        "session_key": session.session_key,
+    }
+
+
+def breakdown(data: dict, reps: int = 7, calls: int = 200) -> list[str]:
+    """In-process cost of each step of the token and session paths (no network, no gunicorn):
+    each case `calls` times per repetition, cases interleaved, min and median reported."""
+    import io
+    import warnings
+
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.db import connection
+
+    from whatsapp.api.config import config_as_dict
+    from whatsapp.models import TenantWhatsAppConfig
+    from whatsapp.services.tokens import api_token_authenticate
+
+    warnings.simplefilter("ignore")  # whitenoise: "No directory at .../staticfiles/"
+    app = WSGIHandler()
+    path = f"/api/whatsapp/tenant-config/{data['tenant_id']}"
+
+    def wsgi(url: str, **headers: str):
+        def call() -> None:
+            environ = {
+                "REQUEST_METHOD": "GET",
+                "PATH_INFO": url,
+                "QUERY_STRING": "",
+                "SCRIPT_NAME": "",
+                "SERVER_NAME": "localhost",
+                "SERVER_PORT": "80",
+                "HTTP_HOST": "localhost",
+                "wsgi.input": io.BytesIO(b""),
+                "wsgi.url_scheme": "http",
+                **headers,
+            }
+            response = app(environ, lambda status, headers: None)
+            b"".join(response)
+            response.close()
+
+        return call
+
+    def raw_select() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT * FROM tenant_whatsapp_config WHERE id = %s", [data["config_id"]]
+            )
+            cursor.fetchone()
+
+    def health_check() -> None:
+        connection.health_check_done = False  # what request_started does for each request
+        with connection.cursor():
+            pass
+
+    config = TenantWhatsAppConfig.objects.get(pk=data["config_id"])
+    cases = {
+        "whole request, token auth": wsgi(path, HTTP_AUTHORIZATION=f"Bearer {data['token']}"),
+        "whole request, session auth": wsgi(path, HTTP_COOKIE=f"sessionid={data['session_key']}"),
+        "middleware stack + trivial view (/healthz)": wsgi("/healthz"),
+        "api_token_authenticate() (1 ORM query)": lambda: api_token_authenticate(data["token"]),
+        "TenantWhatsAppConfig.filter(tenant).first()": lambda: TenantWhatsAppConfig.objects.filter(
+            tenant_id=data["tenant_id"]
+        ).first(),
+        "config_as_dict()": lambda: config_as_dict(config),
+        "raw SQL: one PK SELECT (the baseline's query)": raw_select,
+        "CONN_HEALTH_CHECKS: SELECT 1 once per request": health_check,
+    }
+    timings: dict[str, list[float]] = {label: [] for label in cases}
+    for _ in range(reps):
+        for label, call in cases.items():
+            for _ in range(20):
+                call()
+            started = time.perf_counter()
+            for _ in range(calls):
+                call()
+            timings[label].append((time.perf_counter() - started) / calls * 1000)
+    return [
+        f"{label:<48} min {min(ms):6.3f} ms  median {h.median(ms):6.3f} ms"
+        for label, ms in timings.items()
+    ]
+
+
+def requests_for(variant: str, data: dict) -> bytes:
+    product_path = f"/api/whatsapp/tenant-config/{data['tenant_id']}"
+    if variant == "baseline":
+        return h.http_request("GET", f"/config/{data['config_id']}")
+    if variant == "token":
+        return h.http_request(
+            "GET", product_path, headers={"Authorization": f"Bearer {data['token']}"}
+        )
+    if variant == "token-tenant-host":
+        return h.http_request(
+            "GET",
+            product_path,
+            host="bench.localhost",
+            headers={"Authorization": f"Bearer {data['token']}"},
+        )
+    if variant == "session":
+        return h.http_request(
+            "GET", product_path, headers={"Cookie": f"sessionid={data['session_key']}"}
+        )
+    raise ValueError(variant)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    h.common_args(parser)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per app")
+    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class")
+    parser.add_argument("--concurrency", type=int, default=4, help="client connections in flight")
+    parser.add_argument("--requests", type=int, default=1000, help="requests per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=200, help="warm-up requests per variant")
+    parser.add_argument("--extra-tenants", type=int, default=200)
+    parser.add_argument(
+        "--variants",
+        default="token,session",
+        help="product variants: token, session, token-tenant-host (comma separated)",
+    )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="afterwards, time each step of the product path in-process (no gunicorn)",
+    )
+    args = parser.parse_args()
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+
+    print(__doc__.split("\n\n")[0])
+    print(h.machine_line())
+    procs: list[h.Proc] = []
+    meters: dict[str, h.CpuMeter] = {}
+    results: dict = {"bench": "api_tenant_config", "target": TARGET, "args": vars(args)}
+    with h.run_dir("api", args.keep) as logdir:
+        try:
+            url = h.db_create(args.pg, DB_NAME)
+            env = h.bench_env(url, WHATSAPP_ENDPOINTS=ENDPOINTS)
+            h.migrate(env, logdir)
+            h.django_setup(env)
+            data = seed(args.extra_tenants)
+            h.django_close()
+            product, product_port = h.gunicorn(
+                "gunicorn-product",
+                "booqing.wsgi:application",
+                h.bench_env(h.app_database_url(url, "bench-product"), WHATSAPP_ENDPOINTS=ENDPOINTS),
+                logdir,
+                workers=args.workers,
+                worker_class=args.worker_class,
+                ready_path="/healthz",
+            )
+            procs.append(product)
+            baseline, baseline_port = h.gunicorn(
+                "gunicorn-baseline",
+                "bench.baseline_app.wsgi:application",
+                h.bench_env(h.app_database_url(url, "bench-baseline")),
+                logdir,
+                workers=args.workers,
+                worker_class=args.worker_class,
+                ready_path="/ping",
+            )
+            procs.append(baseline)
+            meters = {
+                "product": h.CpuMeter(product, url, "bench-product"),
+                "baseline": h.CpuMeter(baseline, url, "bench-baseline"),
+            }
+            ports = {v: product_port for v in variants} | {"baseline": baseline_port}
+            payloads = {v: requests_for(v, data) for v in ["baseline", *variants]}
+
+            # Both must answer the same row before anything is timed.
+            for variant, payload in payloads.items():
+                status, body = h.fetch(ports[variant], payload)
+                config = json.loads(body or b"null") if status == 200 else None
+                if not config or config["config"]["id"] != data["config_id"]:
+                    raise SystemExit(f"{variant}: unexpected reply {status} {body[:300]!r}")
+            h.log(
+                f"gunicorn --workers {args.workers} --worker-class {args.worker_class}; client "
+                f"concurrency {args.concurrency}; {args.requests} requests x {args.rounds} rounds"
+            )
+            for variant, payload in payloads.items():
+                warm = h.run_load(
+                    f"warm-up {variant}",
+                    ports[variant],
+                    [payload] * args.warmup,
+                    concurrency=args.concurrency,
+                )
+                print("  " + warm.line())
+
+            floor = h.run_load(
+                "floor (baseline /ping)",
+                baseline_port,
+                [h.http_request("GET", "/ping")] * args.requests,
+                concurrency=args.concurrency,
+                meter=meters["baseline"],
+            )
+            print("  " + floor.line())
+            stack = h.run_load(
+                "product /healthz",
+                product_port,
+                [h.http_request("GET", "/healthz")] * args.requests,
+                concurrency=args.concurrency,
+                meter=meters["product"],
+            )
+            print("  " + stack.line())
+            rounds: dict[str, list[h.LoadResult]] = {v: [] for v in payloads}
+            for n in range(args.rounds):
+                for variant, payload in payloads.items():
+                    spy = None
+                    if args.py_spy and variant != "baseline":
+                        out = Path(args.py_spy) / f"gunicorn-product-{variant}-{n + 1}.txt"
+                        spy = h.Spy(product.pid, out, idle=True)
+                    result = h.run_load(
+                        f"round {n + 1} {variant}",
+                        ports[variant],
+                        [payload] * args.requests,
+                        concurrency=args.concurrency,
+                        meter=meters["baseline" if variant == "baseline" else "product"],
+                    )
+                    if spy is not None:
+                        spy.stop()
+                    print("  " + result.line())
+                    rounds[variant].append(result)
+                    if result.errors:
+                        raise SystemExit(f"{variant}: {result.statuses} (non-2xx answers)")
+            for proc in procs:
+                proc.stop()
+            if args.breakdown:
+                h.django_setup(env)
+                steps = breakdown(data)
+                h.django_close()
+        finally:
+            for meter in meters.values():
+                meter.close()
+            for proc in procs:
+                proc.stop()
+            h.django_close()
+            if not args.keep:
+                h.db_drop(args.pg, DB_NAME)
+
+    rps = {v: h.median([r.rps for r in rs]) for v, rs in rounds.items()}
+    print()
+    print(f"RESULTS ({args.rounds} interleaved rounds of {args.requests} requests; medians)")
+    print(
+        f"  floor: gunicorn + bare Django 'ok' view, no database: {floor.rps:8.1f} req/s "
+        f"({floor.cpu_ms_per_request:.2f} ms CPU/req)"
+    )
+    print(
+        f"  product's /healthz (its middleware, no database):     {stack.rps:8.1f} req/s "
+        f"({stack.cpu_ms_per_request:.2f} ms CPU/req): the most any product view can do"
+    )
+    print(f"  baseline: bare Django, one PK SELECT:                 {rps['baseline']:8.1f} req/s")
+    verdicts = []
+    results["rps"] = rps | {"floor": floor.rps}
+    results["ratios"] = {}
+    for variant in variants:
+        label = f"product, {variant} auth:"
+        print(f"  {label:<52} {rps[variant]:8.1f} req/s")
+    for variant in variants:
+        ratios = h.paired_ratios(rounds[variant], rounds["baseline"])
+        ratio, mark, line = h.ratio_lines(f"product ({variant}) / baseline", ratios, TARGET)
+        print(line)
+        verdicts.append(mark)
+        results["ratios"][variant] = ratio
+    print("  server CPU per request (gunicorn workers + their PostgreSQL backends), medians:")
+    cpu = {v: h.median([r.cpu_ms_per_request or 0 for r in rs]) for v, rs in rounds.items()}
+    results["cpu_ms_per_request"] = cpu
+    results["cpu_ratios"] = {}
+    for variant in ["baseline", *variants]:
+        print(f"    {variant:<20} {cpu[variant]:6.2f} ms")
+    for variant in variants:
+        ratios = h.cpu_ratios(rounds[variant], rounds["baseline"])
+        ratio = h.median(ratios)
+        results["cpu_ratios"][variant] = ratio
+        rounds_text = ", ".join(f"{r:.2f}" for r in ratios)
+        print(
+            f"  CPU-cost ratio baseline/product ({variant}): {ratio:.2f} (per round: "
+            f"{rounds_text}); steadier than throughput on a busy machine, same sense"
+        )
+    print(h.load_line())
+    if args.breakdown:
+        print()
+        print("In-process cost per call of each step (Django's WSGI handler, no network):")
+        for line in steps:
+            print("  " + line)
+    if args.py_spy:
+        for variant in variants:
+            print()
+            print(f"Where the product's gunicorn workers spend wall time, {variant} (py-spy):")
+            paths = sorted(Path(args.py_spy).glob(f"gunicorn-product-{variant}-*.txt"))
+            for line in h.summarise(
+                paths, PRODUCT_RULES, only=h.WEB_ONLY, idle=h.WEB_IDLE, cross=h.WEB_CROSS
+            ):
+                print("  " + line)
+    results["verdicts"] = dict(zip(variants, verdicts, strict=True))
+    h.write_json(args.json, results)
+    return 1 if args.strict and "MISS" in verdicts else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

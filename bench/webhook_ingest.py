@@ -1,0 +1,463 @@
+"""Benchmark: signed WAHA `message` webhooks under gunicorn vs a bare INSERT ... ON CONFLICT view.
+
+    .venv/bin/python bench/webhook_ingest.py [--workers 2] [--requests 2000] [--rounds 3]
+
+Every request is a distinct WAHA `message` event for one device, signed as WAHA signs it
+(X-Webhook-Hmac = HMAC-SHA512 hex of the raw body with the device's webhook secret,
+X-Webhook-Timestamp in ms). The product path is POST /api/whatsapp/webhooks/<webhook id>
+(verify the signature, parse, store once). The baseline (bench/baseline_app) is Django with no
+apps and no middleware that parses the same JSON body and stores it with one
+`INSERT ... ON CONFLICT DO NOTHING` into the same table. Both run under the same gunicorn
+setup on one fresh PostgreSQL database. Rounds are interleaved; each product round is divided
+by the baseline round run just before it and the median of those ratios is the result.
+Afterwards every event must be stored exactly once. Target (issue 4): product / baseline >= 0.7.
+--breakdown times each step of the product path in-process; --py-spy DIR samples the product's
+gunicorn workers during the measured rounds (figures taken with it attached are perturbed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import secrets
+import sys
+import time
+from pathlib import Path
+
+import _harness as h
+
+TARGET = 0.7
+DB_NAME = "bench_webhook_ingest"
+ENDPOINTS = json.dumps([{"name": "Bench", "apiUrl": "http://127.0.0.1:9", "apiKey": "bench-key"}])
+SESSION = "bq-bench-0123456789ab"
+ME = "6281299990000@c.us"
+
+
+def seed() -> dict:
+    from django.contrib.auth import get_user_model
+
+    from tenants.models import Tenant
+    from whatsapp import services
+    from whatsapp.models import Device, DeviceStatus
+
+    admin = get_user_model().objects.create_superuser("bench-admin", "bench@example.com", None)
+    tenant = Tenant.objects.create(name="Bench Salon", subdomain="bench")
+    services.endpoint_assign(tenant=tenant, endpoint_name="Bench", actor=admin)
+    device = Device.objects.create(
+        tenant=tenant,
+        name="Front desk",
+        endpoint_name="Bench",
+        session_name=SESSION,
+        status=DeviceStatus.CONNECTED,
+        phone="+6281299990000",
+        webhook_secret=secrets.token_urlsafe(32),
+    )
+    return {
+        "device_id": str(device.pk),
+        "webhook_id": str(device.webhook_id),
+        "secret": device.webhook_secret,
+    }
+
+
+def message_body(event_id: str, n: int) -> bytes:
+    """A WAHA `message` webhook envelope, shaped like the simulator's (and WAHA's)."""
+    sender = f"62811{n % 100000:08d}@c.us"
+    now_ms = int(time.time() * 1000)
+    envelope = {
+        "id": event_id,
+        "timestamp": now_ms,
+        "event": "message",
+        "session": SESSION,
+        "metadata": {"tenant": "bench", "device": "front-desk"},
+        "me": {"id": ME, "pushName": "Bench Salon"},
+        "engine": "WEBJS",
+        "environment": {"version": "2025.1.1", "engine": "WEBJS", "tier": "CORE"},
+        "payload": {
+            "id": f"false_{sender}_3EB0{n:016X}",
+            "timestamp": now_ms // 1000,
+            "from": sender,
+            "fromMe": False,
+            "to": ME,
+            "body": "Hello! Can I book a haircut tomorrow at 10:00? Thank you.",
+            "hasMedia": False,
+            "_data": {"notifyName": f"Customer {n}", "pushName": f"Customer {n}"},
+        },
+    }
+    return json.dumps(envelope, separators=(",", ":")).encode()
+
+
+def signed_requests(path: str, secret: str, prefix: str, count: int) -> list[bytes]:
+    """`count` distinct events, signed just before use (the timestamp must be fresh)."""
+    out = []
+    for n in range(count):
+        event_id = f"evt_{prefix}_{n:08d}"
+        body = message_body(event_id, n)
+        headers = {
+            "Content-Type": "application/json",
+            "X-Webhook-Request-Id": event_id,
+            "X-Webhook-Timestamp": str(int(time.time() * 1000)),
+            "X-Webhook-Hmac": hmac.new(secret.encode(), body, hashlib.sha512).hexdigest(),
+            "X-Webhook-Hmac-Algorithm": "sha512",
+        }
+        out.append(h.http_request("POST", path, headers=headers, body=body))
+    return out
+
+
+PRODUCT_RULES = [
+    ("webhook_ingest: Device lookup query", ("webhook_ingest (", "QuerySet.first")),
+    ("webhook_ingest: HMAC verify", "verify_webhook"),
+    ("webhook_ingest: parse", "parse_webhook"),
+    ("webhook_ingest: INSERT ... ON CONFLICT (bulk_create)", "bulk_create"),
+    ("webhook_ingest: other", "webhook_ingest ("),
+    ("view: read body, reply", "webhooks.py"),
+    ("Django: middleware and handler outside the view", "django/core/handlers/"),
+    ("gunicorn: HTTP parsing and socket I/O", "gunicorn/"),
+]
+
+
+def breakdown(data: dict, reps: int = 7, calls: int = 200) -> list[str]:
+    """In-process cost of each step of the product's webhook path (no network, no gunicorn):
+    each case `calls` times per repetition, cases interleaved, min and median reported."""
+    import io
+    import warnings
+
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.db import connection
+
+    from whatsapp.models import Device, WebhookEvent
+    from whatsapp.services.gateway_access import gateway_for_endpoint
+    from whatsapp.services.webhooks import _event_payload
+
+    warnings.simplefilter("ignore")  # whitenoise: "No directory at .../staticfiles/"
+    app = WSGIHandler()
+    path = f"/api/whatsapp/webhooks/{data['webhook_id']}"
+    per_case = reps * (calls + 20)
+    gateway = gateway_for_endpoint("Bench")
+    secret = data["secret"]
+
+    def batch(prefix: str) -> list[tuple[bytes, dict[str, str]]]:
+        out = []
+        for n in range(per_case):
+            body = message_body(f"evt_{prefix}_{n:08d}", n)
+            headers = {
+                "X-Webhook-Timestamp": str(int(time.time() * 1000)),
+                "X-Webhook-Hmac": hmac.new(secret.encode(), body, hashlib.sha512).hexdigest(),
+            }
+            out.append((body, headers))
+        return out
+
+    requests = iter(batch("bdwsgi"))
+    inserts = iter(batch("bdorm"))
+    raws = iter(batch("bdraw"))
+    sample_body, sample_headers = batch("bdsample")[0]
+    events = gateway.parse_webhook(sample_body)
+
+    def whole_request() -> None:
+        body, headers = next(requests)
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SCRIPT_NAME": "",
+            "SERVER_NAME": "localhost",
+            "SERVER_PORT": "80",
+            "HTTP_HOST": "localhost",
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(body)),
+            "HTTP_X_WEBHOOK_TIMESTAMP": headers["X-Webhook-Timestamp"],
+            "HTTP_X_WEBHOOK_HMAC": headers["X-Webhook-Hmac"],
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.url_scheme": "http",
+        }
+        status = []
+        response = app(environ, lambda s, headers: status.append(s))
+        b"".join(response)
+        response.close()
+        if not status[0].startswith("200"):
+            raise SystemExit(f"in-process webhook answered {status[0]}")
+
+    def healthz() -> None:
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": "/healthz",
+            "QUERY_STRING": "",
+            "SCRIPT_NAME": "",
+            "SERVER_NAME": "localhost",
+            "SERVER_PORT": "80",
+            "HTTP_HOST": "localhost",
+            "wsgi.input": io.BytesIO(b""),
+            "wsgi.url_scheme": "http",
+        }
+        response = app(environ, lambda s, headers: None)
+        b"".join(response)
+        response.close()
+
+    def device_lookup() -> None:
+        Device.objects.filter(webhook_id=data["webhook_id"]).only(
+            "id", "endpoint_name", "webhook_secret"
+        ).first()
+
+    def orm_insert() -> None:
+        body, _ = next(inserts)
+        event = gateway.parse_webhook(body)[0]
+        WebhookEvent.objects.bulk_create(
+            [
+                WebhookEvent(
+                    device_id=data["device_id"],
+                    event_id=event.event_id,
+                    kind="message",
+                    payload={"body": event.body},
+                )
+            ],
+            ignore_conflicts=True,
+        )
+
+    def raw_insert() -> None:
+        body, _ = next(raws)
+        event = json.loads(body)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO whatsapp_webhookevent (device_id, event_id, kind, payload, status, "
+                "attempts, last_error, received_at) VALUES (%s, %s, 'message', %s::jsonb, "
+                "'pending', 0, '', now()) ON CONFLICT (device_id, event_id) DO NOTHING",
+                [data["device_id"], event["id"], body.decode()],
+            )
+
+    cases = {
+        "whole request (verify, parse, store)": whole_request,
+        "middleware stack + trivial view (/healthz)": healthz,
+        "Device lookup (ORM .only().first())": device_lookup,
+        "gateway_for_endpoint()": lambda: gateway_for_endpoint("Bench"),
+        "verify_webhook() (HMAC-SHA512)": lambda: gateway.verify_webhook(
+            body=sample_body, headers=sample_headers, secret=secret
+        ),
+        "parse_webhook() + event payload dict": lambda: [
+            _event_payload(e) for e in gateway.parse_webhook(sample_body)
+        ],
+        "parse + bulk_create(ignore_conflicts) of 1 row": orm_insert,
+        "json.loads + raw INSERT ON CONFLICT (baseline's)": raw_insert,
+    }
+    assert events
+    timings: dict[str, list[float]] = {label: [] for label in cases}
+    for _ in range(reps):
+        for label, call in cases.items():
+            for _ in range(20):
+                call()
+            started = time.perf_counter()
+            for _ in range(calls):
+                call()
+            timings[label].append((time.perf_counter() - started) / calls * 1000)
+    return [
+        f"{label:<50} min {min(ms):6.3f} ms  median {h.median(ms):6.3f} ms"
+        for label, ms in timings.items()
+    ]
+
+
+def stored(prefix: str) -> int:
+    from whatsapp.models import WebhookEvent
+
+    return WebhookEvent.objects.filter(event_id__startswith=f"evt_{prefix}_").count()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    h.common_args(parser)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per app")
+    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class")
+    parser.add_argument("--concurrency", type=int, default=4, help="client connections in flight")
+    parser.add_argument("--requests", type=int, default=1500, help="requests per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=300, help="warm-up requests per app")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="afterwards, time each step of the product path in-process (no gunicorn)",
+    )
+    args = parser.parse_args()
+
+    print(__doc__.split("\n\n")[0])
+    print(h.machine_line())
+    procs: list[h.Proc] = []
+    meters: dict[str, h.CpuMeter] = {}
+    results: dict = {"bench": "webhook_ingest", "target": TARGET, "args": vars(args)}
+    with h.run_dir("webhook", args.keep) as logdir:
+        try:
+            url = h.db_create(args.pg, DB_NAME)
+            env = h.bench_env(url, WHATSAPP_ENDPOINTS=ENDPOINTS)
+            h.migrate(env, logdir)
+            h.django_setup(env)
+            data = seed()
+            h.django_close()
+            product, product_port = h.gunicorn(
+                "gunicorn-product",
+                "booqing.wsgi:application",
+                h.bench_env(h.app_database_url(url, "bench-product"), WHATSAPP_ENDPOINTS=ENDPOINTS),
+                logdir,
+                workers=args.workers,
+                worker_class=args.worker_class,
+                ready_path="/healthz",
+            )
+            procs.append(product)
+            baseline, baseline_port = h.gunicorn(
+                "gunicorn-baseline",
+                "bench.baseline_app.wsgi:application",
+                h.bench_env(h.app_database_url(url, "bench-baseline")),
+                logdir,
+                workers=args.workers,
+                worker_class=args.worker_class,
+                ready_path="/ping",
+            )
+            procs.append(baseline)
+            meters = {
+                "product": h.CpuMeter(product, url, "bench-product"),
+                "baseline": h.CpuMeter(baseline, url, "bench-baseline"),
+            }
+            apps = {
+                "baseline": (baseline_port, f"/webhook/{data['device_id']}"),
+                "product": (product_port, f"/api/whatsapp/webhooks/{data['webhook_id']}"),
+            }
+
+            # Sanity: the product accepts a signed event and refuses a tampered signature.
+            good = signed_requests(apps["product"][1], data["secret"], "check", 1)[0]
+            status, body = h.fetch(product_port, good)
+            if status != 200:
+                raise SystemExit(f"product refused a signed webhook: {status} {body[:300]!r}")
+            bad = signed_requests(apps["product"][1], data["secret"] + "x", "tampered", 1)[0]
+            status, body = h.fetch(product_port, bad)
+            if status != 401:
+                raise SystemExit(f"product accepted a bad signature: {status} {body[:300]!r}")
+            plain = signed_requests(apps["baseline"][1], "", "checkbase", 1)[0]
+            status, body = h.fetch(baseline_port, plain)
+            if status != 200:
+                raise SystemExit(f"baseline failed: {status} {body[:300]!r}")
+
+            h.log(
+                f"gunicorn --workers {args.workers} --worker-class {args.worker_class}; client "
+                f"concurrency {args.concurrency}; {args.requests} requests x {args.rounds} rounds"
+            )
+            sent: dict[str, int] = {}
+            for name, (port, path) in apps.items():
+                prefix = f"warm{name}"
+                batch = signed_requests(path, data["secret"], prefix, args.warmup)
+                warm = h.run_load(f"warm-up {name}", port, batch, concurrency=args.concurrency)
+                print("  " + warm.line())
+                sent[prefix] = args.warmup
+            floor = h.run_load(
+                "floor (baseline /ping)",
+                baseline_port,
+                [h.http_request("GET", "/ping")] * args.requests,
+                concurrency=args.concurrency,
+                meter=meters["baseline"],
+            )
+            print("  " + floor.line())
+            stack = h.run_load(
+                "product /healthz",
+                product_port,
+                [h.http_request("GET", "/healthz")] * args.requests,
+                concurrency=args.concurrency,
+                meter=meters["product"],
+            )
+            print("  " + stack.line())
+            rounds: dict[str, list[h.LoadResult]] = {name: [] for name in apps}
+            for n in range(args.rounds):
+                for name, (port, path) in apps.items():
+                    prefix = f"r{n}{name}"
+                    batch = signed_requests(path, data["secret"], prefix, args.requests)
+                    spy = None
+                    if args.py_spy and name == "product":
+                        out = Path(args.py_spy) / f"gunicorn-product-{n + 1}.txt"
+                        spy = h.Spy(product.pid, out, idle=True)
+                    result = h.run_load(
+                        f"round {n + 1} {name}",
+                        port,
+                        batch,
+                        concurrency=args.concurrency,
+                        meter=meters[name],
+                    )
+                    if spy is not None:
+                        spy.stop()
+                    print("  " + result.line())
+                    rounds[name].append(result)
+                    sent[prefix] = args.requests
+                    if result.errors:
+                        raise SystemExit(f"{name}: {result.statuses} (non-2xx answers)")
+
+            # Exactly once: every event sent is stored, none twice (UNIQUE makes >1 impossible).
+            h.django_setup(env)
+            missing = {p: n - stored(p) for p, n in sent.items() if stored(p) != n}
+            h.django_close()
+            if missing:
+                raise SystemExit(f"events lost: {missing}")
+            h.log(f"stored exactly once: {sum(sent.values())} events")
+            for proc in procs:
+                proc.stop()
+            if args.breakdown:
+                h.django_setup(env)
+                steps = breakdown(data)
+                h.django_close()
+        finally:
+            for meter in meters.values():
+                meter.close()
+            for proc in procs:
+                proc.stop()
+            h.django_close()
+            if not args.keep:
+                h.db_drop(args.pg, DB_NAME)
+
+    rps = {name: h.median([r.rps for r in rs]) for name, rs in rounds.items()}
+    ratios = h.paired_ratios(rounds["product"], rounds["baseline"])
+    print()
+    print(f"RESULTS ({args.rounds} interleaved rounds of {args.requests} webhooks; medians)")
+    print(
+        f"  floor: gunicorn + bare Django 'ok' view, no database: {floor.rps:8.1f} req/s "
+        f"({floor.cpu_ms_per_request:.2f} ms CPU/req)"
+    )
+    print(
+        f"  product's /healthz (its middleware, no database):     {stack.rps:8.1f} req/s "
+        f"({stack.cpu_ms_per_request:.2f} ms CPU/req): the most any product view can do"
+    )
+    print(f"  baseline: bare Django, 1 INSERT ON CONFLICT:          {rps['baseline']:8.1f} /s")
+    print(f"  product: verify HMAC, parse, store once:              {rps['product']:8.1f} /s")
+    ratio, mark, line = h.ratio_lines("product / baseline", ratios, TARGET)
+    print(line)
+    cpu = {name: h.median([r.cpu_ms_per_request or 0 for r in rs]) for name, rs in rounds.items()}
+    cpu_ratios = h.cpu_ratios(rounds["product"], rounds["baseline"])
+    print(
+        "  server CPU per request (gunicorn workers + their PostgreSQL backends), medians: "
+        f"baseline {cpu['baseline']:.2f} ms, product {cpu['product']:.2f} ms"
+    )
+    print(
+        f"  CPU-cost ratio baseline/product: {h.median(cpu_ratios):.2f} (per round: "
+        + ", ".join(f"{r:.2f}" for r in cpu_ratios)
+        + "); steadier than throughput on a busy machine, same sense"
+    )
+    print(h.load_line())
+    if args.breakdown:
+        print()
+        print("In-process cost per call of each step (Django's WSGI handler, no network):")
+        for line in steps:
+            print("  " + line)
+    if args.py_spy:
+        print()
+        print("Where the product's gunicorn workers spend wall time (py-spy):")
+        paths = sorted(Path(args.py_spy).glob("gunicorn-product-*.txt"))
+        for line in h.summarise(
+            paths, PRODUCT_RULES, only=h.WEB_ONLY, idle=h.WEB_IDLE, cross=h.WEB_CROSS
+        ):
+            print("  " + line)
+    results.update(
+        rps=rps | {"floor": floor.rps},
+        ratio=ratio,
+        round_ratios=ratios,
+        cpu_ms_per_request=cpu,
+        cpu_ratios=cpu_ratios,
+        verdict=mark,
+    )
+    h.write_json(args.json, results)
+    return 1 if args.strict and mark == "MISS" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
