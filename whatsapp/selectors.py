@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db.models import Count
 
+from booqing.ttl_cache import TtlCache
 from tenants.models import Tenant
 from whatsapp.endpoints import registry
 from whatsapp.models import AuditEvent, EndpointState, TenantWhatsAppConfig
@@ -57,3 +58,47 @@ def endpoint_overview() -> list[EndpointRow]:
 
 def endpoint_state(endpoint_name: str) -> EndpointState | None:
     return EndpointState.objects.filter(endpoint_name=endpoint_name).first()
+
+
+def config_as_dict(config: TenantWhatsAppConfig) -> dict:
+    """The API's view of a tenant's configuration (names and settings; never a URL or key)."""
+    return {
+        "id": str(config.id),
+        "tenant_id": str(config.tenant_id),
+        "endpoint_name": config.endpoint_name,
+        "auto_reconnect": config.auto_reconnect,
+        "reconnect_interval": config.reconnect_interval,
+        "health_check_interval": config.health_check_interval,
+        "webhook_retries": config.webhook_retries,
+        "message_timeout": config.message_timeout,
+        "is_configured": config.is_configured,
+        "health_status": config.health_status,
+        "last_health_check": config.last_health_check.isoformat()
+        if config.last_health_check
+        else None,
+        "created_at": config.created_at.isoformat(),
+        "updated_at": config.updated_at.isoformat(),
+    }
+
+
+# The booking product reads a tenant's configuration before much of what it does. Each process
+# keeps the answer for two seconds; whatever changes it here (assign, settings, remove, a health
+# probe) drops it at once, and changes made by other processes show within the two seconds.
+_config_snapshots = TtlCache("config-snapshots", ttl=2)
+_NONE = object()
+
+
+def config_snapshot(tenant_id) -> dict | None:
+    cached = _config_snapshots.get(tenant_id)
+    if cached is None:
+        config = TenantWhatsAppConfig.objects.filter(tenant_id=tenant_id).order_by().first()
+        cached = config_as_dict(config) if config else _NONE
+        _config_snapshots.set(tenant_id, cached)
+    return None if cached is _NONE else dict(cached)
+
+
+def forget_config_snapshots(tenant_id=None) -> None:
+    if tenant_id is None:
+        _config_snapshots.clear()
+    else:
+        _config_snapshots.delete(tenant_id)

@@ -11,9 +11,9 @@ from pydantic import AliasChoices, ConfigDict, Field
 
 from tenants.access import membership_for
 from tenants.models import Tenant
-from whatsapp import services
+from whatsapp import selectors, services
 from whatsapp.endpoints import registry
-from whatsapp.models import ApiToken, TenantWhatsAppConfig
+from whatsapp.models import ApiToken
 
 router = Router(tags=["configuration"])
 
@@ -42,26 +42,6 @@ def tenant_for_config_read(request, tenant_id: uuid.UUID) -> Tenant:
     if tenant is None:
         raise Http404(f"No tenant with id {tenant_id}.")
     return tenant
-
-
-def config_as_dict(config: TenantWhatsAppConfig) -> dict:
-    return {
-        "id": str(config.id),
-        "tenant_id": str(config.tenant_id),
-        "endpoint_name": config.endpoint_name,
-        "auto_reconnect": config.auto_reconnect,
-        "reconnect_interval": config.reconnect_interval,
-        "health_check_interval": config.health_check_interval,
-        "webhook_retries": config.webhook_retries,
-        "message_timeout": config.message_timeout,
-        "is_configured": config.is_configured,
-        "health_status": config.health_status,
-        "last_health_check": config.last_health_check.isoformat()
-        if config.last_health_check
-        else None,
-        "created_at": config.created_at.isoformat(),
-        "updated_at": config.updated_at.isoformat(),
-    }
 
 
 class AvailableEndpointsOut(Schema):
@@ -112,8 +92,7 @@ def available_endpoints(request):
 def tenant_config_get(request, tenant_id: uuid.UUID):
     """The tenant's WhatsApp configuration, or null when no endpoint is assigned."""
     tenant = tenant_for_config_read(request, tenant_id)
-    config = TenantWhatsAppConfig.objects.filter(tenant=tenant).first()
-    return {"config": config_as_dict(config) if config else None}
+    return {"config": selectors.config_snapshot(tenant.pk)}
 
 
 @router.post("/tenant-config/{tenant_id}", response=ConfigOut)
@@ -127,7 +106,7 @@ def tenant_config_post(request, tenant_id: uuid.UUID, payload: ConfigIn):
     config = services.endpoint_assign(
         tenant=tenant, endpoint_name=payload.endpoint_name, actor=request.user, settings=settings
     )
-    return {"config": config_as_dict(config)}
+    return {"config": selectors.config_as_dict(config)}
 
 
 @router.delete("/tenant-config/{tenant_id}", response=SuccessOut)

@@ -11,6 +11,7 @@ from booqing.exceptions import ApplicationError, NotFoundError
 from tenants.models import Tenant
 from whatsapp.endpoints import registry
 from whatsapp.models import AuditEvent, HealthStatus, TenantWhatsAppConfig
+from whatsapp.selectors import forget_config_snapshots
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ def endpoint_assign(
             audit_record(actor=actor, tenant=tenant, action=action, before=before, after=after)
         if changed_endpoint:
             transaction.on_commit(lambda: _enqueue_probe(endpoint_name))
+        _forget_snapshot(tenant)
     logger.info(
         "endpoint assigned tenant=%s endpoint=%s created=%s",
         tenant.subdomain,
@@ -118,6 +120,7 @@ def endpoint_remove(*, tenant: Tenant, actor) -> None:
         before = {"endpoint_name": config.endpoint_name, **config.settings_dict()}
         config.delete()
         audit_record(actor=actor, tenant=tenant, action="endpoint.removed", before=before)
+        _forget_snapshot(tenant)
     logger.info("endpoint removed tenant=%s endpoint=%s", tenant.subdomain, before["endpoint_name"])
 
 
@@ -133,12 +136,19 @@ def config_update(*, tenant: Tenant, actor, **changes) -> TenantWhatsAppConfig:
         before = config.settings_dict()
         _validated_settings(config, changes)
         config.save()
+        _forget_snapshot(tenant)
         after = config.settings_dict()
         if before != after:
             audit_record(
                 actor=actor, tenant=tenant, action="settings.changed", before=before, after=after
             )
     return config
+
+
+def _forget_snapshot(tenant: Tenant) -> None:
+    # Now, for reads inside this transaction, and again at commit, for a read that raced it.
+    forget_config_snapshots(tenant.pk)
+    transaction.on_commit(lambda: forget_config_snapshots(tenant.pk))
 
 
 def _enqueue_probe(endpoint_name: str) -> None:

@@ -315,6 +315,9 @@ def device_delete(*, device: Device, actor) -> None:
             )
             raise _gateway_error(action, exc) from exc
     with transaction.atomic():
+        # Lock the row first: a webhook stored while the cascade collects related rows would
+        # otherwise break the delete's foreign key; with the lock it waits and then finds no device.
+        Device.objects.select_for_update().filter(pk=device.pk).first()
         audit_record(
             actor=actor,
             tenant=device.tenant,
@@ -322,6 +325,9 @@ def device_delete(*, device: Device, actor) -> None:
             before={"device": device.name, "phone": device.phone},
         )
         device.delete()
+    from whatsapp.services.webhooks import forget_webhook_target
+
+    forget_webhook_target(device.webhook_id)
 
 
 def device_apply_status_event(

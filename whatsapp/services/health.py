@@ -16,6 +16,7 @@ from django.utils import timezone
 from whatsapp.endpoints import EndpointNotFound, registry
 from whatsapp.gateways import Health, gateway_for
 from whatsapp.models import EndpointProbe, EndpointState, HealthStatus, TenantWhatsAppConfig
+from whatsapp.selectors import forget_config_snapshots
 from whatsapp.services.gateway_access import PROBE_TIMEOUT_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ def _record(result: ProbeResult, *, now: datetime) -> EndpointProbe:
     TenantWhatsAppConfig.objects.filter(endpoint_name=name).update(
         health_status=status, last_health_check=now, unhealthy_since=state.unhealthy_since
     )
+    forget_config_snapshots()
     _alert_if_needed(state, now=now)
     return probe
 

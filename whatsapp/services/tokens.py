@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from booqing.exceptions import ApplicationError
+from booqing.ttl_cache import TtlCache
 from tenants.models import Tenant
 from whatsapp.models import ApiToken
 from whatsapp.services.config import audit_record
@@ -16,6 +17,10 @@ from whatsapp.services.config import audit_record
 TOKEN_PREFIX = "bqw_"
 # Writing last_used_at on every request would turn each API read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# Token checks are on every API call. Each process remembers a valid token for a few seconds;
+# a revocation is immediate in the process that made it and takes at most this long elsewhere.
+TOKEN_CACHE_SECONDS = 5
+_valid_tokens = TtlCache("api-tokens", ttl=TOKEN_CACHE_SECONDS)
 
 
 def _hash(raw: str) -> str:
@@ -42,6 +47,7 @@ def api_token_create(*, tenant: Tenant, name: str, actor) -> tuple[ApiToken, str
 
 
 def api_token_revoke(*, token: ApiToken, actor) -> None:
+    _valid_tokens.delete(token.token_hash)
     if token.revoked_at is None:
         ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
         audit_record(
@@ -56,14 +62,19 @@ def api_token_authenticate(raw: str) -> ApiToken | None:
     """The active token for this value, or None."""
     if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return None
-    token = (
-        ApiToken.objects.filter(token_hash=_hash(raw), revoked_at__isnull=True)
-        .select_related("tenant")
-        .first()
-    )
-    if token is None or not token.tenant.is_active:
-        return None
+    digest = _hash(raw)
+    token = _valid_tokens.get(digest)
+    if token is None:
+        token = (
+            ApiToken.objects.filter(token_hash=digest, revoked_at__isnull=True)
+            .select_related("tenant")
+            .first()
+        )
+        if token is None or not token.tenant.is_active:
+            return None
+        _valid_tokens.set(digest, token)
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        token.last_used_at = now
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token

@@ -7,14 +7,16 @@ import logging
 import random
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from booqing.exceptions import ApplicationError, NotFoundError
+from booqing.ttl_cache import TtlCache
 from whatsapp.gateways import Ack, Event, InboundMessage, StatusChange, WebhookParseError
 from whatsapp.models import Device, Message, MessageStatus, TenantWhatsAppConfig, WebhookEvent
 from whatsapp.services.devices import device_apply_status_event
@@ -60,22 +62,74 @@ def _event_payload(event: Event) -> dict:
     return data
 
 
+@dataclass(frozen=True)
+class _WebhookTarget:
+    device_id: object
+    endpoint_name: str
+    secret: str
+
+
+# webhook id -> device: the lookup every delivery needs, cached briefly (a device's secret and
+# endpoint never change; a deleted device makes the insert fail its foreign key -> 404).
+_targets = TtlCache("webhook-targets", ttl=30)
+
+
+def _webhook_target(webhook_id) -> _WebhookTarget | None:
+    target = _targets.get(webhook_id)
+    if target is None:
+        row = (
+            Device.objects.filter(webhook_id=webhook_id)
+            .values_list("id", "endpoint_name", "webhook_secret")
+            .first()
+        )
+        if row is None:
+            return None
+        target = _WebhookTarget(*row)
+        _targets.set(webhook_id, target)
+    return target
+
+
+def forget_webhook_target(webhook_id) -> None:
+    _targets.delete(webhook_id)
+
+
+def _insert_ignoring_duplicates(events: list[WebhookEvent]) -> None:
+    """One `INSERT ... ON CONFLICT DO NOTHING` outside any transaction (PostgreSQL and SQLite).
+
+    A redelivered event id is silently the same event. bulk_create(ignore_conflicts=True) says
+    the same but wraps the statement in a transaction, which doubled the cost of each delivery.
+    """
+    meta = WebhookEvent._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    qn = connection.ops.quote_name
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    # Only names from the model's own metadata go into the text; every value is a parameter.
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
+        f"VALUES {', '.join([row] * len(events))} "
+        f"ON CONFLICT ({qn('device_id')}, {qn('event_id')}) DO NOTHING"
+    )
+    params = [
+        field.get_db_prep_save(field.pre_save(event, add=True), connection)
+        for event in events
+        for field in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
 def webhook_ingest(*, webhook_id, body: bytes, headers: Mapping[str, str]) -> int:
     """Verify and store a delivery's events (duplicates are ignored). Returns how many were new
     or repeated; raises ApplicationError with 401/400/404 and writes nothing when it refuses."""
-    device = (
-        Device.objects.filter(webhook_id=webhook_id)
-        .only("id", "endpoint_name", "webhook_secret")
-        .first()
-    )
-    if device is None:
+    target = _webhook_target(webhook_id)
+    if target is None:
         raise NotFoundError("Unknown webhook.", "unknown_webhook")
     try:
-        gateway = gateway_for_endpoint(device.endpoint_name)
+        gateway = gateway_for_endpoint(target.endpoint_name)
     except ApplicationError as exc:
         # The endpoint left the configuration: nobody can verify this delivery.
         raise NotFoundError("Unknown webhook.", "unknown_webhook") from exc
-    if not gateway.verify_webhook(body=body, headers=headers, secret=device.webhook_secret):
+    if not gateway.verify_webhook(body=body, headers=headers, secret=target.secret):
         raise ApplicationError("Invalid webhook signature.", "invalid_signature", status=401)
     try:
         events = gateway.parse_webhook(body)
@@ -85,7 +139,7 @@ def webhook_ingest(*, webhook_id, body: bytes, headers: Mapping[str, str]) -> in
         ) from None
     rows = [
         WebhookEvent(
-            device_id=device.id,
+            device_id=target.device_id,
             event_id=event.event_id[:200],
             kind=_event_kind(event),
             payload=_event_payload(event),
@@ -93,8 +147,12 @@ def webhook_ingest(*, webhook_id, body: bytes, headers: Mapping[str, str]) -> in
         for event in events
     ]
     if rows:
-        # INSERT ... ON CONFLICT DO NOTHING: a redelivered event id is silently the same event.
-        WebhookEvent.objects.bulk_create(rows, ignore_conflicts=True)
+        try:
+            _insert_ignoring_duplicates(rows)
+        except IntegrityError:
+            # The device was deleted a moment ago (foreign key): its events have no home.
+            forget_webhook_target(webhook_id)
+            raise NotFoundError("Unknown webhook.", "unknown_webhook") from None
     return len(rows)
 
 
