@@ -55,7 +55,8 @@ def _event_kind(event: Event) -> str:
 
 
 def _event_payload(event: Event) -> dict:
-    data = dataclasses.asdict(event)
+    # The fields are flat scalars: a shallow read avoids asdict()'s deep copy on the hot path.
+    data = {field.name: getattr(event, field.name) for field in dataclasses.fields(event)}
     for key, value in data.items():
         if isinstance(value, datetime):
             data[key] = value.isoformat()
