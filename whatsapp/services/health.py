@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -123,9 +123,13 @@ def health_sweep(
     due = _claim_due(now)
     if not due:
         return []
+    probes = []
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(due)))) as pool:
-        results = list(pool.map(_probe_network, due))
-    probes = [_record(result, now=timezone.now()) for result in results]
+        futures = [pool.submit(_probe_network, name) for name in due]
+        # Record each result as it lands (in this thread, which owns the database connection),
+        # so the writes overlap with the probes still in flight instead of queueing after them.
+        for future in as_completed(futures):
+            probes.append(_record(future.result(), now=timezone.now()))
     unhealthy = [p.endpoint_name for p in probes if not p.ok]
     logger.info("health sweep probed=%d unhealthy=%s", len(probes), ",".join(unhealthy) or "-")
     return probes
@@ -154,7 +158,12 @@ def _alert_if_needed(state: EndpointState, *, now: datetime) -> None:
     overdue = bool(state.unhealthy_since) and now - state.unhealthy_since >= ALERT_AFTER
     recovered = state.health_status == HealthStatus.HEALTHY
     # The conditional updates are claims: with several schedulers only one sends each mail.
-    if overdue and claim.filter(alerted_at__isnull=True).update(alerted_at=now):
+    # The in-memory alerted_at spares a query per probe; the conditional update decides.
+    if (
+        overdue
+        and state.alerted_at is None
+        and claim.filter(alerted_at__isnull=True).update(alerted_at=now)
+    ):
         minutes = int((now - state.unhealthy_since).total_seconds() // 60)
         _send_alert(
             f"[BooQing WhatsApp] Endpoint {state.endpoint_name} is unhealthy",
@@ -162,7 +171,11 @@ def _alert_if_needed(state: EndpointState, *, now: datetime) -> None:
             f"minutes.\nLast error: {state.last_error or 'no answer'}\n\n"
             "Tenants on it cannot pair devices or send messages until it recovers.",
         )
-    elif recovered and claim.filter(alerted_at__isnull=False).update(alerted_at=None):
+    elif (
+        recovered
+        and state.alerted_at is not None
+        and claim.filter(alerted_at__isnull=False).update(alerted_at=None)
+    ):
         _send_alert(
             f"[BooQing WhatsApp] Endpoint {state.endpoint_name} recovered",
             f"Endpoint {state.endpoint_name} answers its health checks again "

@@ -83,3 +83,45 @@ def test_it_shows_health_on_the_tenant_dashboard(assigned):
     html = client_for(cast.bob, cast.host_a).get("/admin/whatsapp").content.decode()
     assert "Healthy" in html
     assert "checked" in html
+
+
+def failing_primary(rsps):
+    rsps.get(f"{PRIMARY}/ping", body=requests.ConnectionError("refused"))
+
+
+def test_it_alerts_superadmins_once_after_five_minutes_unhealthy_and_again_on_recovery(
+    assigned, settings
+):
+    from datetime import timedelta
+
+    from django.core import mail
+    from django.utils import timezone
+
+    from whatsapp.models import EndpointState
+
+    settings.ADMINS = [("Ops", "ops@booqing.test")]
+    start = timezone.now()
+    with responses.RequestsMock() as rsps:
+        failing_primary(rsps)
+        services.endpoint_probe(endpoint_name="Primary", now=start)
+        services.endpoint_probe(endpoint_name="Primary", now=start + timedelta(minutes=4))
+    assert mail.outbox == []  # four minutes is a blip, not an outage
+
+    with responses.RequestsMock() as rsps:
+        failing_primary(rsps)
+        services.endpoint_probe(endpoint_name="Primary", now=start + timedelta(minutes=6))
+        services.endpoint_probe(endpoint_name="Primary", now=start + timedelta(minutes=7))
+    assert len(mail.outbox) == 1  # one page per outage, not one per probe
+    alert = mail.outbox[0]
+    assert "Primary is unhealthy" in alert.subject
+    assert set(alert.to) == {"root@booqing.test", "ops@booqing.test"}
+    assert not any(key in alert.body for key in CANARY_KEYS)
+    assert EndpointState.objects.get(endpoint_name="Primary").alerted_at is not None
+
+    with responses.RequestsMock() as rsps:
+        healthy_primary(rsps)
+        services.endpoint_probe(endpoint_name="Primary", now=start + timedelta(minutes=8))
+    assert len(mail.outbox) == 2
+    assert "Primary recovered" in mail.outbox[1].subject
+    state = EndpointState.objects.get(endpoint_name="Primary")
+    assert state.alerted_at is None and state.unhealthy_since is None
