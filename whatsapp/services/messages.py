@@ -22,7 +22,6 @@ from whatsapp.models import (
     DeviceStatus,
     Message,
     MessageStatus,
-    TenantWhatsAppConfig,
 )
 from whatsapp.services.gateway_access import gateway_for_endpoint
 
@@ -188,7 +187,23 @@ def _retry_delay(attempt: int, retry_after: float | None) -> timedelta:
     return timedelta(seconds=max(delay, retry_after or 0))
 
 
-def _claim_for_sending(message_id, *, now: datetime, timeout: int) -> Message | None:
+def _claim_for_sending(message_id, *, now: datetime) -> tuple[Message | None, int, str]:
+    """Load the message with what sending needs, then claim it (queued -> sending, with a lease).
+
+    Returns (message or None, the tenant's message timeout, the status when not claimed). One
+    read and one conditional UPDATE: the worker's bookkeeping should cost little next to a send.
+    """
+    message = (
+        Message.objects.select_related("device", "conversation", "tenant__whatsapp_config")
+        .filter(pk=message_id)
+        .first()
+    )
+    if message is None:
+        return None, 0, "missing"
+    config = getattr(message.tenant, "whatsapp_config", None)
+    timeout = config.message_timeout if config else 30
+    if message.status != MessageStatus.QUEUED:
+        return None, timeout, message.status
     claimed = (
         Message.objects.filter(pk=message_id, status=MessageStatus.QUEUED)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
@@ -199,8 +214,11 @@ def _claim_for_sending(message_id, *, now: datetime, timeout: int) -> Message | 
         )
     )
     if not claimed:
-        return None
-    return Message.objects.select_related("device", "conversation", "tenant").get(pk=message_id)
+        current = Message.objects.filter(pk=message_id).values_list("status", flat=True).first()
+        return None, timeout, current or "missing"
+    message.status = MessageStatus.SENDING
+    message.attempts += 1
+    return message, timeout, message.status
 
 
 def _reserve_pacing_slot(device: Device, *, now: datetime) -> datetime | None:
@@ -244,16 +262,9 @@ def _fail(message: Message, reason: str) -> None:
 def message_deliver(*, message_id, now: datetime | None = None) -> str:
     """The worker's job for one message. Returns the status it left the message in."""
     now = now or timezone.now()
-    config = (
-        TenantWhatsAppConfig.objects.filter(tenant__messages__pk=message_id)
-        .only("message_timeout")
-        .first()
-    )
-    timeout = config.message_timeout if config else 30
-    message = _claim_for_sending(message_id, now=now, timeout=timeout)
+    message, timeout, status = _claim_for_sending(message_id, now=now)
     if message is None:
-        current = Message.objects.filter(pk=message_id).values_list("status", flat=True).first()
-        return current or "missing"
+        return status
     device = message.device
     if device.status != DeviceStatus.CONNECTED and message.attempts >= MAX_ATTEMPTS:
         _fail(message, f"Device {device.name} is not connected ({device.status}); pair it again.")
