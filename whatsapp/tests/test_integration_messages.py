@@ -3,8 +3,6 @@ server: send, ticks by ack, inbound messages, @lid senders, duplicate and shuffl
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -22,6 +20,7 @@ from whatsapp.models import (
     WebhookEvent,
 )
 from whatsapp.tasks import send_message
+from whatsapp.tests import waha_webhooks as waha
 from whatsapp.tests.conftest import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -117,11 +116,7 @@ def test_it_threads_a_reply_and_the_contacts_answer_in_one_conversation(device, 
 def signed_post(url: str, envelope: dict, secret: str) -> int:
     """Post a delivery as the gateway would: the raw body signed with the device's secret."""
     body = json.dumps(envelope).encode()
-    headers = {
-        "Content-Type": "application/json",
-        "X-Webhook-Hmac": hmac.new(secret.encode(), body, hashlib.sha512).hexdigest(),
-        "X-Webhook-Timestamp": str(int(time.time() * 1000)),
-    }
+    headers = {"Content-Type": "application/json", **waha.signed_headers(body, secret)}
     with requests.Session() as session:
         session.trust_env = False
         return session.post(url, data=body, headers=headers, timeout=10).status_code

@@ -3,11 +3,7 @@ the transactional enqueue, and acks that arrive early, late or out of order."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import time
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -29,6 +25,7 @@ from whatsapp.models import (
 )
 from whatsapp.services.messages import MAX_ATTEMPTS
 from whatsapp.tasks import send_message
+from whatsapp.tests import waha_webhooks as waha
 
 pytestmark = pytest.mark.django_db
 
@@ -378,31 +375,8 @@ def test_it_leaves_no_message_and_no_task_when_the_transaction_rolls_back(device
 
 
 def waha_ack(short_id: str, ack_name: str) -> tuple[bytes, dict[str, str]]:
-    ack = {"ERROR": -1, "SERVER": 1, "DEVICE": 2, "READ": 3, "PLAYED": 4}[ack_name]
-    envelope = {
-        "id": f"evt_{uuid.uuid4().hex}",
-        "timestamp": int(time.time() * 1000),
-        "event": "message.ack",
-        "session": SESSION,
-        "metadata": {},
-        "me": {"id": "6281100000000@c.us", "pushName": "Front desk"},
-        "engine": "WEBJS",
-        "payload": {
-            "id": f"true_6281234567890@c.us_{short_id}",
-            "from": "6281100000000@c.us",
-            "to": "6281234567890@c.us",
-            "fromMe": True,
-            "ack": ack,
-            "ackName": ack_name,
-        },
-    }
-    body = json.dumps(envelope).encode()
-    headers = {
-        "X-Webhook-Hmac": hmac.new(SECRET.encode(), body, hashlib.sha512).hexdigest(),
-        "X-Webhook-Hmac-Algorithm": "sha512",
-        "X-Webhook-Timestamp": str(int(time.time() * 1000)),
-    }
-    return body, headers
+    body = waha.encode(waha.ack(SESSION, short_id, ack_name))
+    return body, waha.signed_headers(body, SECRET)
 
 
 def receive_ack(device: Device, short_id: str, ack_name: str) -> None:

@@ -4,8 +4,6 @@ gateway that refuses a number."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import random
@@ -39,6 +37,7 @@ from whatsapp.models import (
     WebhookEvent,
 )
 from whatsapp.simulator.testing import PROJECT_ROOT
+from whatsapp.tests import waha_webhooks as waha
 from whatsapp.tests.conftest import wait_until
 
 pytestmark = [
@@ -74,25 +73,15 @@ def flood_device(cast):
 
 
 def message_envelope(session: str, message_id: str, contact: str, n: int) -> bytes:
-    envelope = {
-        "id": f"evt_{uuid.uuid4().hex}",
-        "timestamp": int(time.time() * 1000),
-        "event": "message",
-        "session": session,
-        "metadata": {},
-        "me": {"id": "6281100000000@c.us", "pushName": "Front desk"},
-        "engine": "WEBJS",
-        "payload": {
-            "id": f"false_{contact}@c.us_{message_id}",
-            "timestamp": int(time.time()),
-            "from": f"{contact}@c.us",
-            "fromMe": False,
-            "body": f"flood message {n}",
-            "hasMedia": False,
-            "_data": {"notifyName": f"Contact {contact[-4:]}"},
-        },
-    }
-    return json.dumps(envelope, separators=(",", ":")).encode()
+    return waha.encode(
+        waha.inbound_message(
+            session,
+            contact=contact,
+            text=f"flood message {n}",
+            message_id=message_id,
+            push_name=f"Contact {contact[-4:]}",
+        )
+    )
 
 
 def build_flood(session: str, rng: random.Random) -> tuple[list[list[bytes]], int, int]:
@@ -127,13 +116,7 @@ def build_flood(session: str, rng: random.Random) -> tuple[list[list[bytes]], in
 
 
 def signed(body: bytes) -> dict[str, str]:
-    return {
-        "Content-Type": "application/json",
-        "X-Webhook-Hmac": hmac.new(SECRET.encode(), body, hashlib.sha512).hexdigest(),
-        "X-Webhook-Hmac-Algorithm": "sha512",
-        "X-Webhook-Timestamp": str(int(time.time() * 1000)),
-        "X-Webhook-Request-Id": str(uuid.uuid4()),
-    }
+    return {"Content-Type": "application/json", **waha.signed_headers(body, SECRET)}
 
 
 class Flood:

@@ -3,8 +3,6 @@ when it refuses: tampered, stale, replayed from another device, oversized or mal
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -13,6 +11,7 @@ import pytest
 
 from booqing.test import client_for
 from whatsapp.models import Device, DeviceStatus, Message, TenantWhatsAppConfig, WebhookEvent
+from whatsapp.tests import waha_webhooks as waha
 
 pytestmark = pytest.mark.django_db
 
@@ -56,39 +55,15 @@ def client():
 
 
 def message_body(session: str, *, event_id: str | None = None, text: str = "Hello") -> bytes:
-    envelope = {
-        "id": event_id or f"evt_{uuid.uuid4().hex}",
-        "timestamp": int(time.time() * 1000),
-        "event": "message",
-        "session": session,
-        "metadata": {},
-        "me": {"id": "6281100000000@c.us", "pushName": "Front desk"},
-        "engine": "WEBJS",
-        "payload": {
-            "id": f"false_6281234567890@c.us_3EB0{uuid.uuid4().hex[:12].upper()}",
-            "timestamp": int(time.time()),
-            "from": "6281234567890@c.us",
-            "fromMe": False,
-            "body": text,
-            "hasMedia": False,
-            "_data": {"notifyName": "Budi"},
-        },
-    }
-    return json.dumps(envelope, separators=(",", ":")).encode()
+    return waha.encode(waha.inbound_message(session, event_id=event_id, text=text))
 
 
 def signature(body: bytes, secret: str = SECRET) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha512).hexdigest()
+    return waha.signature(body, secret)
 
 
 def signed_headers(body: bytes, secret: str = SECRET, *, at: float | None = None) -> dict:
-    at = time.time() if at is None else at
-    return {
-        "X-Webhook-Hmac": signature(body, secret),
-        "X-Webhook-Hmac-Algorithm": "sha512",
-        "X-Webhook-Request-Id": str(uuid.uuid4()),
-        "X-Webhook-Timestamp": str(int(at * 1000)),
-    }
+    return waha.signed_headers(body, secret, at=at)
 
 
 def post(client, target, body: bytes, headers: dict | None = None):
