@@ -142,7 +142,6 @@ def production_env(**overrides: str) -> dict[str, str]:
         BASE_DOMAIN="booqing.my.id",
         DJANGO_HTTPS="true",
         WHATSAPP_ENDPOINTS=ENDPOINTS_JSON,
-        BOOQING_REQUIRE_SECRET_KEY="1",
     )
     env.update(overrides)
     return env
@@ -155,6 +154,15 @@ def test_it_passes_the_deploy_checks_with_production_settings():
     assert "no issues" in result.stdout
     for key in CANARY_KEYS:
         assert key not in result.stdout + result.stderr
+
+
+def test_it_fails_the_deploy_checks_with_the_development_secret_key():
+    env = production_env()
+    del env["DJANGO_SECRET_KEY"]
+    result = manage(["check", "--deploy", "--fail-level", "WARNING"], env)
+
+    assert result.returncode != 0
+    assert "security.W009" in result.stderr
 
 
 def test_it_exits_non_zero_when_the_endpoints_are_broken():
