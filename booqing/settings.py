@@ -183,7 +183,7 @@ if REDIS_URL:
         }
     }
     RQ_QUEUES = {"default": {"URL": REDIS_URL}}
-    INSTALLED_APPS.append("django_tasks_rq")
+    INSTALLED_APPS.append("django_rq")
 else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
