@@ -42,8 +42,10 @@ def acting_tenant(request, *, admin: bool = False) -> Tenant:
 
 
 def actor(request):
-    """The user behind a call (None for a token, which acts for the tenant)."""
-    return request.user if request.user.is_authenticated else None
+    """Who is calling: the signed-in user, or the API token (recorded by name in the audit)."""
+    if request.user.is_authenticated:
+        return request.user
+    return request.auth if isinstance(request.auth, ApiToken) else None
 
 
 def iso(value: datetime | None) -> str | None:

@@ -10,17 +10,24 @@ from django.db import transaction
 from booqing.exceptions import ApplicationError, NotFoundError
 from tenants.models import Tenant
 from whatsapp.endpoints import registry
-from whatsapp.models import AuditEvent, HealthStatus, TenantWhatsAppConfig
+from whatsapp.models import ApiToken, AuditEvent, HealthStatus, TenantWhatsAppConfig
 from whatsapp.selectors import forget_config_snapshots
 
 logger = logging.getLogger(__name__)
 
 
 def audit_record(*, actor, tenant: Tenant | None, action: str, before=None, after=None) -> None:
+    """Record who did what. `actor` is a user, an API token (the booking product), or None."""
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    if user is not None:
+        label = user.get_username()
+    elif isinstance(actor, ApiToken):
+        label = f"API token {actor.name}"[:150]
+    else:
+        label = "system"
     AuditEvent.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        actor_label=(actor.get_username() if actor is not None and actor.is_authenticated else "")
-        or "system",
+        actor=user,
+        actor_label=label,
         tenant=tenant,
         action=action,
         before=before or {},
