@@ -127,6 +127,18 @@ def device_create(*, tenant: Tenant, name: str, actor) -> Device:
         webhook_secret=secrets.token_urlsafe(32),
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
+    # The row is saved before the gateway call so the session's first webhooks find their
+    # device (Evolution never retries a 404). If the call fails the row is removed again, so
+    # the user sees why and can simply retry; nothing is left half-created.
+    try:
+        with transaction.atomic():
+            device.save()
+    except IntegrityError as exc:
+        raise ApplicationError(
+            f"A device named '{name}' already exists: choose another name.",
+            "device_name_taken",
+            status=422,
+        ) from exc
     try:
         status = gateway.session_create(
             name=device.session_name,
@@ -142,33 +154,28 @@ def device_create(*, tenant: Tenant, name: str, actor) -> Device:
             config.endpoint_name,
             exc.message,
         )
+        _forget_device(device)
         raise _gateway_error("Failed to create device", exc) from exc
-    _apply_status(device, status, now=timezone.now())
-    try:
-        with transaction.atomic():
-            device.save()
-            audit_record(
-                actor=actor,
-                tenant=tenant,
-                action="device.created",
-                after={"device": name, "session": device.session_name},
-            )
-    except IntegrityError as exc:
-        _delete_session_quietly(device)
-        raise ApplicationError(
-            f"A device named '{name}' already exists: choose another name.",
-            "device_name_taken",
-            status=422,
-        ) from exc
+    with transaction.atomic():
+        device = Device.objects.select_for_update().get(pk=device.pk)
+        # A webhook may already have moved the new device on; the create reply is older news.
+        if device.status == DeviceStatus.STARTING:
+            _save(device, _apply_status(device, status, now=timezone.now()))
+        audit_record(
+            actor=actor,
+            tenant=tenant,
+            action="device.created",
+            after={"device": name, "session": device.session_name},
+        )
     logger.info("device created tenant=%s device=%s", tenant.subdomain, device.pk)
     return device
 
 
-def _delete_session_quietly(device: Device) -> None:
-    try:
-        gateway_for_endpoint(device.endpoint_name).session_delete(device.session_name)
-    except (GatewayError, ApplicationError):
-        logger.warning("could not remove orphan session session=%s", device.session_name)
+def _forget_device(device: Device) -> None:
+    from whatsapp.services.webhooks import forget_webhook_target
+
+    Device.objects.filter(pk=device.pk).delete()
+    forget_webhook_target(device.webhook_id)
 
 
 def device_refresh_status(*, device: Device) -> Device:
