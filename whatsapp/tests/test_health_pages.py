@@ -128,11 +128,13 @@ def test_it_alerts_superadmins_once_after_five_minutes_unhealthy_and_again_on_re
 
 
 def test_it_says_just_now_rather_than_zero_minutes(assigned):
+    from datetime import timedelta
+
     from django.utils import timezone
 
     from whatsapp.templatetags.whatsapp_extras import ago
 
     now = timezone.now()
     assert ago(now) == "just now"
-    assert ago(now - timezone.timedelta(minutes=3)) == "3\xa0minutes ago"
+    assert ago(now - timedelta(minutes=3)) == "3\xa0minutes ago"
     assert ago(None) == ""
