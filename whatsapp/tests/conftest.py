@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import tempfile
 import threading
 import time
+from io import StringIO
 from pathlib import Path
 
 import pytest
 
+from booqing.security import RedactSecretsFilter
 from whatsapp.simulator.testing import start_simulator_process
 
 SIM_KEY = "canary-SIMULATOR-key-5d1e0c7b9a2f4e63"
@@ -23,6 +26,23 @@ def sim_endpoints(*sims, name_prefix: str = "Sim") -> str:
         for i, s in enumerate(sims)
     ]
     return json.dumps(entries)
+
+
+@pytest.fixture
+def console_output():
+    """What the console handler from settings.LOGGING (redaction filter and all) writes."""
+    handler = next(
+        h
+        for h in logging.getLogger().handlers
+        if isinstance(h, logging.StreamHandler)
+        and any(isinstance(f, RedactSecretsFilter) for f in h.filters)
+    )
+    stream = StringIO()
+    previous = handler.setStream(stream)
+    try:
+        yield stream
+    finally:
+        handler.setStream(previous)
 
 
 @pytest.fixture

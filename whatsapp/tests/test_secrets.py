@@ -48,23 +48,6 @@ def assigned(cast):
     return cast
 
 
-@pytest.fixture
-def console_output():
-    """What the console handler from settings.LOGGING (redaction filter and all) writes."""
-    handler = next(
-        h
-        for h in logging.getLogger().handlers
-        if isinstance(h, logging.StreamHandler)
-        and any(isinstance(f, RedactSecretsFilter) for f in h.filters)
-    )
-    stream = StringIO()
-    previous = handler.setStream(stream)
-    try:
-        yield stream
-    finally:
-        handler.setStream(previous)
-
-
 class TestPagesAndApi:
     @pytest.mark.parametrize("role", ROLES)
     def test_it_shows_no_key_on_any_url_of_the_matrix(self, assigned, role):

@@ -11,13 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import re
-from io import StringIO
 
 import pytest
 import responses
 from django.db import transaction
 
-from booqing.security import RedactSecretsFilter
 from booqing.test import CANARY_KEYS
 from whatsapp import services
 from whatsapp.models import Device, HealthStatus, Message, MessageStatus, TenantWhatsAppConfig
@@ -44,23 +42,6 @@ pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 GATEWAYS = re.compile(r"https://(primary|secondary)\.gateway\.test(:8443)?/.*")
-
-
-@pytest.fixture
-def console_output():
-    """What the console handler from settings.LOGGING (redaction filter and all) writes."""
-    handler = next(
-        h
-        for h in logging.getLogger().handlers
-        if isinstance(h, logging.StreamHandler)
-        and any(isinstance(f, RedactSecretsFilter) for f in h.filters)
-    )
-    stream = StringIO()
-    previous = handler.setStream(stream)
-    try:
-        yield stream
-    finally:
-        handler.setStream(previous)
 
 
 def sent(client, method: str, path: str, world: World, **headers):
