@@ -249,6 +249,41 @@ def gunicorn(
     return proc, port
 
 
+def product_and_baseline(
+    url: str, logdir: Path, procs: list, *, workers: int, worker_class: str, endpoints: str
+) -> tuple[Proc, int, int, dict]:
+    """gunicorn for the product and for bench/baseline_app, same settings, same database.
+
+    Returns (product process, product port, baseline port, CPU meters by side); both processes
+    also join `procs`, so the caller's cleanup stops them.
+    """
+    product, product_port = gunicorn(
+        "gunicorn-product",
+        "booqing.wsgi:application",
+        bench_env(app_database_url(url, "bench-product"), WHATSAPP_ENDPOINTS=endpoints),
+        logdir,
+        workers=workers,
+        worker_class=worker_class,
+        ready_path="/healthz",
+    )
+    procs.append(product)
+    baseline, baseline_port = gunicorn(
+        "gunicorn-baseline",
+        "bench.baseline_app.wsgi:application",
+        bench_env(app_database_url(url, "bench-baseline")),
+        logdir,
+        workers=workers,
+        worker_class=worker_class,
+        ready_path="/ping",
+    )
+    procs.append(baseline)
+    meters = {
+        "product": CpuMeter(product, url, "bench-product"),
+        "baseline": CpuMeter(baseline, url, "bench-baseline"),
+    }
+    return product, product_port, baseline_port, meters
+
+
 @contextlib.contextmanager
 def run_dir(prefix: str, keep: bool) -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix=f"bench-{prefix}-"))

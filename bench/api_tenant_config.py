@@ -213,30 +213,14 @@ def main() -> int:
             h.django_setup(env)
             data = seed(args.extra_tenants)
             h.django_close()
-            product, product_port = h.gunicorn(
-                "gunicorn-product",
-                "booqing.wsgi:application",
-                h.bench_env(h.app_database_url(url, "bench-product"), WHATSAPP_ENDPOINTS=ENDPOINTS),
+            product, product_port, baseline_port, meters = h.product_and_baseline(
+                url,
                 logdir,
+                procs,
                 workers=args.workers,
                 worker_class=args.worker_class,
-                ready_path="/healthz",
+                endpoints=ENDPOINTS,
             )
-            procs.append(product)
-            baseline, baseline_port = h.gunicorn(
-                "gunicorn-baseline",
-                "bench.baseline_app.wsgi:application",
-                h.bench_env(h.app_database_url(url, "bench-baseline")),
-                logdir,
-                workers=args.workers,
-                worker_class=args.worker_class,
-                ready_path="/ping",
-            )
-            procs.append(baseline)
-            meters = {
-                "product": h.CpuMeter(product, url, "bench-product"),
-                "baseline": h.CpuMeter(baseline, url, "bench-baseline"),
-            }
             ports = {v: product_port for v in variants} | {"baseline": baseline_port}
             payloads = {v: requests_for(v, data) for v in ["baseline", *variants]}
 

@@ -290,30 +290,14 @@ def main() -> int:
             h.django_setup(env)
             data = seed()
             h.django_close()
-            product, product_port = h.gunicorn(
-                "gunicorn-product",
-                "booqing.wsgi:application",
-                h.bench_env(h.app_database_url(url, "bench-product"), WHATSAPP_ENDPOINTS=ENDPOINTS),
+            product, product_port, baseline_port, meters = h.product_and_baseline(
+                url,
                 logdir,
+                procs,
                 workers=args.workers,
                 worker_class=args.worker_class,
-                ready_path="/healthz",
+                endpoints=ENDPOINTS,
             )
-            procs.append(product)
-            baseline, baseline_port = h.gunicorn(
-                "gunicorn-baseline",
-                "bench.baseline_app.wsgi:application",
-                h.bench_env(h.app_database_url(url, "bench-baseline")),
-                logdir,
-                workers=args.workers,
-                worker_class=args.worker_class,
-                ready_path="/ping",
-            )
-            procs.append(baseline)
-            meters = {
-                "product": h.CpuMeter(product, url, "bench-product"),
-                "baseline": h.CpuMeter(baseline, url, "bench-baseline"),
-            }
             apps = {
                 "baseline": (baseline_port, f"/webhook/{data['device_id']}"),
                 "product": (product_port, f"/api/whatsapp/webhooks/{data['webhook_id']}"),
