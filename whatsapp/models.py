@@ -240,6 +240,10 @@ class WebhookEvent(models.Model):
         return f"{self.kind} {self.event_id} ({self.status})"
 
 
+# Numbers written without a country code (0812...) are Indonesian: BooQing's market.
+DEFAULT_PHONE_REGION = "ID"
+
+
 class Conversation(models.Model):
     """A chat between one device and one contact (E.164 phone, or a hidden @lid id)."""
 

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count
+import phonenumbers
+from django.db.models import Count, F, Q, QuerySet
 
 from booqing.ttl_cache import TtlCache
 from tenants.models import Tenant
 from whatsapp.endpoints import registry
-from whatsapp.models import AuditEvent, EndpointState, TenantWhatsAppConfig
+from whatsapp.models import (
+    DEFAULT_PHONE_REGION,
+    AuditEvent,
+    Conversation,
+    EndpointState,
+    TenantWhatsAppConfig,
+)
 
 
 def recent_audit_events(*, tenant: Tenant, limit: int = 10) -> list[AuditEvent]:
@@ -102,3 +110,32 @@ def forget_config_snapshots(tenant_id=None) -> None:
         _config_snapshots.clear()
     else:
         _config_snapshots.delete(tenant_id)
+
+
+_PHONE_LIKE = re.compile(r"[\d\s()+.-]+")
+
+
+def conversation_match(q: str) -> Q:
+    """Conversations whose contact name, number or hidden id matches what a person typed.
+
+    Numbers are stored as E.164 (+62812...) but typed any way: separators are dropped, and a
+    leading national trunk 0 may also stand for the country code ('0812-3456' finds +62812-3456;
+    '0001' still finds numbers ending in 0001). The inbox page and the API share this.
+    """
+    q = q.strip()
+    match = Q(contact_name__icontains=q) | Q(contact__icontains=q) | Q(contact_lid__icontains=q)
+    digits = "".join(ch for ch in q if ch.isdigit())
+    if digits and _PHONE_LIKE.fullmatch(q):
+        match |= Q(contact__contains=digits)
+        if digits.startswith("0") and not q.startswith("+"):
+            country = phonenumbers.country_code_for_region(DEFAULT_PHONE_REGION)
+            match |= Q(contact__contains=f"{country}{digits[1:]}")
+    return match
+
+
+def inbox_conversations(*, tenant: Tenant, q: str = "") -> QuerySet[Conversation]:
+    """A tenant's conversations, newest activity first, optionally searched."""
+    conversations = Conversation.objects.filter(tenant=tenant).select_related("device")
+    if q.strip():
+        conversations = conversations.filter(conversation_match(q))
+    return conversations.order_by(F("last_message_at").desc(nulls_last=True), "-created_at")

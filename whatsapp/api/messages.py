@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Literal
 
-import phonenumbers
-from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from whatsapp import services
+from whatsapp import selectors, services
 from whatsapp.api.common import acting_tenant, actor, iso, keyset_page
 from whatsapp.models import Conversation, Message
-from whatsapp.services.messages import DEFAULT_REGION
 
 router = Router(tags=["messages"])
 
@@ -77,26 +73,6 @@ def conversation_as_dict(conversation: Conversation) -> dict:
     }
 
 
-_PHONE_LIKE = re.compile(r"[\d\s()+.-]+")
-
-
-def _contact_search(q: str) -> Q:
-    """Match a number as people type it against contacts stored as E.164 (+62812...).
-
-    Searching '0812-3456' used to find nothing: separators are dropped, and a leading national
-    trunk 0 may also mean the country code (while '0001' may just be the last digits).
-    """
-    q = q.strip()
-    if not _PHONE_LIKE.fullmatch(q) or not any(ch.isdigit() for ch in q):
-        return Q(contact__icontains=q)
-    digits = "".join(ch for ch in q if ch.isdigit())
-    match = Q(contact__contains=digits)
-    if digits.startswith("0") and not q.startswith("+"):
-        country = phonenumbers.country_code_for_region(DEFAULT_REGION)
-        match |= Q(contact__contains=f"{country}{digits[1:]}")
-    return match
-
-
 @router.post("/messages", response={202: dict})
 def message_send(request, payload: MessageIn):
     """Queue a message. Send an `Idempotency-Key` header to make retries safe."""
@@ -151,9 +127,7 @@ def conversation_list(request, filters: Query[ConversationFilters]):
     if filters.device_id:
         queryset = queryset.filter(device_id=filters.device_id)
     if filters.q:
-        queryset = queryset.filter(
-            Q(contact_name__icontains=filters.q) | _contact_search(filters.q)
-        )
+        queryset = queryset.filter(selectors.conversation_match(filters.q))
     rows, next_cursor = keyset_page(
         queryset, field="last_message_at", cursor=filters.cursor, limit=filters.limit
     )

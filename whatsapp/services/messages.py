@@ -15,6 +15,7 @@ from booqing.exceptions import ApplicationError, NotFoundError
 from tenants.models import Tenant
 from whatsapp.gateways import GatewayError
 from whatsapp.models import (
+    DEFAULT_PHONE_REGION,
     STATUS_RANK,
     ContactLid,
     Conversation,
@@ -27,7 +28,6 @@ from whatsapp.services.gateway_access import gateway_for_endpoint
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_REGION = "ID"
 MAX_BODY_CHARS = 4096
 MAX_ATTEMPTS = 6
 RETRY_BASE_SECONDS = 2
@@ -45,7 +45,7 @@ def normalise_phone(raw: object) -> str:
     elif text.isdigit() and text.startswith("62"):
         text = "+" + text
     try:
-        number = phonenumbers.parse(text, DEFAULT_REGION)
+        number = phonenumbers.parse(text, DEFAULT_PHONE_REGION)
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):

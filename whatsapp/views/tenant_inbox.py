@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import suppress
-
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import F, Q, QuerySet
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -14,8 +11,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from booqing.exceptions import ApplicationError
 from tenants.access import member_required
-from tenants.models import Tenant
-from whatsapp import services
+from whatsapp import selectors, services
 from whatsapp.forms import NewMessageForm, ReplyForm
 from whatsapp.models import Conversation, Device, Message
 from whatsapp.views.tenant import error_status
@@ -27,23 +23,11 @@ PAGE_SIZE = 25
 THREAD_LIMIT = 200
 
 
-def _conversations(tenant: Tenant, q: str) -> QuerySet[Conversation]:
-    conversations = Conversation.objects.filter(tenant=tenant).select_related("device")
-    if q:
-        match = Q(contact_name__icontains=q) | Q(contact__icontains=q)
-        digits = "".join(ch for ch in q if ch.isdigit())
-        if digits:
-            match |= Q(contact__contains=digits)
-            # "0812 3456 7890" and "+62 812-3456-7890" find the same contact.
-            with suppress(ApplicationError):
-                match |= Q(contact=services.normalise_phone(q))
-        conversations = conversations.filter(match)
-    return conversations.order_by(F("last_message_at").desc(nulls_last=True), "-created_at")
-
-
 def _inbox_context(request, *, form=None, error=None) -> dict:
     q = request.GET.get("q", "").strip()[:100]
-    page = Paginator(_conversations(request.tenant, q), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.inbox_conversations(tenant=request.tenant, q=q), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     devices = list(Device.objects.filter(tenant=request.tenant).order_by("created_at"))
     return {
         "q": q,
