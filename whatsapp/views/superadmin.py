@@ -13,6 +13,7 @@ from whatsapp import selectors, services
 from whatsapp.endpoints import registry
 from whatsapp.forms import AssignEndpointForm, SettingsForm
 from whatsapp.models import TenantWhatsAppConfig
+from whatsapp.views.responses import page_or_fragment
 
 SETUP_TEMPLATE = "whatsapp/tenant_setup.html"
 
@@ -96,10 +97,9 @@ def tenant_setup(request, tenant_id):
         return redirect("tenant_setup", tenant_id=tenant.pk)
     context = _setup_context(tenant, error=error, **forms)
     context["success"] = success
-    template = f"{SETUP_TEMPLATE}#setup-panel" if request.htmx else SETUP_TEMPLATE
-    # htmx swaps 2xx only by default, so errors in the panel come back as 200 with the message.
-    status = 200 if (success or request.htmx) else 422
-    return render(request, template, context, status=status)
+    return page_or_fragment(
+        request, SETUP_TEMPLATE, "setup-panel", context, status=200 if success else 422
+    )
 
 
 @superadmin_required

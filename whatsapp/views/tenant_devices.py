@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from booqing.exceptions import ApplicationError
 from tenants.access import member_required
 from whatsapp import services
 from whatsapp.models import Device
 from whatsapp.qr import qr_svg
-from whatsapp.views.tenant import error_status
+from whatsapp.views.responses import error_status, go_to, page_or_fragment
 
 DEVICE_TEMPLATE = "whatsapp/device.html"
 
@@ -54,9 +53,7 @@ def device_detail(request, device_id):
     # Every view (and every poll of the status fragment) asks the gateway; it never raises.
     services.device_refresh_status(device=device)
     context = _device_context(request, device)
-    if request.htmx:
-        return render(request, f"{DEVICE_TEMPLATE}#device-status", context)
-    return render(request, DEVICE_TEMPLATE, context)
+    return page_or_fragment(request, DEVICE_TEMPLATE, "device-status", context)
 
 
 def _pairing_start(device: Device, actor) -> str:
@@ -91,10 +88,7 @@ def device_action(request, device_id, action: str):
         messages.success(request, success)
         return redirect("whatsapp_device", device_id=device.pk)
     context = _device_context(request, device, success=success, error=error)
-    if request.htmx:
-        # htmx swaps 2xx only by default, so an error comes back as 200 with its message.
-        return render(request, f"{DEVICE_TEMPLATE}#device-panel", context)
-    return render(request, DEVICE_TEMPLATE, context, status=status)
+    return page_or_fragment(request, DEVICE_TEMPLATE, "device-panel", context, status=status)
 
 
 @member_required(admin=True)
@@ -106,10 +100,8 @@ def device_delete(request, device_id):
         services.device_delete(device=device, actor=request.user)
     except ApplicationError as exc:
         context = _device_context(request, device, error=exc.message)
-        if request.htmx:
-            return render(request, f"{DEVICE_TEMPLATE}#device-panel", context)
-        return render(request, DEVICE_TEMPLATE, context, status=error_status(exc))
+        return page_or_fragment(
+            request, DEVICE_TEMPLATE, "device-panel", context, status=error_status(exc)
+        )
     messages.success(request, f"{name} was deleted, with its conversations.")
-    if request.htmx:
-        return HttpResponseClientRedirect(reverse("whatsapp_dashboard"))
-    return redirect("whatsapp_dashboard")
+    return go_to(request, reverse("whatsapp_dashboard"))

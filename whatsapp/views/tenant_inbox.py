@@ -7,14 +7,13 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from booqing.exceptions import ApplicationError
 from tenants.access import member_required
 from whatsapp import selectors, services
 from whatsapp.forms import NewMessageForm, ReplyForm
 from whatsapp.models import Conversation, Device, Message
-from whatsapp.views.tenant import error_status
+from whatsapp.views.responses import error_status, go_to, page_or_fragment
 
 INBOX_TEMPLATE = "whatsapp/inbox.html"
 THREAD_TEMPLATE = "whatsapp/thread.html"
@@ -65,11 +64,9 @@ def message_new(request):
         else:
             messages.success(request, "Message queued.")
             url = reverse("whatsapp_thread", kwargs={"conversation_id": message.conversation_id})
-            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+            return go_to(request, url)
     context = _inbox_context(request, form=form, error=error)
-    if request.htmx:
-        return render(request, f"{INBOX_TEMPLATE}#new-message", context)
-    return render(request, INBOX_TEMPLATE, context, status=status)
+    return page_or_fragment(request, INBOX_TEMPLATE, "new-message", context, status=status)
 
 
 def _conversation_for(request, conversation_id) -> Conversation:
@@ -99,9 +96,7 @@ def thread(request, conversation_id):
     # Opening the thread (and each poll while it is open) means the person has seen it.
     services.conversation_mark_read(conversation=conversation)
     context = _thread_context(conversation)
-    if request.htmx:
-        return render(request, f"{THREAD_TEMPLATE}#thread-messages", context)
-    return render(request, THREAD_TEMPLATE, context)
+    return page_or_fragment(request, THREAD_TEMPLATE, "thread-messages", context)
 
 
 @member_required
@@ -130,9 +125,7 @@ def thread_reply(request, conversation_id):
                 _thread_context(conversation, replied=True),
             )
     context = _thread_context(conversation, form=form, error=error)
-    if request.htmx:
-        return render(request, f"{THREAD_TEMPLATE}#thread-panel", context)
-    return render(request, THREAD_TEMPLATE, context, status=status)
+    return page_or_fragment(request, THREAD_TEMPLATE, "thread-panel", context, status=status)
 
 
 @member_required
@@ -149,6 +142,4 @@ def message_retry(request, conversation_id, message_id):
         messages.success(request, "Sending the message again.")
         return redirect("whatsapp_thread", conversation_id=conversation.pk)
     context = _thread_context(conversation, error=error)
-    if request.htmx:
-        return render(request, f"{THREAD_TEMPLATE}#thread-panel", context)
-    return render(request, THREAD_TEMPLATE, context, status=status)
+    return page_or_fragment(request, THREAD_TEMPLATE, "thread-panel", context, status=status)

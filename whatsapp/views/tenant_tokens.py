@@ -12,7 +12,7 @@ from tenants.access import member_required
 from whatsapp import services
 from whatsapp.forms import ApiTokenForm
 from whatsapp.models import ApiToken
-from whatsapp.views.tenant import error_status
+from whatsapp.views.responses import error_status, page_or_fragment
 
 TOKENS_TEMPLATE = "whatsapp/api_tokens.html"
 
@@ -55,12 +55,9 @@ def api_token_create(request):
         else:
             # Rendered, not redirected: the plain token exists only in this one response.
             context = _tokens_context(request, created=token, raw=raw)
-            template = f"{TOKENS_TEMPLATE}#tokens-panel" if request.htmx else TOKENS_TEMPLATE
-            return render(request, template, context, status=201)
+            return page_or_fragment(request, TOKENS_TEMPLATE, "tokens-panel", context, status=201)
     context = _tokens_context(request, form=form, error=error)
-    if request.htmx:
-        return render(request, f"{TOKENS_TEMPLATE}#tokens-panel", context)
-    return render(request, TOKENS_TEMPLATE, context, status=status)
+    return page_or_fragment(request, TOKENS_TEMPLATE, "tokens-panel", context, status=status)
 
 
 @member_required(admin=True)
