@@ -23,7 +23,7 @@ class TenantMiddleware:
                 return not_found_page(request)
             request.tenant = tenant
             request.urlconf = settings.TENANT_URLCONF
-        elif not match.is_platform:
+        elif match.is_unknown:
             return not_found_page(request)
         return self.get_response(request)
 

@@ -24,8 +24,6 @@ from whatsapp.endpoints import EndpointConfig
 
 logger = logging.getLogger(__name__)
 
-SESSION_STATUSES = ("stopped", "starting", "scan_qr", "action_required", "connected", "failed")
-ACK_STATUSES = ("sent", "delivered", "read", "failed")
 DEFAULT_TIMEOUT = 10.0
 # A gateway that cannot even accept a TCP connection quickly is down; don't burn the whole budget.
 CONNECT_TIMEOUT = 5.0

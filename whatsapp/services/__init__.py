@@ -19,7 +19,12 @@ from whatsapp.services.devices import (
     device_restart,
     devices_reconnect_due,
 )
-from whatsapp.services.health import endpoint_probe, health_sweep, probes_prune
+from whatsapp.services.health import (
+    endpoint_connection_test,
+    endpoint_probe,
+    health_sweep,
+    probes_prune,
+)
 from whatsapp.services.messages import (
     conversation_mark_read,
     message_ack_apply,
@@ -56,6 +61,7 @@ __all__ = [
     "device_restart",
     "devices_reconnect_due",
     "endpoint_assign",
+    "endpoint_connection_test",
     "endpoint_probe",
     "endpoint_remove",
     "health_sweep",

@@ -13,6 +13,7 @@ from django.core.mail import send_mail
 from django.db.models import Min
 from django.utils import timezone
 
+from booqing.exceptions import ApplicationError
 from whatsapp.endpoints import EndpointNotFound, registry
 from whatsapp.gateways import Health, gateway_for
 from whatsapp.models import EndpointProbe, EndpointState, HealthStatus, TenantWhatsAppConfig
@@ -86,6 +87,23 @@ def endpoint_probe(*, endpoint_name: str, now: datetime | None = None) -> Endpoi
     """Probe one endpoint now (the "Test connection" button, and the first probe on assign)."""
     result = _probe_network(endpoint_name)
     return _record(result, now=now or timezone.now())
+
+
+def endpoint_connection_test(*, tenant) -> EndpointProbe:
+    """The setup page's "Test connection": probe the tenant's endpoint now, or say why not."""
+    config = TenantWhatsAppConfig.objects.filter(tenant=tenant).only("endpoint_name").first()
+    if config is None:
+        raise ApplicationError(
+            "Assign an endpoint before testing the connection.", "not_configured", status=409
+        )
+    probe = endpoint_probe(endpoint_name=config.endpoint_name)
+    if not probe.ok:
+        raise ApplicationError(
+            f"Test connection failed: {config.endpoint_name} {probe.error or 'did not answer'}.",
+            "endpoint_unhealthy",
+            status=502,
+        )
+    return probe
 
 
 def _intervals() -> dict[str, int]:

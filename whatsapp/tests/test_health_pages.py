@@ -138,3 +138,11 @@ def test_it_says_just_now_rather_than_zero_minutes(assigned):
     assert ago(now) == "just now"
     assert ago(now - timedelta(minutes=3)) == "3\xa0minutes ago"
     assert ago(None) == ""
+
+
+def test_it_asks_for_an_endpoint_before_testing_the_connection(cast):
+    response = client_for(cast.superadmin).post(
+        f"/admin/tenants/{cast.tenant_a.pk}/whatsapp", {"action": "test"}, HTTP_HX_REQUEST="true"
+    )
+    assert "Assign an endpoint before testing the connection." in response.content.decode()
+    assert not EndpointProbe.objects.exists()
