@@ -284,6 +284,28 @@ def product_and_baseline(
     return product, product_port, baseline_port, meters
 
 
+def measure_floors(
+    baseline_port: int, product_port: int, meters: dict, *, requests: int, concurrency: int
+) -> tuple[LoadResult, LoadResult]:
+    """What any view can reach: bare gunicorn + Django (baseline /ping) and the product's
+    middleware with no database (/healthz). Printed, and returned for the summary."""
+    results = []
+    for label, port, path, side in (
+        ("floor (baseline /ping)", baseline_port, "/ping", "baseline"),
+        ("product /healthz", product_port, "/healthz", "product"),
+    ):
+        result = run_load(
+            label,
+            port,
+            [http_request("GET", path)] * requests,
+            concurrency=concurrency,
+            meter=meters[side],
+        )
+        print("  " + result.line())
+        results.append(result)
+    return results[0], results[1]
+
+
 @contextlib.contextmanager
 def run_dir(prefix: str, keep: bool) -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix=f"bench-{prefix}-"))

@@ -243,22 +243,13 @@ def main() -> int:
                 )
                 print("  " + warm.line())
 
-            floor = h.run_load(
-                "floor (baseline /ping)",
+            floor, stack = h.measure_floors(
                 baseline_port,
-                [h.http_request("GET", "/ping")] * args.requests,
-                concurrency=args.concurrency,
-                meter=meters["baseline"],
-            )
-            print("  " + floor.line())
-            stack = h.run_load(
-                "product /healthz",
                 product_port,
-                [h.http_request("GET", "/healthz")] * args.requests,
+                meters,
+                requests=args.requests,
                 concurrency=args.concurrency,
-                meter=meters["product"],
             )
-            print("  " + stack.line())
             rounds: dict[str, list[h.LoadResult]] = {v: [] for v in payloads}
             for n in range(args.rounds):
                 for variant, payload in payloads.items():

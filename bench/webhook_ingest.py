@@ -328,22 +328,13 @@ def main() -> int:
                 warm = h.run_load(f"warm-up {name}", port, batch, concurrency=args.concurrency)
                 print("  " + warm.line())
                 sent[prefix] = args.warmup
-            floor = h.run_load(
-                "floor (baseline /ping)",
+            floor, stack = h.measure_floors(
                 baseline_port,
-                [h.http_request("GET", "/ping")] * args.requests,
-                concurrency=args.concurrency,
-                meter=meters["baseline"],
-            )
-            print("  " + floor.line())
-            stack = h.run_load(
-                "product /healthz",
                 product_port,
-                [h.http_request("GET", "/healthz")] * args.requests,
+                meters,
+                requests=args.requests,
                 concurrency=args.concurrency,
-                meter=meters["product"],
             )
-            print("  " + stack.line())
             rounds: dict[str, list[h.LoadResult]] = {name: [] for name in apps}
             for n in range(args.rounds):
                 for name, (port, path) in apps.items():
