@@ -8,6 +8,7 @@ import hmac
 import json as jsonlib
 import logging
 import re
+import secrets
 import threading
 import time
 from collections.abc import Collection, Mapping
@@ -24,9 +25,16 @@ from whatsapp.endpoints import EndpointConfig
 
 logger = logging.getLogger(__name__)
 
+# Budgets from what real gateways were seen to take (gateways-recorded/README.md): WAHA's
+# not-ready answers (QR, sendText on a STARTING session) wait 5 s, its lifecycle calls take 3 s,
+# Evolution's connect up to 5 s: all inside the default. Only create needs more (CREATE_TIMEOUT).
 DEFAULT_TIMEOUT = 10.0
 # A gateway that cannot even accept a TCP connection quickly is down; don't burn the whole budget.
 CONNECT_TIMEOUT = 5.0
+# Evolution's create with a QR sleeps 5 s and was seen answering after 8.2 s.
+CREATE_TIMEOUT = 20.0
+# Gateways answer small JSON; a bigger reply is refused before it is parsed (or held in memory).
+MAX_REPLY_BYTES = 1024 * 1024
 
 
 class GatewayError(Exception):
@@ -76,6 +84,37 @@ class Health:
     latency_ms: int
     version: str | None = None
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What an endpoint's gateway is and can do, learned by probing it (not from its docs)."""
+
+    provider: str
+    version: str = ""
+    tier: str = ""  # WAHA: "CORE" or "PLUS"; empty where the gateway has no tiers
+    engine: str = ""
+    # False when a request with a deliberately wrong key was answered 2xx; None if not known.
+    key_enforced: bool | None = None
+    signs_webhooks: bool = False
+    multi_session: bool = True
+
+    @property
+    def product(self) -> str:
+        if self.provider == "waha":
+            return "WAHA Plus" if self.tier == "PLUS" else "WAHA Core" if self.tier else "WAHA"
+        return "Evolution API" if self.provider == "evolution" else self.provider
+
+    def summary(self) -> str:
+        """'WAHA Core 2024.10.8 · one number · webhooks unsigned', for pages."""
+        parts = [f"{self.product} {self.version}".strip()]
+        if self.engine:
+            parts[0] += f" ({self.engine})"
+        parts.append("many numbers" if self.multi_session else "one number")
+        parts.append("webhooks signed" if self.signs_webhooks else "webhooks unsigned")
+        if self.key_enforced is False:
+            parts.append("API key NOT checked")
+        return " · ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +310,29 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - current)
 
 
+def parse_json_reply(content: bytes) -> Any:
+    """A gateway reply's JSON, or None for anything else (HTML, empty, truncated, too deep)."""
+    if not content:
+        return None
+    try:
+        return jsonlib.loads(content)
+    except (ValueError, TypeError, RecursionError, UnicodeDecodeError):
+        return None
+
+
+def _sentences(items: list, *, depth: int = 0) -> list[str]:
+    """Validation messages, nested or not (Evolution sends lists of lists), as flat strings."""
+    found: list[str] = []
+    for item in items:
+        if isinstance(item, str) and item.strip():
+            found.append(item.strip())
+        elif isinstance(item, list) and depth < 3:
+            found.extend(_sentences(item, depth=depth + 1))
+        if len(found) >= 5:
+            break
+    return found
+
+
 # ---------------------------------------------------------------------------------------------
 # Connection pooling: one requests.Session per endpoint name, shared by every thread.
 
@@ -341,6 +403,22 @@ class Gateway(abc.ABC):
     ) -> SessionStatus: ...
 
     @abc.abstractmethod
+    def capabilities(self) -> Capabilities: ...
+
+    @abc.abstractmethod
+    def session_configure(
+        self,
+        *,
+        name: str,
+        webhook_url: str,
+        webhook_secret: str,
+        webhook_retries: int,
+        metadata: dict[str, str],
+    ) -> None:
+        """Point an existing session's webhook at a new URL/secret (a re-pair, WAHA Core's
+        pre-existing 'default' session)."""
+
+    @abc.abstractmethod
     def session_status(self, name: str) -> SessionStatus: ...
 
     @abc.abstractmethod
@@ -397,11 +475,15 @@ class HttpGateway(Gateway):
         params: Mapping[str, str] | None = None,
         timeout: float | None = None,
         expected: Collection[int] = (),
+        auth: Mapping[str, str] | None = None,
     ) -> Reply:
-        """Make one call; 2xx and `expected` statuses are returned, everything else raises."""
+        """Make one call; 2xx and `expected` statuses are returned, everything else raises.
+
+        `auth` replaces the key headers (the capability probe sends a deliberately wrong key).
+        """
         wait = self.timeout if timeout is None else timeout
         url = self.endpoint.api_url.rstrip("/") + path
-        headers = {"Accept": "application/json", **self._auth_headers()}
+        headers = {"Accept": "application/json", **(self._auth_headers() if auth is None else auth)}
         try:
             response = self.http.request(
                 method,
@@ -412,7 +494,14 @@ class HttpGateway(Gateway):
                 timeout=(min(CONNECT_TIMEOUT, wait), wait),
                 # A redirect would carry the key header to wherever it points.
                 allow_redirects=False,
+                stream=True,
             )
+            try:
+                content = self._read_capped(response)
+            finally:
+                response.close()
+        except GatewayError:
+            raise
         except requests.Timeout:
             raise self._fail(f"did not answer within {wait:g}s", code="timeout") from None
         except requests.exceptions.SSLError:
@@ -428,16 +517,24 @@ class HttpGateway(Gateway):
             # The original exception text can hold the full URL; keep only its type.
             raise self._fail(f"request failed ({type(exc).__name__})") from None
         status = response.status_code
-        text = response.text
-        data: Any = None
-        if response.content:
-            try:
-                data = response.json()
-            except ValueError:
-                data = None
+        text = content.decode(response.encoding or "utf-8", errors="replace")
+        data = parse_json_reply(content)
         if 200 <= status < 300 or status in expected:
             return Reply(status=status, data=data, text=text)
         raise self._status_error(status, data, response.headers.get("Retry-After"))
+
+    def _read_capped(self, response: requests.Response) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > MAX_REPLY_BYTES:
+                raise self._fail(
+                    f"sent a reply larger than {MAX_REPLY_BYTES // 1024} KB; is apiUrl right?",
+                    code="bad_response",
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _fail(self, reason: str, *, code: str = "gateway_error") -> GatewayError:
         logger.warning("gateway request failed endpoint=%s code=%s", self.endpoint.name, code)
@@ -459,7 +556,8 @@ class HttpGateway(Gateway):
         elif status == 429:
             code = "rate_limited"
         elif status >= 500:
-            code = "gateway_unavailable"
+            # A 5xx body is the gateway's internal error (stack texts, JS errors): not for a page.
+            code, hint = "gateway_unavailable", "an internal error on the gateway"
         elif 400 <= status < 500:
             code = "invalid_request"
         message = f"{self.label} answered {status} {phrase}" + (f": {hint}" if hint else "")
@@ -483,7 +581,7 @@ class HttpGateway(Gateway):
         text = ""
         for candidate in candidates:
             if isinstance(candidate, list):
-                candidate = "; ".join(c for c in candidate if isinstance(c, str))
+                candidate = "; ".join(_sentences(candidate))
             if isinstance(candidate, str) and candidate.strip():
                 text = candidate
                 break
@@ -493,14 +591,27 @@ class HttpGateway(Gateway):
         text = _CONTROL.sub(" ", _URL.sub("<url>", text)).strip()
         return text[: limit - 1] + "…" if len(text) > limit else text
 
+    def _key_enforced(self, method: str, path: str, header: str) -> bool | None:
+        """One call with a key nobody has: 2xx means anyone who reaches the gateway controls it."""
+        wrong = {header: "booqing-deliberately-wrong-key-" + secrets.token_hex(8)}
+        try:
+            reply = self._request(method, path, auth=wrong, expected=(401, 403))
+        except GatewayError:
+            return None
+        return reply.status in (401, 403)
+
     def _health_probe(self, liveness: tuple[str, str], key_check: tuple[str, str]) -> Health:
         """Liveness call (timed) then an authenticated call; never raises."""
         started = time.monotonic()
         latency_ms = 0
         try:
-            alive = self._request(*liveness)
+            if liveness == key_check:  # one call that is both (Evolution's verify-creds)
+                alive = checked = self._request(*key_check, expected=self.auth_failure_statuses)
+            else:
+                alive = self._request(*liveness)
             latency_ms = int((time.monotonic() - started) * 1000)
-            checked = self._request(*key_check, expected=self.auth_failure_statuses)
+            if liveness != key_check:
+                checked = self._request(*key_check, expected=self.auth_failure_statuses)
         except GatewayError as exc:
             elapsed = latency_ms or int((time.monotonic() - started) * 1000)
             return Health(ok=False, latency_ms=elapsed, detail=exc.message)

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from whatsapp.gateways.base import (
+    CREATE_TIMEOUT,
     Ack,
+    Capabilities,
     Event,
     GatewayError,
     Health,
@@ -55,6 +57,10 @@ WEBHOOK_EVENTS = ["MESSAGES_UPSERT", "MESSAGES_UPDATE", "CONNECTION_UPDATE", "QR
 SECRET_HEADER = "X-Webhook-Secret"
 LOGGED_OUT_REASON = 401  # Baileys DisconnectReason.loggedOut
 MEDIA_KINDS = ("image", "video", "audio", "document", "sticker")
+# sendText on an instance that is not open answers 500 with Baileys' or Node's own words.
+_NOT_CONNECTED = re.compile(
+    r"connection closed|not connected|cannot read properties of undefined|socket", re.I
+)
 _NOT_ON_WHATSAPP = re.compile(r'"exists"\s*:\s*false|not (on|registered (on|in)) whatsapp', re.I)
 
 
@@ -86,7 +92,49 @@ class EvolutionGateway(HttpGateway):
     # --- server ----------------------------------------------------------------------------
 
     def health(self) -> Health:
-        return self._health_probe(("GET", "/"), ("POST", "/verify-creds"))
+        # GET / fetches web.whatsapp.com on every call (0.05-5 s): no cheap probe. verify-creds
+        # answers at once and checks the key, so it is the liveness call and the key check.
+        return self._health_probe(("POST", "/verify-creds"), ("POST", "/verify-creds"))
+
+    def capabilities(self) -> Capabilities:
+        version = ""
+        try:
+            # Only here (hourly at most) is the slow GET / worth its version string.
+            data = as_dict(self._request("GET", "/").data)
+            version = data.get("version") if isinstance(data.get("version"), str) else ""
+        except GatewayError:
+            pass
+        return Capabilities(
+            provider=self.provider,
+            version=version[:60],
+            key_enforced=self._key_enforced("POST", "/verify-creds", "apikey"),
+            # Not a signature, but a secret header we set and it sends back verbatim.
+            signs_webhooks=True,
+            multi_session=True,
+        )
+
+    def session_configure(
+        self,
+        *,
+        name: str,
+        webhook_url: str,
+        webhook_secret: str,
+        webhook_retries: int,
+        metadata: dict[str, str],
+    ) -> None:
+        payload = {"webhook": {**self._webhook(webhook_url, webhook_secret), "enabled": True}}
+        path = f"/webhook/set/{validate_session_name(name)}"
+        self._instance_call("POST", path, name, json=payload)
+
+    @staticmethod
+    def _webhook(url: str, secret: str) -> dict[str, Any]:
+        return {
+            "url": url,
+            "byEvents": False,
+            "base64": False,
+            "headers": {SECRET_HEADER: secret},
+            "events": list(WEBHOOK_EVENTS),
+        }
 
     # --- instances -------------------------------------------------------------------------
 
@@ -107,15 +155,12 @@ class EvolutionGateway(HttpGateway):
             # The instance token is a second credential Evolution insists on; we authenticate
             # with the global key, so a random one nobody knows is the safest value.
             "token": secrets.token_urlsafe(32),
-            "webhook": {
-                "url": webhook_url,
-                "byEvents": False,
-                "base64": False,
-                "headers": {SECRET_HEADER: webhook_secret},
-                "events": list(WEBHOOK_EVENTS),
-            },
+            "webhook": self._webhook(webhook_url, webhook_secret),
         }
-        reply = self._request("POST", "/instance/create", json=payload, expected=(403,))
+        # With qrcode:true the server sleeps 5 s before answering (8 s has been seen).
+        reply = self._request(
+            "POST", "/instance/create", json=payload, expected=(403,), timeout=CREATE_TIMEOUT
+        )
         if reply.status == 403:
             raise GatewayError(
                 f"{self.label} already has an instance named '{name}'",
@@ -127,7 +172,11 @@ class EvolutionGateway(HttpGateway):
         instance = as_dict(data.get("instance"))
         raw = instance.get("status") if isinstance(instance.get("status"), str) else ""
         has_qr = bool(as_dict(data.get("qrcode")).get("code"))
+        # Right after create the reported state races between close and connecting: either
+        # means "starting", never a dropped device.
         status = "scan_qr" if has_qr and raw != "open" else map_state(raw or "connecting")
+        if status == "stopped":
+            status = "starting"
         return SessionStatus(name=name, status=status, raw_status=raw)
 
     def session_status(self, name: str) -> SessionStatus:
@@ -188,23 +237,41 @@ class EvolutionGateway(HttpGateway):
         )
 
     def session_restart(self, name: str) -> None:
-        self._instance_call("POST", f"/instance/restart/{validate_session_name(name)}", name)
+        name = validate_session_name(name)
+        reply = self._instance_call("POST", f"/instance/restart/{name}", name)
+        if as_dict(reply.data).get("error") is True:
+            # A closed instance answers 200 {"error": true} and does nothing; connect is what
+            # starts it again (and it answers 404 if the instance is gone).
+            self._instance_call("GET", f"/instance/connect/{name}", name)
 
     def session_logout(self, name: str) -> None:
-        self._instance_call("DELETE", f"/instance/logout/{validate_session_name(name)}", name)
+        name = validate_session_name(name)
+        reply = self._request("DELETE", f"/instance/logout/{name}", expected=(400, 404))
+        if reply.status == 404:
+            raise self._no_instance(name)
+        if reply.status == 400 and "not connected" not in self.safe_detail(reply.data).lower():
+            raise self._status_error(400, reply.data, None)
+        # 400 "instance is not connected": no phone is linked, which is what logout wants.
 
     def session_delete(self, name: str) -> None:
-        self._request("DELETE", f"/instance/delete/{validate_session_name(name)}", expected=(404,))
+        self._request(
+            "DELETE",
+            f"/instance/delete/{validate_session_name(name)}",
+            expected=(404,),
+        )
 
-    def _instance_call(self, method: str, path: str, name: str) -> Reply:
-        reply = self._request(method, path, expected=(404,))
+    def _no_instance(self, name: str) -> GatewayError:
+        return GatewayError(
+            f"{self.label} has no instance named '{name}'",
+            permanent=True,
+            status=404,
+            code="session_not_found",
+        )
+
+    def _instance_call(self, method: str, path: str, name: str, *, json: Any = None) -> Reply:
+        reply = self._request(method, path, json=json, expected=(404,))
         if reply.status == 404:
-            raise GatewayError(
-                f"{self.label} has no instance named '{name}'",
-                permanent=True,
-                status=404,
-                code="session_not_found",
-            )
+            raise self._no_instance(name)
         return reply
 
     # --- messages --------------------------------------------------------------------------
@@ -214,7 +281,20 @@ class EvolutionGateway(HttpGateway):
     ) -> SentMessage:
         path = f"/message/sendText/{validate_session_name(session)}"
         payload = {"number": phone_digits(phone), "text": text}
-        reply = self._request("POST", path, json=payload, timeout=timeout, expected=(400,))
+        reply = self._request(
+            path=path, method="POST", json=payload, timeout=timeout, expected=(400, 404, 500)
+        )
+        if reply.status == 404:
+            raise self._no_instance(session)
+        if reply.status == 500:
+            if _NOT_CONNECTED.search(self.safe_detail(reply.data)):
+                raise GatewayError(
+                    f"{self.label} cannot send from '{session}': the session is not connected",
+                    permanent=True,
+                    status=500,
+                    code="session_not_ready",
+                )
+            raise self._status_error(500, reply.data, None)
         if reply.status == 400:
             if _NOT_ON_WHATSAPP.search(reply.text):
                 raise GatewayError(

@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from whatsapp.gateways.base import (
+    CREATE_TIMEOUT,
     Ack,
+    Capabilities,
     Event,
     GatewayError,
     Health,
@@ -55,6 +57,20 @@ ACK_MAP = {
 ACK_NAMES = {-1: "ERROR", 0: "PENDING", 1: "SERVER", 2: "DEVICE", 3: "READ", 4: "PLAYED"}
 WEBHOOK_EVENTS = ["message", "message.ack", "session.status"]
 MAX_WEBHOOK_AGE_SECONDS = 300
+# WAHA Core serves exactly one session, and it has this name.
+CORE_SESSION = "default"
+_CORE_LIMIT = "only 'default' session"
+_START_IT_FIRST = "start it first"
+
+
+def _text(data: Any) -> str:
+    message = as_dict(data).get("message")
+    return message if isinstance(message, str) else ""
+
+
+def is_core_limit(data: Any) -> bool:
+    """WAHA Core's 422 for any session not named 'default' (create, QR, send, restart...)."""
+    return _CORE_LIMIT in _text(data)
 
 
 def map_status(raw: object) -> str:
@@ -93,6 +109,48 @@ class WahaGateway(HttpGateway):
         # /health answers 422 on older free images, so liveness comes from /ping instead.
         return self._health_probe(("GET", "/ping"), ("GET", "/api/server/version"))
 
+    def capabilities(self) -> Capabilities:
+        data = as_dict(self._request("GET", "/api/server/version").data)
+        version, tier, engine = (data.get(k) for k in ("version", "tier", "engine"))
+        tier = tier.upper() if isinstance(tier, str) else ""
+        # Only Plus signs, retries and serves many sessions. A WAHA that does not say its tier
+        # predates tiers; it is treated as the capable one, as before tiers were known.
+        core = tier == "CORE"
+        return Capabilities(
+            provider=self.provider,
+            version=version[:60] if isinstance(version, str) else "",
+            tier=tier[:10],
+            engine=engine[:30] if isinstance(engine, str) else "",
+            key_enforced=self._key_enforced("GET", "/api/server/version", "X-Api-Key"),
+            signs_webhooks=not core,
+            multi_session=not core,
+        )
+
+    def _core_limit_error(self) -> GatewayError:
+        return GatewayError(
+            f"{self.label} is WAHA Core, which serves one WhatsApp number (a single session "
+            "named 'default'). To pair more numbers on one endpoint, run WAHA Plus, or assign "
+            "another endpoint.",
+            permanent=True,
+            status=422,
+            code="waha_core_single_session",
+        )
+
+    def _status_error(self, status: int, data: Any, retry_after: str | None) -> GatewayError:
+        if status == 422 and is_core_limit(data):
+            return self._core_limit_error()
+        return super()._status_error(status, data, retry_after)
+
+    def _not_ready(self, name: str, raw_status: object = None) -> GatewayError:
+        state = f" (it is {raw_status})" if isinstance(raw_status, str) and raw_status else ""
+        return GatewayError(
+            f"{self.label}: the session '{name}' is not running{state}; reconnect the device "
+            "to start it",
+            permanent=True,
+            status=404 if raw_status is None else 422,
+            code="session_not_ready",
+        )
+
     # --- sessions --------------------------------------------------------------------------
 
     def session_create(
@@ -105,19 +163,18 @@ class WahaGateway(HttpGateway):
         metadata: dict[str, str],
     ) -> SessionStatus:
         validate_session_name(name)
-        webhook = {
-            "url": webhook_url,
-            "events": list(WEBHOOK_EVENTS),
-            "hmac": {"key": webhook_secret},
-            "retries": {"policy": "exponential", "delaySeconds": 2, "attempts": webhook_retries},
-        }
+        webhook = self._webhook(webhook_url, webhook_secret, webhook_retries)
         payload = {
             "name": name,
             "start": True,  # older images default to not starting; always say it
             "config": {"metadata": dict(metadata), "webhooks": [webhook]},
         }
-        reply = self._request("POST", "/api/sessions", json=payload, expected=(422,))
+        reply = self._request(
+            "POST", "/api/sessions", json=payload, expected=(422,), timeout=CREATE_TIMEOUT
+        )
         if reply.status == 422:
+            if is_core_limit(reply.data):
+                raise self._core_limit_error()
             detail = self.safe_detail(reply.data)
             # 422 is also WAHA's generic validation status; only a duplicate says "exists".
             if detail and "exist" not in detail.lower():
@@ -127,6 +184,16 @@ class WahaGateway(HttpGateway):
                     status=422,
                     code="invalid_request",
                 )
+            if name == CORE_SESSION:
+                # A fresh WAHA Core already has 'default' (STOPPED): configure it and start it.
+                self.session_configure(
+                    name=name,
+                    webhook_url=webhook_url,
+                    webhook_secret=webhook_secret,
+                    webhook_retries=webhook_retries,
+                    metadata=metadata,
+                )
+                return self._start(name)
             raise GatewayError(
                 f"{self.label} already has a session named '{name}'",
                 permanent=True,
@@ -136,6 +203,40 @@ class WahaGateway(HttpGateway):
         if not isinstance(reply.data, dict):
             return SessionStatus(name=name, status="starting")
         return self._session_from(reply.data, name)
+
+    def session_configure(
+        self,
+        *,
+        name: str,
+        webhook_url: str,
+        webhook_secret: str,
+        webhook_retries: int,
+        metadata: dict[str, str],
+    ) -> None:
+        payload = {
+            "name": validate_session_name(name),
+            "config": {
+                "metadata": dict(metadata),
+                "webhooks": [self._webhook(webhook_url, webhook_secret, webhook_retries)],
+            },
+        }
+        self._session_call("PUT", f"/api/sessions/{name}", name, json=payload)
+
+    def _start(self, name: str) -> SessionStatus:
+        # 422 here is "already started" (WAHA restarts a running session when it is updated).
+        reply = self._request("POST", f"/api/sessions/{name}/start", expected=(422,))
+        if reply.status != 422 and isinstance(reply.data, dict):
+            return self._session_from(reply.data, name)
+        return SessionStatus(name=name, status="starting")
+
+    @staticmethod
+    def _webhook(url: str, secret: str, retries: int) -> dict[str, Any]:
+        return {
+            "url": url,
+            "events": list(WEBHOOK_EVENTS),
+            "hmac": {"key": secret},
+            "retries": {"policy": "exponential", "delaySeconds": 2, "attempts": retries},
+        }
 
     def session_status(self, name: str) -> SessionStatus:
         reply = self._session_call("GET", f"/api/sessions/{validate_session_name(name)}", name)
@@ -155,9 +256,26 @@ class WahaGateway(HttpGateway):
             params={"format": "raw"},
             expected=(404, 422),
         )
-        if reply.status == 404:
-            raise self._no_session(name)
         data = as_dict(reply.data)
+        if reply.status == 404:
+            # "Please start it first": the session exists but is STOPPED (or is gone; a restart
+            # recreates it either way). It is not something a new QR request can fix.
+            if _START_IT_FIRST in _text(data).lower():
+                raise self._not_ready(name)
+            raise self._no_session(name)
+        if reply.status == 422 and is_core_limit(data):
+            raise self._core_limit_error()
+        if reply.status == 422:
+            raw_status = data.get("status")
+            if raw_status == "WORKING":
+                raise GatewayError(
+                    f"{self.label}: '{name}' is already connected; there is no QR code to scan",
+                    permanent=True,
+                    status=422,
+                    code="already_connected",
+                )
+            if isinstance(raw_status, str) and raw_status not in ("STARTING", "SCAN_QR_CODE"):
+                raise self._not_ready(name, raw_status)
         value = data.get("value")
         image = data.get("data")
         if reply.status == 422 or not (
@@ -172,7 +290,11 @@ class WahaGateway(HttpGateway):
         if isinstance(value, str) and value:
             return QrCode(value=value)
         mimetype = data.get("mimetype")
-        return QrCode(value=None, image_base64=image, mimetype=mimetype if mimetype else None)
+        return QrCode(
+            value=None,
+            image_base64=image,
+            mimetype=mimetype if isinstance(mimetype, str) and mimetype else None,
+        )
 
     def session_restart(self, name: str) -> None:
         self._session_call("POST", f"/api/sessions/{validate_session_name(name)}/restart", name)
@@ -181,11 +303,18 @@ class WahaGateway(HttpGateway):
         self._session_call("POST", f"/api/sessions/{validate_session_name(name)}/logout", name)
 
     def session_delete(self, name: str) -> None:
-        # Already gone is what the caller wanted.
-        self._request("DELETE", f"/api/sessions/{validate_session_name(name)}", expected=(404,))
+        # Already gone is what the caller wanted. On WAHA Core a session not named 'default'
+        # cannot exist at all (422), so it is gone too.
+        reply = self._request(
+            "DELETE",
+            f"/api/sessions/{validate_session_name(name)}",
+            expected=(404, 422),
+        )
+        if reply.status == 422 and not is_core_limit(reply.data):
+            raise self._status_error(422, reply.data, None)
 
-    def _session_call(self, method: str, path: str, name: str) -> Reply:
-        reply = self._request(method, path, expected=(404,))
+    def _session_call(self, method: str, path: str, name: str, *, json: Any = None) -> Reply:
+        reply = self._request(method, path, json=json, expected=(404,))
         if reply.status == 404:
             raise self._no_session(name)
         return reply
@@ -222,11 +351,21 @@ class WahaGateway(HttpGateway):
             "text": text,
         }
         reply = self._request(
-            "POST", "/api/sendText", json=payload, timeout=timeout, expected=(422,)
+            "POST", "/api/sendText", json=payload, timeout=timeout, expected=(404, 422)
         )
+        data = as_dict(reply.data)
+        if reply.status == 404:
+            if _START_IT_FIRST in _text(data).lower():
+                raise self._not_ready(session)
+            raise self._no_session(session)
+        if reply.status == 422 and is_core_limit(data):
+            raise self._core_limit_error()
         if reply.status == 422:
+            # WAHA checks the session's status before the body, so this is the status answer.
+            raw_status = data.get("status")
+            state = f" (it is {raw_status})" if isinstance(raw_status, str) else ""
             raise GatewayError(
-                f"{self.label} cannot send from '{session}': the session is not connected",
+                f"{self.label} cannot send from '{session}': the session is not connected{state}",
                 permanent=True,
                 status=422,
                 code="session_not_ready",
