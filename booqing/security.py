@@ -21,6 +21,8 @@ HIDDEN_ENV_NAMES = re.compile(
     flags=re.I,
 )
 MIN_SECRET_LENGTH = 4
+# Each device's webhook URL ends in its secret token (a capability URL): never in a log line.
+WEBHOOK_TOKEN_IN_PATH = re.compile(r"(/api/whatsapp/webhooks/[0-9a-fA-F-]{32,36}/)[^/\s?#\"']+")
 
 
 def secret_values() -> list[str]:
@@ -35,9 +37,10 @@ def secret_values() -> list[str]:
 
 
 def scrub(text: str, secrets: list[str] | None = None) -> str:
-    """Replace every known secret value in `text`."""
+    """Replace every known secret value (and webhook URL tokens) in `text`."""
     if not text:
         return text
+    text = WEBHOOK_TOKEN_IN_PATH.sub(r"\g<1>" + REDACTED, text)
     for value in secret_values() if secrets is None else secrets:
         if value in text:
             text = text.replace(value, REDACTED)
@@ -80,8 +83,6 @@ class RedactSecretsFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         secrets = secret_values()
-        if not secrets:
-            return True
         try:
             message = record.getMessage()
         except Exception:  # a badly formatted record is still logged, just not rewritten

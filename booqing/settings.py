@@ -172,6 +172,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # WhatsApp. The endpoint list itself (WHATSAPP_ENDPOINTS) is deliberately NOT copied into
 # settings: whatsapp.endpoints reads it from the environment so no settings dump can show a key.
 WHATSAPP_WEBHOOK_BASE_URL = env.str("WHATSAPP_WEBHOOK_BASE_URL", default="http://localhost:8000")
+# Stored gateway webhook events are deleted after this many days (dedupe needs only recent ones).
+WHATSAPP_WEBHOOK_EVENT_RETENTION_DAYS = env.int("WHATSAPP_WEBHOOK_EVENT_RETENTION_DAYS", default=7)
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 REDIS_URL = env.str("REDIS_URL", default="")

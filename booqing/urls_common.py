@@ -13,6 +13,12 @@ common_patterns = [
     path("accounts/login/", tenant_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", tenant_views.LogoutView.as_view(), name="logout"),
     # Before the API router: gateways post raw signed bodies here, outside ninja's parsing.
+    path(
+        "api/whatsapp/webhooks/<uuid:webhook_id>/<str:token>",
+        webhooks.receive,
+        name="whatsapp_webhook_token",
+    ),
+    # Devices paired before webhook URLs carried a token: accepted only with a valid signature.
     path("api/whatsapp/webhooks/<uuid:webhook_id>", webhooks.receive, name="whatsapp_webhook"),
     path("api/", api.urls),
     re_path(r"^api/(?P<path>.*)$", api_not_found),

@@ -130,9 +130,15 @@ class Device(models.Model):
     status_detail = models.CharField(max_length=300, blank=True)
     phone = models.CharField(max_length=20, blank=True)
     push_name = models.CharField(max_length=100, blank=True)
-    # The gateway posts to /api/whatsapp/webhooks/<webhook_id>, signed with webhook_secret.
+    # The gateway posts to /api/whatsapp/webhooks/<webhook_id>/<webhook_token>: the token (a
+    # capability URL, >= 128 random bits, new on every re-pair) is the only proof an unsigned
+    # gateway (WAHA Core) can give. Where the gateway signs, webhook_secret is the HMAC key
+    # (WAHA Plus) or the X-Webhook-Secret header (Evolution), checked on top.
     webhook_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     webhook_secret = models.CharField(max_length=64, editable=False)
+    webhook_token = models.CharField(max_length=64, blank=True, editable=False)
+    # Set when the session was created on a gateway that signs: never accepts unsigned again.
+    webhook_signed = models.BooleanField(default=True, editable=False)
     qr_value = models.TextField(blank=True)
     qr_changed_at = models.DateTimeField(null=True, blank=True)
     qr_fetched_at = models.DateTimeField(null=True, blank=True)
@@ -189,6 +195,14 @@ class EndpointState(models.Model):
     version = models.CharField(max_length=60, blank=True)
     unhealthy_since = models.DateTimeField(null=True, blank=True)
     alerted_at = models.DateTimeField(null=True, blank=True)
+    # Capabilities, learned on the first probe, refreshed hourly or when the version changes.
+    provider = models.CharField(max_length=20, blank=True)
+    tier = models.CharField(max_length=10, blank=True)
+    engine = models.CharField(max_length=30, blank=True)
+    key_enforced = models.BooleanField(null=True, blank=True)
+    signs_webhooks = models.BooleanField(null=True, blank=True)
+    multi_session = models.BooleanField(null=True, blank=True)
+    capabilities_checked_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.endpoint_name}: {self.health_status}"
@@ -234,10 +248,18 @@ class WebhookEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["device", "event_id"], name="unique_event_per_device")
         ]
-        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            # Retention prunes by age.
+            models.Index(fields=["received_at"], name="webhook_event_received_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.event_id} ({self.status})"
+
+
+# Stored webhook events are kept this long by default (WHATSAPP_WEBHOOK_EVENT_RETENTION_DAYS).
+WEBHOOK_EVENT_RETENTION_DAYS = 7
 
 
 # Numbers written without a country code (0812...) are Indonesian: BooQing's market.

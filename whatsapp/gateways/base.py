@@ -439,6 +439,10 @@ class Gateway(abc.ABC):
     ) -> SentMessage: ...
 
     @abc.abstractmethod
+    def webhook_signature_present(self, headers: Mapping[str, str]) -> bool:
+        """Whether a delivery claims to be signed (then the signature must verify)."""
+
+    @abc.abstractmethod
     def verify_webhook(
         self, *, body: bytes, headers: Mapping[str, str], secret: str, now: float | None = None
     ) -> bool: ...

@@ -315,6 +315,9 @@ class EvolutionGateway(HttpGateway):
 
     # --- webhooks --------------------------------------------------------------------------
 
+    def webhook_signature_present(self, headers: Mapping[str, str]) -> bool:
+        return header_value(headers, SECRET_HEADER) is not None
+
     def verify_webhook(
         self, *, body: bytes, headers: Mapping[str, str], secret: str, now: float | None = None
     ) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +26,6 @@ from whatsapp.gateways.base import (
     StatusChange,
     WebhookParseError,
     as_dict,
-    fallback_event_id,
     header_value,
     is_direct_chat,
     load_json_body,
@@ -375,6 +375,9 @@ class WahaGateway(HttpGateway):
 
     # --- webhooks --------------------------------------------------------------------------
 
+    def webhook_signature_present(self, headers: Mapping[str, str]) -> bool:
+        return header_value(headers, "x-webhook-hmac") is not None
+
     def verify_webhook(
         self, *, body: bytes, headers: Mapping[str, str], secret: str, now: float | None = None
     ) -> bool:
@@ -477,7 +480,10 @@ class WahaGateway(HttpGateway):
         push_name = me.get("pushName")
         return [
             StatusChange(
-                event_id=event_id or fallback_event_id(f"waha:{session}:status", envelope),
+                # Without an envelope id (WAHA Core) identical bodies recur legitimately
+                # (STARTING, FAILED, STARTING...): each delivery is its own event, and applying
+                # a status the device already has changes nothing.
+                event_id=event_id or f"waha:{session}:status:{uuid.uuid4().hex}",
                 session=session,
                 status=STATUS_MAP[raw],
                 phone=phone_from_jid(me.get("id")),

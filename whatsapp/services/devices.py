@@ -15,6 +15,7 @@ from django.utils import timezone
 from booqing.exceptions import ApplicationError
 from tenants.models import Tenant
 from whatsapp.gateways import GatewayError, SessionStatus
+from whatsapp.gateways.waha import CORE_SESSION
 from whatsapp.models import (
     DROPPED_STATUSES,
     Device,
@@ -25,9 +26,11 @@ from whatsapp.models import (
 from whatsapp.services.config import audit_record
 from whatsapp.services.gateway_access import (
     gateway_for_endpoint,
+    new_webhook_token,
     tenant_config_or_error,
     webhook_url,
 )
+from whatsapp.services.health import endpoint_capabilities
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +112,13 @@ def device_create(*, tenant: Tenant, name: str, actor) -> Device:
         )
     config = tenant_config_or_error(tenant)
     gateway = gateway_for_endpoint(config.endpoint_name)
+    # Stored capabilities only: no extra gateway call here. If they are not known yet and the
+    # gateway turns out to be WAHA Core, its refusal teaches them (see _create_session).
+    capabilities = endpoint_capabilities(endpoint_name=config.endpoint_name, probe=False)
+    one_number = capabilities is not None and not capabilities.multi_session
+    if one_number:
+        # Refused before any gateway call: WAHA Core would answer 422 for any other name.
+        _refuse_if_single_session_taken(config.endpoint_name)
     if config.health_status == HealthStatus.UNHEALTHY:
         health = gateway.health()
         if not health.ok:
@@ -119,12 +129,18 @@ def device_create(*, tenant: Tenant, name: str, actor) -> Device:
                 "endpoint_unhealthy",
                 status=503,
             )
+    if capabilities is not None:
+        signed = capabilities.signs_webhooks
+    else:  # not learned yet (the gateway did not say): Evolution always gets our secret header
+        signed = gateway.provider == "evolution"
     device = Device(
         tenant=tenant,
         name=name,
         endpoint_name=config.endpoint_name,
-        session_name=_session_name(tenant),
+        session_name=CORE_SESSION if one_number else _session_name(tenant),
         webhook_secret=secrets.token_urlsafe(32),
+        webhook_token=new_webhook_token(),
+        webhook_signed=signed,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     # The row is saved before the gateway call so the session's first webhooks find their
@@ -134,19 +150,18 @@ def device_create(*, tenant: Tenant, name: str, actor) -> Device:
         with transaction.atomic():
             device.save()
     except IntegrityError as exc:
+        if one_number:
+            _refuse_if_single_session_taken(config.endpoint_name)
         raise ApplicationError(
             f"A device named '{name}' already exists: choose another name.",
             "device_name_taken",
             status=422,
         ) from exc
     try:
-        status = gateway.session_create(
-            name=device.session_name,
-            webhook_url=webhook_url(device.webhook_id),
-            webhook_secret=device.webhook_secret,
-            webhook_retries=config.webhook_retries,
-            metadata={"tenant": tenant.subdomain, "device": str(device.id)},
-        )
+        status = _create_session(device, config, gateway, learned=capabilities is not None)
+    except ApplicationError:
+        _forget_device(device)
+        raise
     except GatewayError as exc:
         logger.warning(
             "device create failed tenant=%s endpoint=%s error=%s",
@@ -171,11 +186,74 @@ def device_create(*, tenant: Tenant, name: str, actor) -> Device:
     return device
 
 
-def _forget_device(device: Device) -> None:
+def _create_session(device: Device, config, gateway, *, learned: bool) -> SessionStatus:
+    try:
+        return gateway.session_create(**_session_settings(device, config))
+    except GatewayError as exc:
+        if exc.code != "waha_core_single_session" or learned:
+            raise
+    # The endpoint is WAHA Core and we did not know: learn it, then use its one session.
+    endpoint_capabilities(endpoint_name=device.endpoint_name, refresh=True)
+    if Device.objects.filter(endpoint_name=device.endpoint_name).exclude(pk=device.pk).exists():
+        _refuse_if_single_session_taken(device.endpoint_name)
+    device.session_name = CORE_SESSION
+    device.webhook_signed = False  # Core does not sign; the URL's token is the proof
+    try:
+        _save(device, ["session_name", "webhook_signed"])
+    except IntegrityError:
+        _refuse_if_single_session_taken(device.endpoint_name)
+    _forget_target(device)
+    return gateway.session_create(**_session_settings(device, config))
+
+
+def _refuse_if_single_session_taken(endpoint_name: str) -> None:
+    """A WAHA Core endpoint carries one device across all tenants."""
+    if Device.objects.filter(endpoint_name=endpoint_name).exists():
+        raise ApplicationError(
+            f"Endpoint '{endpoint_name}' runs WAHA Core, which serves one WhatsApp number, and "
+            "a device already uses it. Delete that device first, or ask the platform operator "
+            "for an endpoint running WAHA Plus (many numbers per endpoint) or another endpoint.",
+            "endpoint_single_session",
+            status=409,
+        )
+
+
+def _session_settings(device: Device, config: TenantWhatsAppConfig) -> dict:
+    """What the gateway needs to post this device's events to us (create and re-configure)."""
+    return {
+        "name": device.session_name,
+        "webhook_url": webhook_url(device.webhook_id, device.webhook_token),
+        "webhook_secret": device.webhook_secret,
+        "webhook_retries": config.webhook_retries,
+        "metadata": {"tenant": device.tenant.subdomain, "device": str(device.id)},
+    }
+
+
+def _forget_target(device: Device) -> None:
     from whatsapp.services.webhooks import forget_webhook_target
 
-    Device.objects.filter(pk=device.pk).delete()
     forget_webhook_target(device.webhook_id)
+
+
+def _rotate_webhook_token(device: Device, gateway) -> None:
+    """A re-pair gets a new webhook URL; the old one stops working once the gateway has it."""
+    previous = device.webhook_token
+    device.webhook_token = new_webhook_token()
+    config = tenant_config_or_error(device.tenant)
+    try:
+        gateway.session_configure(**_session_settings(device, config))
+    except GatewayError as exc:
+        # Keep the URL the gateway still has; the next re-pair tries again.
+        device.webhook_token = previous
+        logger.warning("webhook url rotation failed device=%s error=%s", device.pk, exc.code)
+        return
+    _save(device, ["webhook_token"])
+    _forget_target(device)
+
+
+def _forget_device(device: Device) -> None:
+    Device.objects.filter(pk=device.pk).delete()
+    _forget_target(device)
 
 
 def device_refresh_status(*, device: Device) -> Device:
@@ -253,16 +331,15 @@ def device_restart(*, device: Device, actor=None) -> Device:
         if exc.status != 404:
             raise _gateway_error("Could not reconnect the device", exc) from exc
         config = tenant_config_or_error(device.tenant)
+        # A recreated session is a new pairing: it gets a new webhook URL.
+        previous, device.webhook_token = device.webhook_token, new_webhook_token()
         try:
-            gateway.session_create(
-                name=device.session_name,
-                webhook_url=webhook_url(device.webhook_id),
-                webhook_secret=device.webhook_secret,
-                webhook_retries=config.webhook_retries,
-                metadata={"tenant": device.tenant.subdomain, "device": str(device.id)},
-            )
+            gateway.session_create(**_session_settings(device, config))
         except GatewayError as create_exc:
+            device.webhook_token = previous
             raise _gateway_error("Could not recreate the device's session", create_exc) from exc
+        _save(device, ["webhook_token"])
+        _forget_target(device)
     device.qr_value, device.qr_count = "", 0
     _save(device, ["qr_value", "qr_count"])
     if actor is not None:
@@ -291,11 +368,21 @@ def device_pairing_start(*, device: Device, actor=None) -> Device:
 
 
 def device_logout(*, device: Device, actor) -> Device:
-    """Unlink the phone; the session stays and shows a new QR. No automatic reconnect."""
+    """Unlink the phone; the session stays and shows a new QR. No automatic reconnect.
+
+    The next pairing is a re-pair, so the webhook URL gets a new token.
+    """
+    gateway = gateway_for_endpoint(device.endpoint_name)
+    session_gone = False
     try:
-        gateway_for_endpoint(device.endpoint_name).session_logout(device.session_name)
+        gateway.session_logout(device.session_name)
     except GatewayError as exc:
-        raise _gateway_error("Could not log the device out", exc) from exc
+        # A session the gateway no longer has is logged out already.
+        session_gone = exc.code == "session_not_found"
+        if not session_gone:
+            raise _gateway_error("Could not log the device out", exc) from exc
+    if not session_gone:
+        _rotate_webhook_token(device, gateway)
     device.phone, device.push_name, device.connected_at = "", "", None
     device.next_reconnect_at, device.qr_value, device.qr_count = None, "", 0
     _save(
@@ -332,9 +419,7 @@ def device_delete(*, device: Device, actor) -> None:
             before={"device": device.name, "phone": device.phone},
         )
         device.delete()
-    from whatsapp.services.webhooks import forget_webhook_target
-
-    forget_webhook_target(device.webhook_id)
+    _forget_target(device)
 
 
 def device_apply_status_event(
@@ -353,6 +438,26 @@ def device_apply_status_event(
         fields.append("qr_fetched_at")
     device.last_event_at = now
     _save(device, [*fields, "last_event_at"])
+
+
+def device_status_confirm(*, device: Device, hinted: str) -> None:
+    """An unsigned `session.status` event is a hint: read the session from the gateway and
+    apply what it says. A hint that repeats the device's status needs no confirmation."""
+    now = timezone.now()
+    if hinted == device.status:
+        Device.objects.filter(pk=device.pk).update(last_event_at=now)
+        return
+    gateway = gateway_for_endpoint(device.endpoint_name)
+    try:
+        status = gateway.session_status(device.session_name)
+    except GatewayError as exc:
+        if exc.code != "session_not_found":
+            raise  # the event is retried: the gateway could not say right now
+        status = SessionStatus(name=device.session_name, status=DeviceStatus.STOPPED)
+    device = Device.objects.select_for_update().get(pk=device.pk)
+    device_apply_status_event(
+        device=device, status=status.status, phone=status.phone, push_name=status.push_name
+    )
 
 
 def devices_reconnect_due(*, now: datetime | None = None, limit: int = 50) -> int:

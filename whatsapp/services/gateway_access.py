@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 
 from booqing.exceptions import ApplicationError
@@ -44,6 +46,13 @@ def tenant_config_or_error(tenant: Tenant) -> TenantWhatsAppConfig:
     return config
 
 
-def webhook_url(webhook_id) -> str:
+def new_webhook_token() -> str:
+    """A device's webhook URL secret: 192 random bits, URL-safe."""
+    return secrets.token_urlsafe(24)
+
+
+def webhook_url(webhook_id, token: str = "") -> str:
+    """Where the gateway posts a device's events; the token makes it a capability URL."""
     base = settings.WHATSAPP_WEBHOOK_BASE_URL.rstrip("/")
-    return f"{base}/api/whatsapp/webhooks/{webhook_id}"
+    url = f"{base}/api/whatsapp/webhooks/{webhook_id}"
+    return f"{url}/{token}" if token else url

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from booqing.exceptions import ApplicationError
 from whatsapp.endpoints import EndpointNotFound, registry
-from whatsapp.gateways import Health, gateway_for
+from whatsapp.gateways import GatewayError, Health, gateway_for
+from whatsapp.gateways.base import Capabilities
 from whatsapp.models import EndpointProbe, EndpointState, HealthStatus, TenantWhatsAppConfig
 from whatsapp.selectors import forget_config_snapshots
 from whatsapp.services.gateway_access import PROBE_TIMEOUT_SECONDS
@@ -26,22 +27,117 @@ DEFAULT_INTERVAL_SECONDS = 60
 ALERT_AFTER = timedelta(minutes=5)
 PROBE_RETENTION = timedelta(days=7)
 DEFAULT_CONCURRENCY = 8
+# Capabilities (tier, key enforcement, signing) change only with a new gateway build: they are
+# learned on the first probe and refreshed hourly or when the version changes, not every probe.
+CAPABILITIES_MAX_AGE = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
 class ProbeResult:
     endpoint_name: str
     health: Health
+    capabilities: Capabilities | None = None
 
 
-def _probe_network(endpoint_name: str) -> ProbeResult:
+@dataclass(frozen=True)
+class _Known:
+    """What the database knew about an endpoint when its probe was claimed."""
+
+    version: str = ""
+    capabilities_due: bool = True
+
+
+def _known(state: EndpointState | None, now: datetime) -> _Known:
+    if state is None:
+        return _Known()
+    checked = state.capabilities_checked_at
+    return _Known(
+        version=state.version,
+        capabilities_due=checked is None or now - checked >= CAPABILITIES_MAX_AGE,
+    )
+
+
+def _probe_network(endpoint_name: str, known: _Known | None = None) -> ProbeResult:
     """The HTTP part of a probe; touches no database, so it can run in a thread."""
+    known = known or _Known()
     try:
         endpoint = registry().config(endpoint_name)
     except EndpointNotFound:
         return ProbeResult(endpoint_name, Health(ok=False, latency_ms=0, detail="not configured"))
-    health = gateway_for(endpoint, timeout=PROBE_TIMEOUT_SECONDS).health()
-    return ProbeResult(endpoint_name, health)
+    gateway = gateway_for(endpoint, timeout=PROBE_TIMEOUT_SECONDS)
+    health = gateway.health()
+    capabilities = None
+    changed = bool(health.version) and health.version != known.version
+    if health.ok and (known.capabilities_due or changed):
+        try:
+            capabilities = gateway.capabilities()
+        except GatewayError as exc:
+            logger.info("capability probe failed endpoint=%s error=%s", endpoint_name, exc.code)
+        except Exception:  # a page or the scheduler must never die on a gateway's answer
+            logger.exception("capability probe crashed endpoint=%s", endpoint_name)
+    return ProbeResult(endpoint_name, health, capabilities)
+
+
+def capabilities_from_state(state: EndpointState | None) -> Capabilities | None:
+    """The stored capabilities, or None before the first capability probe."""
+    if state is None or state.capabilities_checked_at is None:
+        return None
+    return Capabilities(
+        provider=state.provider,
+        version=state.version,
+        tier=state.tier,
+        engine=state.engine,
+        key_enforced=state.key_enforced,
+        signs_webhooks=bool(state.signs_webhooks),
+        multi_session=state.multi_session is not False,
+    )
+
+
+def _store_capabilities(state: EndpointState, capabilities: Capabilities, now: datetime) -> list:
+    state.provider = capabilities.provider[:20]
+    state.tier = capabilities.tier[:10]
+    state.engine = capabilities.engine[:30]
+    state.key_enforced = capabilities.key_enforced
+    state.signs_webhooks = capabilities.signs_webhooks
+    state.multi_session = capabilities.multi_session
+    state.capabilities_checked_at = now
+    if capabilities.version:
+        state.version = capabilities.version[:60]
+    return [
+        "provider",
+        "tier",
+        "engine",
+        "key_enforced",
+        "signs_webhooks",
+        "multi_session",
+        "capabilities_checked_at",
+    ]
+
+
+def endpoint_capabilities(
+    *, endpoint_name: str, refresh: bool = False, probe: bool = True
+) -> Capabilities | None:
+    """An endpoint's capabilities from its stored state; learned from the gateway now if they
+    were never learned and `probe`, or if `refresh`. None when not known (gateway down...)."""
+    now = timezone.now()
+    state = EndpointState.objects.filter(endpoint_name=endpoint_name).first()
+    known = capabilities_from_state(state)
+    if (known is not None or not probe) and not refresh:
+        return known
+    try:
+        endpoint = registry().config(endpoint_name)
+    except EndpointNotFound:
+        return known
+    try:
+        capabilities = gateway_for(endpoint, timeout=PROBE_TIMEOUT_SECONDS).capabilities()
+    except GatewayError as exc:
+        logger.info("capability probe failed endpoint=%s error=%s", endpoint_name, exc.code)
+        return known
+    state, _ = EndpointState.objects.get_or_create(
+        endpoint_name=endpoint_name, defaults={"next_probe_at": now}
+    )
+    state.save(update_fields=[*_store_capabilities(state, capabilities, now), "version"])
+    return capabilities
 
 
 def _record(result: ProbeResult, *, now: datetime) -> EndpointProbe:
@@ -63,10 +159,13 @@ def _record(result: ProbeResult, *, now: datetime) -> EndpointProbe:
     state.last_probe_at = now
     state.last_latency_ms = max(health.latency_ms, 0)
     state.last_error = "" if health.ok else health.detail[:300]
-    state.version = (health.version or "")[:60]
+    # Evolution's health call has no version (its GET / is too slow): keep the known one.
+    state.version = (health.version or state.version or "")[:60]
     state.unhealthy_since = None if health.ok else (was_unhealthy_since or now)
+    extra = _store_capabilities(state, result.capabilities, now) if result.capabilities else []
     state.save(
         update_fields=[
+            *extra,
             "health_status",
             "last_probe_at",
             "last_latency_ms",
@@ -85,8 +184,10 @@ def _record(result: ProbeResult, *, now: datetime) -> EndpointProbe:
 
 def endpoint_probe(*, endpoint_name: str, now: datetime | None = None) -> EndpointProbe:
     """Probe one endpoint now (the "Test connection" button, and the first probe on assign)."""
-    result = _probe_network(endpoint_name)
-    return _record(result, now=now or timezone.now())
+    now = now or timezone.now()
+    state = EndpointState.objects.filter(endpoint_name=endpoint_name).first()
+    result = _probe_network(endpoint_name, _known(state, now))
+    return _record(result, now=now)
 
 
 def endpoint_connection_test(*, tenant) -> EndpointProbe:
@@ -115,7 +216,7 @@ def _intervals() -> dict[str, int]:
     )
 
 
-def _claim_due(now: datetime) -> list[str]:
+def _claim_due(now: datetime) -> list[tuple[str, _Known]]:
     names = registry().names()
     EndpointState.objects.bulk_create(
         [EndpointState(endpoint_name=n, next_probe_at=now) for n in names], ignore_conflicts=True
@@ -129,7 +230,7 @@ def _claim_due(now: datetime) -> list[str]:
             next_probe_at=now + timedelta(seconds=interval)
         )
         if won:
-            claimed.append(state.endpoint_name)
+            claimed.append((state.endpoint_name, _known(state, now)))
     return claimed
 
 
@@ -143,7 +244,7 @@ def health_sweep(
         return []
     probes = []
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(due)))) as pool:
-        futures = [pool.submit(_probe_network, name) for name in due]
+        futures = [pool.submit(_probe_network, name, known) for name, known in due]
         # Record each result as it lands (in this thread, which owns the database connection),
         # so the writes overlap with the probes still in flight instead of queueing after them.
         for future in as_completed(futures):

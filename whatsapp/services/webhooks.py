@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -18,8 +19,16 @@ from django.utils.dateparse import parse_datetime
 from booqing.exceptions import ApplicationError, NotFoundError
 from booqing.ttl_cache import TtlCache
 from whatsapp.gateways import Ack, Event, InboundMessage, StatusChange, WebhookParseError
-from whatsapp.models import Device, Message, MessageStatus, TenantWhatsAppConfig, WebhookEvent
-from whatsapp.services.devices import device_apply_status_event
+from whatsapp.gateways.base import secrets_equal
+from whatsapp.models import (
+    WEBHOOK_EVENT_RETENTION_DAYS,
+    Device,
+    Message,
+    MessageStatus,
+    TenantWhatsAppConfig,
+    WebhookEvent,
+)
+from whatsapp.services.devices import device_apply_status_event, device_status_confirm
 from whatsapp.services.gateway_access import gateway_for_endpoint
 
 logger = logging.getLogger(__name__)
@@ -54,12 +63,15 @@ def _event_kind(event: Event) -> str:
     return {InboundMessage: "message", Ack: "ack", StatusChange: "status"}[type(event)]
 
 
-def _event_payload(event: Event) -> dict:
+def _event_payload(event: Event, *, signed: bool = True) -> dict:
     # The fields are flat scalars: a shallow read avoids asdict()'s deep copy on the hot path.
     data = {field.name: getattr(event, field.name) for field in dataclasses.fields(event)}
     for key, value in data.items():
         if isinstance(value, datetime):
             data[key] = value.isoformat()
+    if isinstance(event, StatusChange) and not signed:
+        # Anyone holding the URL could have sent it: a hint, confirmed with the gateway.
+        data["confirm"] = True
     return data
 
 
@@ -68,6 +80,8 @@ class _WebhookTarget:
     device_id: object
     endpoint_name: str
     secret: str
+    token: str
+    signed: bool
 
 
 # webhook id -> device: the lookup every delivery needs, cached briefly (a device's secret and
@@ -80,7 +94,7 @@ def _webhook_target(webhook_id) -> _WebhookTarget | None:
     if target is None:
         row = (
             Device.objects.filter(webhook_id=webhook_id)
-            .values_list("id", "endpoint_name", "webhook_secret")
+            .values_list("id", "endpoint_name", "webhook_secret", "webhook_token", "webhook_signed")
             .first()
         )
         if row is None:
@@ -119,19 +133,36 @@ def _insert_ignoring_duplicates(events: list[WebhookEvent]) -> None:
         cursor.execute(sql, params)
 
 
-def webhook_ingest(*, webhook_id, body: bytes, headers: Mapping[str, str]) -> int:
+def _token_matches(target: _WebhookTarget, token: str | None) -> bool:
+    if not target.token:
+        return token is None  # paired before tokens: only the bare URL, signature required
+    return token is not None and secrets_equal(token, target.token)
+
+
+def webhook_ingest(
+    *, webhook_id, body: bytes, headers: Mapping[str, str], token: str | None = None
+) -> int:
     """Verify and store a delivery's events (duplicates are ignored). Returns how many were new
-    or repeated; raises ApplicationError with 401/400/404 and writes nothing when it refuses."""
+    or repeated; raises ApplicationError with 401/400/404 and writes nothing when it refuses.
+
+    The URL's token (a capability URL) is required for every provider; where the gateway signs
+    (WAHA Plus HMAC, Evolution's secret header) the signature is checked on top, and a device
+    created on a signing gateway never accepts an unsigned delivery.
+    """
     target = _webhook_target(webhook_id)
-    if target is None:
+    # Compared in constant time; a wrong token looks exactly like an unknown webhook.
+    if target is None or not _token_matches(target, token):
         raise NotFoundError("Unknown webhook.", "unknown_webhook")
     try:
         gateway = gateway_for_endpoint(target.endpoint_name)
     except ApplicationError as exc:
         # The endpoint left the configuration: nobody can verify this delivery.
         raise NotFoundError("Unknown webhook.", "unknown_webhook") from exc
-    if not gateway.verify_webhook(body=body, headers=headers, secret=target.secret):
-        raise ApplicationError("Invalid webhook signature.", "invalid_signature", status=401)
+    signed = False
+    if target.signed or not target.token or gateway.webhook_signature_present(headers):
+        if not gateway.verify_webhook(body=body, headers=headers, secret=target.secret):
+            raise ApplicationError("Invalid webhook signature.", "invalid_signature", status=401)
+        signed = True
     try:
         events = gateway.parse_webhook(body)
     except (WebhookParseError, RecursionError, ValueError) as exc:
@@ -143,7 +174,7 @@ def webhook_ingest(*, webhook_id, body: bytes, headers: Mapping[str, str]) -> in
             device_id=target.device_id,
             event_id=event.event_id[:200],
             kind=_event_kind(event),
-            payload=_event_payload(event),
+            payload=_event_payload(event, signed=signed),
         )
         for event in events
     ]
@@ -193,6 +224,11 @@ def _is_stale_status(event: WebhookEvent) -> bool:
 def _handle_status(event: WebhookEvent) -> None:
     if _is_stale_status(event):
         logger.info("stale status event ignored event=%s", event.pk)
+        return
+    if event.payload.get("confirm"):
+        # An unsigned status is only a hint: the device moves to what the gateway says now.
+        device = Device.objects.get(pk=event.device_id)
+        device_status_confirm(device=device, hinted=event.payload["status"])
         return
     # Read the device now, not at claim time: an earlier event of this batch may have moved it,
     # and comparing with that stale copy skipped real changes (e.g. a logout right after WORKING).
@@ -318,6 +354,17 @@ def webhook_events_process_due(*, now: datetime | None = None, limit: int = 100)
     for event in webhook_events_claim(now=now, limit=limit):
         processed += webhook_event_process(event=event, now=now)
     return processed
+
+
+def webhook_events_prune(*, now: datetime | None = None) -> int:
+    """Delete stored webhook events older than the retention period (a setting, default 7 days).
+
+    Dedupe only needs recent ids (gateways retry within minutes), so old rows are just weight.
+    """
+    days = getattr(settings, "WHATSAPP_WEBHOOK_EVENT_RETENTION_DAYS", WEBHOOK_EVENT_RETENTION_DAYS)
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted, _ = WebhookEvent.objects.filter(received_at__lt=cutoff).delete()
+    return deleted
 
 
 def webhook_event_retry(*, event: WebhookEvent) -> None:

@@ -165,7 +165,12 @@ def test_it_creates_a_device_with_our_signed_webhook_and_returns_its_qr(
     sent = json.loads(rsps.calls[0].request.body)
     assert sent["start"] is True
     hook = sent["config"]["webhooks"][0]
-    assert hook["url"] == f"https://hooks.booqing.test/api/whatsapp/webhooks/{device.webhook_id}"
+    # The URL carries the device's secret token (a capability URL, issue 7).
+    assert hook["url"] == (
+        f"https://hooks.booqing.test/api/whatsapp/webhooks/{device.webhook_id}/"
+        f"{device.webhook_token}"
+    )
+    assert len(device.webhook_token) >= 22
     assert hook["hmac"] == {"key": device.webhook_secret}
     assert hook["retries"]["attempts"] == 4
 
@@ -182,7 +187,9 @@ def test_it_explains_a_failed_create_and_leaves_no_device(config_a, alice, rsps)
     message = assert_error(post(alice, "/devices", {"name": "Front desk"}), 502)
 
     assert "Failed to create device" in message
-    assert "engine crashed" in message
+    # A 5xx body is the gateway's internal error text: it never reaches a page (issue 7).
+    assert "engine crashed" not in message
+    assert "internal error on the gateway" in message
     assert not Device.objects.exists()
 
 

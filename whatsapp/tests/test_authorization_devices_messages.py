@@ -65,7 +65,10 @@ API = "/api/whatsapp"
 HOOK = f"{API}/webhooks"
 
 # Placeholders: D device, C conversation, M message, T API token, W webhook id; A/B the tenant.
-PLACEHOLDERS = ("DA", "DB", "CA", "CB", "MA", "MB", "TA", "TB", "WA", "WB", "A", "B", "X")
+# K: a device's webhook URL token.
+PLACEHOLDERS = (
+    *("DA", "DB", "CA", "CB", "MA", "MB", "TA", "TB", "WA", "WB", "KA", "KB", "A", "B", "X"),
+)
 
 
 def webhook_envelope(session: str) -> dict:
@@ -100,6 +103,8 @@ BODIES = {
     f"{HOOK}/{{WA}}": webhook_envelope(SESSION_A),
     f"{HOOK}/{{WB}}": webhook_envelope(SESSION_B),
     f"{HOOK}/{{X}}": webhook_envelope(SESSION_A),
+    f"{HOOK}/{{WA}}/{{KA}}": webhook_envelope(SESSION_A),
+    f"{HOOK}/{{WA}}/{{KB}}": webhook_envelope(SESSION_A),
 }
 
 
@@ -194,10 +199,15 @@ PLATFORM_API = [
 EVERY_HOST = [
     # gateways post here with no session and no CSRF token: the per-device signature is the
     # only way in, so an unsigned delivery is refused for everyone (and an unknown id is a 404)
-    ("POST",   f"{HOOK}/{{WA}}",                   401,   401,   401,   401,     401),
-    ("POST",   f"{HOOK}/{{WB}}",                   401,   401,   401,   401,     401),
+    # a device whose URL has a token refuses its bare URL like an unknown one
+    ("POST",   f"{HOOK}/{{WA}}",                   404,   404,   404,   404,     404),
+    ("POST",   f"{HOOK}/{{WB}}",                   404,   404,   404,   404,     404),
     ("POST",   f"{HOOK}/{{X}}",                    404,   404,   404,   404,     404),
     ("GET",    f"{HOOK}/{{WA}}",                   405,   405,   405,   405,     405),
+    # the URL's token is required too: the right one still needs the signature, a wrong one
+    # (another device's) is an unknown webhook
+    ("POST",   f"{HOOK}/{{WA}}/{{KA}}",            401,   401,   401,   401,     401),
+    ("POST",   f"{HOOK}/{{WA}}/{{KB}}",            404,   404,   404,   404,     404),
     # a session is no metrics credential, not even the superadmin's
     ("GET",    "/metrics",                         401,   401,   401,   401,     401),
     ("POST",   "/metrics",                         405,   405,   405,   405,     405),
@@ -282,7 +292,7 @@ TOKEN_MATRIX = [
     ("POST",   f"{TOKENS}/new",                      404,   403,   403,   404,   403,   403),
     # nor a metrics or webhook credential
     ("GET",    "/metrics",                           401,   401,   401,   401,   401,   401),
-    ("POST",   f"{HOOK}/{{WA}}",                     401,   401,   401,   401,   401,   401),
+    ("POST",   f"{HOOK}/{{WA}}/{{KA}}",              401,   401,   401,   401,   401,   401),
 ]
 # fmt: on
 TOKEN_HOSTS = (P, A, B, P, A, B)
@@ -416,6 +426,9 @@ def world_fixture(cast, gateway, settings) -> World:
         services.endpoint_assign(tenant=tenant, endpoint_name="Primary", actor=cast.superadmin)
     device_a = make_device(cast.tenant_a, "Front desk", SESSION_A)
     device_b = make_device(cast.tenant_b, "Clinic desk", SESSION_B)
+    for device, token in ((device_a, "token-a-" + "a" * 24), (device_b, "token-b-" + "b" * 24)):
+        device.webhook_token = token
+        device.save(update_fields=["webhook_token"])
     conversation_a, message_a = make_thread(device_a)
     conversation_b, message_b = make_thread(device_b)
     token_a, raw_a = services.api_token_create(tenant=cast.tenant_a, name="Booking app", actor=None)
@@ -435,6 +448,8 @@ def world_fixture(cast, gateway, settings) -> World:
         "TB": token_b.pk,
         "WA": device_a.webhook_id,
         "WB": device_b.webhook_id,
+        "KA": device_a.webhook_token,
+        "KB": device_b.webhook_token,
         "A": cast.tenant_a.pk,
         "B": cast.tenant_b.pk,
         "X": MISSING_ID,
@@ -740,7 +755,10 @@ def test_it_accepts_the_same_webhook_once_it_is_signed(world):
     headers = waha.signed_headers(body, device.webhook_secret)
 
     response = quick_client(None, platform_host(), enforce_csrf=True).post(
-        f"{HOOK}/{device.webhook_id}", body, content_type="application/json", headers=headers
+        f"{HOOK}/{device.webhook_id}/{device.webhook_token}",
+        body,
+        content_type="application/json",
+        headers=headers,
     )
 
     assert response.status_code == 200, response.content

@@ -66,7 +66,8 @@ def test_it_lists_endpoint_health_latency_and_tenants(assigned):
     cast = assigned
     with responses.RequestsMock() as rsps:
         healthy_primary(rsps)
-        rsps.get("https://secondary.gateway.test:8443/", status=503)
+        # Evolution's health is one verify-creds call (its GET / is too slow to probe).
+        rsps.post("https://secondary.gateway.test:8443/verify-creds", status=503)
         probes = services.health_sweep(concurrency=2)
     assert sorted(p.endpoint_name for p in probes) == ["Primary", "Secondary"]
     html = client_for(cast.superadmin).get("/admin/endpoints/").content.decode()

@@ -154,7 +154,7 @@ def test_it_keeps_an_lid_sender_under_its_lid_and_maps_it_once_the_phone_is_know
             "_data": {"notifyName": "Budi", "key": {"senderPn": f"{CONTACT}@s.whatsapp.net"}},
         },
     }
-    url = f"{live_server.url}/api/whatsapp/webhooks/{device.webhook_id}"
+    url = f"{live_server.url}/api/whatsapp/webhooks/{device.webhook_id}/{device.webhook_token}"
     assert signed_post(url, envelope, device.webhook_secret) == 200
     process_webhooks_until(lambda: Message.objects.filter(direction="in").count() == 2)
     assert ContactLid.objects.get(device=device, lid=lid).phone == f"+{CONTACT}"

@@ -69,6 +69,7 @@ def flood_device(cast):
         session_name="bq-acme-flood",
         status=DeviceStatus.CONNECTED,
         webhook_secret=SECRET,
+        webhook_token="flood-token-" + "f" * 24,
     )
 
 
@@ -192,7 +193,10 @@ def test_it_stores_every_unique_message_exactly_once_under_a_duplicate_flood(
 ):
     rng = random.Random(f"flood-{order}")
     groups, events, unique = build_flood(flood_device.session_name, rng)
-    flood = Flood(f"{live_server.url}/api/whatsapp/webhooks/{flood_device.webhook_id}")
+    flood = Flood(
+        f"{live_server.url}/api/whatsapp/webhooks/{flood_device.webhook_id}/"
+        f"{flood_device.webhook_token}"
+    )
 
     getattr(flood, order)(groups, rng)
 

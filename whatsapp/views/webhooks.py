@@ -18,9 +18,9 @@ def _error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
-@csrf_exempt  # gateways cannot send our CSRF token; the per-device signature authenticates them
+@csrf_exempt  # gateways cannot send our CSRF token; the URL's token (and signature) authenticate
 @require_POST
-def receive(request, webhook_id):
+def receive(request, webhook_id, token: str | None = None):
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -31,7 +31,9 @@ def receive(request, webhook_id):
     if len(body) > MAX_WEBHOOK_BYTES:
         return _error(413, "too_large", f"Webhook bodies are limited to {MAX_WEBHOOK_BYTES} bytes.")
     try:
-        stored = webhook_ingest(webhook_id=webhook_id, body=body, headers=request.headers)
+        stored = webhook_ingest(
+            webhook_id=webhook_id, body=body, headers=request.headers, token=token
+        )
     except ApplicationError as exc:
         logger.info("webhook refused webhook=%s code=%s", webhook_id, exc.code)
         return _error(exc.status, exc.code, exc.message)

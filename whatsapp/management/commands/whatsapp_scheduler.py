@@ -21,7 +21,7 @@ from django.utils import timezone
 from whatsapp.services.devices import devices_reconnect_due
 from whatsapp.services.health import health_sweep, probes_prune
 from whatsapp.services.messages import messages_requeue_stale
-from whatsapp.services.webhooks import webhook_events_process_due
+from whatsapp.services.webhooks import webhook_events_process_due, webhook_events_prune
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ def slow_steps(concurrency: int) -> list[Step]:
         Step("health_sweep", lambda: health_sweep(concurrency=concurrency), every=1.0),
         Step("reconnect", devices_reconnect_due, every=2.0),
         Step("prune_probes", probes_prune, every=3600.0),
+        Step("prune_webhook_events", webhook_events_prune, every=3600.0),
     ]
 
 
