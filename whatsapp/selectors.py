@@ -12,10 +12,12 @@ from django.db.models import Count, F, Q, QuerySet
 from booqing.ttl_cache import TtlCache
 from tenants.models import Tenant
 from whatsapp.endpoints import registry
+from whatsapp.gateways.base import Capabilities
 from whatsapp.models import (
     DEFAULT_PHONE_REGION,
     AuditEvent,
     Conversation,
+    Device,
     EndpointState,
     TenantWhatsAppConfig,
 )
@@ -36,6 +38,30 @@ class EndpointRow:
     last_probe_at: datetime | None = None
     last_error: str = ""
     unhealthy_since: datetime | None = None
+    capabilities: Capabilities | None = None
+
+
+def capabilities_from_state(state: EndpointState | None) -> Capabilities | None:
+    """An endpoint's stored capabilities, or None before the first capability probe."""
+    if state is None or state.capabilities_checked_at is None:
+        return None
+    return Capabilities(
+        provider=state.provider,
+        version=state.version,
+        tier=state.tier,
+        engine=state.engine,
+        key_enforced=state.key_enforced,
+        signs_webhooks=bool(state.signs_webhooks),
+        multi_session=state.multi_session is not False,
+    )
+
+
+def single_session_conflict(*, tenant: Tenant, endpoint_name: str) -> bool:
+    """True when a one-number endpoint (WAHA Core) already carries another tenant's device."""
+    capabilities = capabilities_from_state(endpoint_state(endpoint_name))
+    if capabilities is None or capabilities.multi_session:
+        return False
+    return Device.objects.filter(endpoint_name=endpoint_name).exclude(tenant=tenant).exists()
 
 
 def endpoint_overview() -> list[EndpointRow]:
@@ -59,6 +85,7 @@ def endpoint_overview() -> list[EndpointRow]:
                 last_probe_at=state.last_probe_at if state else None,
                 last_error=state.last_error if state else "",
                 unhealthy_since=state.unhealthy_since if state else None,
+                capabilities=capabilities_from_state(state),
             )
         )
     return rows

@@ -15,11 +15,14 @@ from whatsapp.services.devices import (
     device_logout,
     device_pairing_start,
     device_qr,
+    device_qr_stored,
     device_refresh_status,
     device_restart,
     devices_reconnect_due,
+    devices_refresh_status,
 )
 from whatsapp.services.health import (
+    endpoint_capabilities,
     endpoint_connection_test,
     endpoint_probe,
     health_sweep,
@@ -40,6 +43,7 @@ from whatsapp.services.webhooks import (
     webhook_event_process,
     webhook_event_retry,
     webhook_events_process_due,
+    webhook_events_prune,
     webhook_ingest,
 )
 
@@ -57,10 +61,13 @@ __all__ = [
     "device_logout",
     "device_pairing_start",
     "device_qr",
+    "device_qr_stored",
     "device_refresh_status",
     "device_restart",
     "devices_reconnect_due",
+    "devices_refresh_status",
     "endpoint_assign",
+    "endpoint_capabilities",
     "endpoint_connection_test",
     "endpoint_probe",
     "endpoint_remove",
@@ -77,5 +84,6 @@ __all__ = [
     "webhook_event_process",
     "webhook_event_retry",
     "webhook_events_process_due",
+    "webhook_events_prune",
     "webhook_ingest",
 ]

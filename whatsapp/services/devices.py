@@ -322,6 +322,24 @@ def device_qr(*, device: Device, force: bool = False) -> QrInfo | None:
     )
 
 
+def device_qr_stored(*, device: Device) -> QrInfo | None:
+    """The QR the database holds (no gateway call), for a page that must render at once."""
+    if not device.qr_value or device.qr_changed_at is None:
+        return None
+    lifetime = FIRST_QR_SECONDS if device.qr_count <= 1 else NEXT_QR_SECONDS
+    return QrInfo(
+        value=device.qr_value, expires_at=device.qr_changed_at + timedelta(seconds=lifetime)
+    )
+
+
+def devices_refresh_status(*, tenant: Tenant) -> list[Device]:
+    """Every device of a tenant, refreshed from the gateway (the dashboard's live check)."""
+    devices = list(Device.objects.filter(tenant=tenant).order_by("created_at"))
+    for device in devices:
+        device_refresh_status(device=device)
+    return devices
+
+
 def device_restart(*, device: Device, actor=None) -> Device:
     """Restart the session (recreating it if the gateway forgot it), e.g. after a drop."""
     gateway = gateway_for_endpoint(device.endpoint_name)

@@ -18,7 +18,7 @@ from whatsapp.endpoints import EndpointNotFound, registry
 from whatsapp.gateways import GatewayError, Health, gateway_for
 from whatsapp.gateways.base import Capabilities
 from whatsapp.models import EndpointProbe, EndpointState, HealthStatus, TenantWhatsAppConfig
-from whatsapp.selectors import forget_config_snapshots
+from whatsapp.selectors import capabilities_from_state, forget_config_snapshots
 from whatsapp.services.gateway_access import PROBE_TIMEOUT_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -76,21 +76,6 @@ def _probe_network(endpoint_name: str, known: _Known | None = None) -> ProbeResu
         except Exception:  # a page or the scheduler must never die on a gateway's answer
             logger.exception("capability probe crashed endpoint=%s", endpoint_name)
     return ProbeResult(endpoint_name, health, capabilities)
-
-
-def capabilities_from_state(state: EndpointState | None) -> Capabilities | None:
-    """The stored capabilities, or None before the first capability probe."""
-    if state is None or state.capabilities_checked_at is None:
-        return None
-    return Capabilities(
-        provider=state.provider,
-        version=state.version,
-        tier=state.tier,
-        engine=state.engine,
-        key_enforced=state.key_enforced,
-        signs_webhooks=bool(state.signs_webhooks),
-        multi_session=state.multi_session is not False,
-    )
 
 
 def _store_capabilities(state: EndpointState, capabilities: Capabilities, now: datetime) -> list:

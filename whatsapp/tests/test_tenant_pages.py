@@ -259,8 +259,9 @@ def test_it_draws_the_qr_with_a_countdown_and_a_phone_link(configured, gateway):
     mock_status(gateway, device, "SCAN_QR_CODE")
     mock_qr(gateway, device, SIM_QR)
 
+    # The live status section (htmx) is what asks the gateway; the page itself never waits.
     response = client_for(configured.alice, configured.host_a).get(
-        f"/admin/whatsapp/devices/{device.pk}"
+        f"/admin/whatsapp/devices/{device.pk}", **HTMX
     )
 
     page = text(response)
@@ -280,7 +281,9 @@ def test_it_does_not_link_a_qr_value_that_is_not_a_web_address(configured, gatew
     mock_qr(gateway, device, "2@Xk3oPq9aZ,abc,def==")
 
     page = text(
-        client_for(configured.alice, configured.host_a).get(f"/admin/whatsapp/devices/{device.pk}")
+        client_for(configured.alice, configured.host_a).get(
+            f"/admin/whatsapp/devices/{device.pk}", **HTMX
+        )
     )
 
     assert "<svg" in page
@@ -335,7 +338,9 @@ def test_it_shows_why_the_status_could_not_be_refreshed(configured, gateway):
     gateway.get(f"{PRIMARY}/api/sessions/{device.session_name}", status=503)
 
     page = text(
-        client_for(configured.alice, configured.host_a).get(f"/admin/whatsapp/devices/{device.pk}")
+        client_for(configured.alice, configured.host_a).get(
+            f"/admin/whatsapp/devices/{device.pk}", **HTMX
+        )
     )
 
     assert "Could not refresh the status" in page

@@ -21,6 +21,8 @@ SETUP_TEMPLATE = "whatsapp/tenant_setup.html"
 def _setup_context(tenant: Tenant, *, settings_form=None, error=None) -> dict:
     reg = registry()
     config = TenantWhatsAppConfig.objects.filter(tenant=tenant).first()
+    state = selectors.endpoint_state(config.endpoint_name) if config else None
+    known = config is not None and reg.is_valid(config.endpoint_name)
     return {
         "tenant": tenant,
         "config": config,
@@ -33,7 +35,11 @@ def _setup_context(tenant: Tenant, *, settings_form=None, error=None) -> dict:
         ),
         "settings_form": settings_form or SettingsForm(instance=config or TenantWhatsAppConfig()),
         "audit_events": selectors.recent_audit_events(tenant=tenant),
-        "endpoint_state": selectors.endpoint_state(config.endpoint_name) if config else None,
+        "endpoint_state": state,
+        "capabilities": selectors.capabilities_from_state(state),
+        "endpoint_host": reg.metadata(config.endpoint_name).host if known else "",
+        "single_session_conflict": config is not None
+        and selectors.single_session_conflict(tenant=tenant, endpoint_name=config.endpoint_name),
         "error": error,
     }
 

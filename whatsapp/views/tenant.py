@@ -23,14 +23,18 @@ DASHBOARD_TEMPLATE = "whatsapp/dashboard.html"
 SILENT_AFTER = timedelta(hours=24)
 
 
-def _dashboard_context(request, *, form=None, error=None) -> dict:
+def _dashboard_context(request, *, form=None, error=None, devices=None) -> dict:
     tenant = request.tenant
     config = TenantWhatsAppConfig.objects.filter(tenant=tenant).first()
     return {
         "config": config,
         "endpoint_known": config is not None and registry().is_valid(config.endpoint_name),
         "is_admin": request.membership.is_admin,
-        "devices": list(Device.objects.filter(tenant=tenant).order_by("created_at")),
+        # From the database unless the live check (htmx) just refreshed them.
+        "devices": devices
+        if devices is not None
+        else list(Device.objects.filter(tenant=tenant).order_by("created_at")),
+        "live": devices is not None,
         "silent_before": timezone.now() - SILENT_AFTER,
         "form": form or DeviceForm(),
         "error": error,
@@ -40,6 +44,12 @@ def _dashboard_context(request, *, form=None, error=None) -> dict:
 @member_required
 @require_GET
 def dashboard(request):
+    # The page never waits on a gateway: it renders from the database, then its devices card
+    # asks again with htmx (`?live=1`), and only that request reads each session's status.
+    if request.htmx and request.GET.get("live"):
+        devices = services.devices_refresh_status(tenant=request.tenant)
+        context = _dashboard_context(request, devices=devices)
+        return page_or_fragment(request, DASHBOARD_TEMPLATE, "devices", context)
     return render(request, DASHBOARD_TEMPLATE, _dashboard_context(request))
 
 

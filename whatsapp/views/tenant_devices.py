@@ -19,14 +19,22 @@ from whatsapp.views.responses import error_status, go_to, page_or_fragment
 DEVICE_TEMPLATE = "whatsapp/device.html"
 
 
-def _device_context(request, device: Device, *, success=None, error=None) -> dict:
-    qr = services.device_qr(device=device) if device.is_pairing else None
+def _device_context(
+    request, device: Device, *, success=None, error=None, live: bool = True
+) -> dict:
+    """`live`: the gateway was asked just now; otherwise everything comes from the database
+    (the QR too) and the page fetches the live status itself, showing "checking…"."""
+    if device.is_pairing:
+        qr = services.device_qr(device=device) if live else services.device_qr_stored(device=device)
+    else:
+        qr = None
     return {
         "device": device,
         "is_admin": request.membership.is_admin,
         "qr": _qr_context(qr),
         "success": success,
         "error": error,
+        "live": live,
     }
 
 
@@ -50,9 +58,12 @@ def _qr_context(qr: services.QrInfo | None) -> dict | None:
 @require_GET
 def device_detail(request, device_id):
     device = get_object_or_404(Device, pk=device_id, tenant=request.tenant)
-    # Every view (and every poll of the status fragment) asks the gateway; it never raises.
-    services.device_refresh_status(device=device)
-    context = _device_context(request, device)
+    # The page renders from the database at once; its status section then asks for the live
+    # status (htmx), and only that request waits on the gateway (it never raises).
+    live = bool(request.htmx)
+    if live:
+        services.device_refresh_status(device=device)
+    context = _device_context(request, device, live=live)
     return page_or_fragment(request, DEVICE_TEMPLATE, "device-status", context)
 
 
