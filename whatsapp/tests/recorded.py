@@ -23,6 +23,7 @@ class Exchange:
     status: int
     headers: dict[str, str]
     body: bytes
+    request_body: str = ""
 
 
 def _http_answer(raw: str) -> tuple[int, dict[str, str], str]:
@@ -58,7 +59,8 @@ def read_exchange(path: Path) -> Exchange:
         )
     headers.pop("Content-Length", None)
     headers.pop("Transfer-Encoding", None)
-    return Exchange(method, url.path, url.query, status, headers, body.encode())
+    sent = next((line[6:] for line in text.split("\n") if line.startswith("BODY: ")), "")
+    return Exchange(method, url.path, url.query, status, headers, body.encode(), sent)
 
 
 _TIMELINE = re.compile(r"^\s*[\d.]+\s+(\{.*\})(?:\s+(\d{3}))?\s*$")

@@ -278,6 +278,15 @@ def test_recorded_waha_core_answer(name):
             assert sent["config"]["webhooks"][0]["url"] == HOOK
             assert sent["config"]["metadata"] == {"tenant": "acme", "device": "42"}
             assert any(c.request.url.endswith("/api/sessions/default/start") for c in mock.calls)
+        if name in ("25_create_default_product_payload", "real_a09_create_default"):
+            recorded = json.loads(
+                read_exchange(WAHA_CORE / "responses" / f"{name}.txt").request_body
+            )
+            sent = json.loads(mock.calls[0].request.body)
+            assert sorted(sent) == sorted(recorded) and sent["start"] is True
+            assert sorted(sent["config"]["webhooks"][0]) == sorted(
+                recorded["config"]["webhooks"][0]
+            )
         if name in ("05_health", "real_a05_health"):
             assert not any(c.request.url.endswith("/health") for c in mock.calls)
         if name in ("02_server_version", "real_a02_version", "03_version_nokey"):
@@ -443,6 +452,14 @@ def test_recorded_evolution_answer(name):
         check(call(gw))
         if name in ("b23_restart_when_closed", "b24_connect_when_closed", "c03_restart_closed"):
             assert any("/instance/connect/" in c.request.url for c in mock.calls)
+        if name in ("b13_webhook_set", "b01_create_product_payload"):
+            # What we send has the shape the real gateway accepted.
+            recorded = json.loads(
+                read_exchange(EVOLUTION / "responses" / f"{name}.txt").request_body
+            )
+            sent = json.loads(mock.calls[0].request.body)
+            assert sorted(sent) == sorted(recorded)
+            assert sorted(sent["webhook"]) == sorted(recorded["webhook"])
         if name == "b16_restart":
             assert not any("/instance/connect/" in c.request.url for c in mock.calls)
 
