@@ -466,6 +466,7 @@ class HttpGateway(Gateway):
     ):
         super().__init__(endpoint, timeout=timeout)
         self.http = session if session is not None else pooled_session(endpoint.name)
+        self.last_key_check: Reply | None = None
 
     @abc.abstractmethod
     def _auth_headers(self) -> dict[str, str]: ...
@@ -624,6 +625,8 @@ class HttpGateway(Gateway):
             return Health(
                 ok=False, latency_ms=latency_ms, detail=f"{self.label} {type(exc).__name__}"
             )
+        # A capability probe right after this health check reuses the answer (one call less).
+        self.last_key_check = checked
         if checked.status in self.auth_failure_statuses:
             return Health(
                 ok=False,

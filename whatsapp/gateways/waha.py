@@ -110,7 +110,10 @@ class WahaGateway(HttpGateway):
         return self._health_probe(("GET", "/ping"), ("GET", "/api/server/version"))
 
     def capabilities(self) -> Capabilities:
-        data = as_dict(self._request("GET", "/api/server/version").data)
+        reply = self.last_key_check  # the health check just read the same route
+        if reply is None or reply.status != 200 or not isinstance(reply.data, dict):
+            reply = self._request("GET", "/api/server/version")
+        data = as_dict(reply.data)
         version, tier, engine = (data.get(k) for k in ("version", "tier", "engine"))
         tier = tier.upper() if isinstance(tier, str) else ""
         # Only Plus signs, retries and serves many sessions. A WAHA that does not say its tier

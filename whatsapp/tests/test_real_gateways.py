@@ -132,24 +132,23 @@ def test_capabilities_are_not_probed_again_until_an_hour_passes_or_the_version_c
         services.endpoint_probe(endpoint_name="Primary", now=when)
         return len(gateway.calls) - before
 
-    assert calls_for_probe_at(start) == 4  # ping, version; capabilities: version, wrong key
+    assert calls_for_probe_at(start) == 3  # ping, version, the same with a wrong key
     assert calls_for_probe_at(start + timedelta(minutes=1)) == 2
     assert calls_for_probe_at(start + timedelta(minutes=30)) == 2
-    assert calls_for_probe_at(start + timedelta(minutes=61)) == 4
+    assert calls_for_probe_at(start + timedelta(minutes=61)) == 3
     gateway.upsert(
         responses.GET,
         f"{PRIMARY}/api/server/version",
         json={"version": "2025.1.1", "engine": "NOWEB", "tier": "PLUS"},
     )
-    assert calls_for_probe_at(start + timedelta(minutes=62)) == 4  # a new version: learn again
+    assert calls_for_probe_at(start + timedelta(minutes=62)) == 3  # a new version: learn again
     state = EndpointState.objects.get(endpoint_name="Primary")
     assert (state.tier, state.version, state.multi_session) == ("PLUS", "2025.1.1", True)
 
 
 def test_a_gateway_that_refuses_the_wrong_key_is_recorded_as_enforcing_it(gateway):
     replay(gateway, "real_a01_ping")
-    # health's version call, the capability call with the key, then the one with a wrong key
-    gateway.get(f"{PRIMARY}/api/server/version", json={"version": "2025.1.1", "tier": "PLUS"})
+    # health's version call (reused for the capabilities), then the one with a wrong key
     gateway.get(f"{PRIMARY}/api/server/version", json={"version": "2025.1.1", "tier": "PLUS"})
     gateway.get(f"{PRIMARY}/api/server/version", status=401, json={"message": "Unauthorized"})
 
