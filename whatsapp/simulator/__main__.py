@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         public_url=options["public_url"],
         knobs=knobs,
         verbose=options["verbose"],
+        flavor=options["flavor"],
+        state_file=options["state_file"],
     )
     return 0
 

@@ -38,6 +38,8 @@ class Command(BaseCommand):
                 public_url=options["public_url"],
                 knobs=knobs,
                 verbose=options["verbose"],
+                flavor=options["flavor"],
+                state_file=options["state_file"],
             )
         except OSError as exc:
             raise CommandError(
