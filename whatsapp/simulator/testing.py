@@ -228,7 +228,7 @@ class SimulatorProcess(_Client):
                     raise _PortTaken
                 raise SimulatorError(f"simulator exited early:\n{self.output()}")
             try:
-                with _OPENER.open(self.url + "/ping", timeout=1) as response:
+                with _OPENER.open(self.url + "/_sim/config", timeout=1) as response:
                     response.read()
                 # Answered, but maybe by someone else on that port: ours must still be alive.
                 time.sleep(0.05)
@@ -237,9 +237,7 @@ class SimulatorProcess(_Client):
             except OSError:
                 time.sleep(0.05)
         self.stop()
-        raise SimulatorError(
-            f"simulator did not answer /ping within {START_TIMEOUT}s:\n{self.output()}"
-        )
+        raise SimulatorError(f"simulator did not answer within {START_TIMEOUT}s:\n{self.output()}")
 
     def output(self) -> str:
         """Everything the process printed so far (stdout and stderr)."""
