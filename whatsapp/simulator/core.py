@@ -279,8 +279,10 @@ class Simulator:
 
     def restart(self, name: str) -> dict[str, Any]:
         self.only_default(name)
-        self._existing(name)
-        self._pause_after_stop()
+        with self.lock:
+            was_running = self._existing(name).status != "STOPPED"
+        if was_running:
+            self._pause_after_stop()
         with self.lock:
             session = self._existing(name)
             self._start(session)
@@ -315,6 +317,9 @@ class Simulator:
             session = self.sessions.pop(name, None)
             if session is not None:
                 was_running = session.status != "STOPPED"
+                if was_running and self.flavor.is_core:
+                    # Core stops the session first, and says so (recorded STOPPED delivery).
+                    self._halt(session, "STOPPED")
                 session.generation = next(self._generations)
                 if self.flavor.is_core:
                     self.core_pending_config = None
