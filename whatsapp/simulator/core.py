@@ -195,7 +195,7 @@ class Simulator:
             self.sessions[name] = session
             self.touch()
             if start:
-                self._start(session)
+                self.boot(session)
             return self.session_json(session)
 
     def update(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -212,7 +212,7 @@ class Simulator:
                 raise SimError(404, "Session not found")
             was_running = session.status != "STOPPED"
             if self.flavor.is_core and was_running:
-                self._halt(session, "STOPPED")
+                self.halt(session, "STOPPED")
         if self.flavor.is_core and was_running:
             self._pause_after_stop()
         with self.lock:
@@ -221,7 +221,7 @@ class Simulator:
             self.touch()
             # WAHA restarts a running session to apply a new config.
             if was_running:
-                self._start(session)
+                self.boot(session)
             return self.session_json(session)
 
     def start(self, name: str) -> dict[str, Any]:
@@ -238,7 +238,7 @@ class Simulator:
             if self.flavor.is_core and session.status != "STOPPED":
                 raise SimError(422, f"Session '{name}' is already started.")
             if session.status in ("STOPPED", "FAILED"):
-                self._start(session)
+                self.boot(session)
             return self.session_json(session)
 
     def start_upsert(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -260,7 +260,7 @@ class Simulator:
             elif config is not None:
                 session.config = config
             self.core_pending_config = None
-            self._start(session)
+            self.boot(session)
             return {"name": name, "status": session.status, "config": session.config}
 
     def stop(self, name: str) -> dict[str, Any] | None:
@@ -272,7 +272,7 @@ class Simulator:
                     return None
                 raise SimError(404, f"Session '{name}' does not exist")
             was_running = session.status != "STOPPED"
-            self._halt(session, "STOPPED")
+            self.halt(session, "STOPPED")
         if was_running:
             self._pause_after_stop()
         return self.info(name)
@@ -285,7 +285,7 @@ class Simulator:
             self._pause_after_stop()
         with self.lock:
             session = self._existing(name)
-            self._start(session)
+            self.boot(session)
             return self.session_json(session)
 
     def logout(self, name: str) -> dict[str, Any]:
@@ -300,7 +300,7 @@ class Simulator:
         self._pause_after_stop()
         with self.lock:
             session = self._existing(name)
-            self._start(session)
+            self.boot(session)
             return self.session_json(session)
 
     def _existing(self, name: str) -> Session:
@@ -319,7 +319,7 @@ class Simulator:
                 was_running = session.status != "STOPPED"
                 if was_running and self.flavor.is_core:
                     # Core stops the session first, and says so (recorded STOPPED delivery).
-                    self._halt(session, "STOPPED")
+                    self.halt(session, "STOPPED")
                 session.generation = next(self._generations)
                 if self.flavor.is_core:
                     self.core_pending_config = None
@@ -336,7 +336,7 @@ class Simulator:
             session = self.get(name)
             if logout:
                 session.identity = None
-            self._halt(session, status)
+            self.halt(session, status)
             return session.to_json()
 
     def list_sessions(self) -> list[dict[str, Any]]:
@@ -360,9 +360,10 @@ class Simulator:
             self._fresh()
             self.touch()
 
-    # -- lifecycle internals (caller holds the lock) --
+    # -- lifecycle (the caller holds the lock; also used by the Evolution routes) --
 
-    def _start(self, session: Session) -> None:
+    def boot(self, session: Session) -> None:
+        """(Re)start a session: STARTING, then WORKING if a phone is linked, else a QR."""
         session.generation = generation = next(self._generations)
         session.qr_token = None
         self._set_status(session, "STARTING")
@@ -394,11 +395,12 @@ class Simulator:
             if session is None or session.generation != generation or session.qr_token != token:
                 return
             if session.qr_count >= self.knobs.qr_max:
-                self._halt(session, "FAILED")
+                self.halt(session, "FAILED")
             else:
                 self._new_qr(session, first=False)
 
-    def _halt(self, session: Session, status: str) -> None:
+    def halt(self, session: Session, status: str) -> None:
+        """Stop a session in STOPPED or FAILED; pending timers for it become no-ops."""
         session.generation = next(self._generations)
         session.qr_token = None
         if session.status != status:

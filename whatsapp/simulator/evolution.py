@@ -172,7 +172,7 @@ class EvolutionApi:
             sim.touch()
             qrcode = bool(body.get("qrcode"))
             if qrcode:
-                sim._start(session)
+                sim.boot(session)
         # Evolution sleeps while Baileys connects; the webhooks arrive before this answer.
         if sim.knobs.create_delay:
             time.sleep(sim.knobs.create_delay)
@@ -236,7 +236,7 @@ class EvolutionApi:
             if state == "open":
                 return Response.json(200, self._state(session))
             if state == "close":
-                self.sim._start(session)
+                self.sim.boot(session)
         if state == "close":
             # Answer with the first QR when it comes quickly, as Evolution's 2 s wait does.
             deadline = time.monotonic() + min(CONNECT_WAIT_MAX, self.sim.knobs.start_delay + 0.2)
@@ -252,7 +252,7 @@ class EvolutionApi:
             if state_of(session) == "close":
                 # Recorded (b23, c03): Evolution's own error object, stringified, and no restart.
                 return Response.json(200, {"error": True, "message": "[object Object]"})
-            self.sim._start(session)
+            self.sim.boot(session)
             return Response.json(200, self._qr(session))
 
     @route("DELETE", f"/instance/logout/{NAME}")
@@ -274,7 +274,7 @@ class EvolutionApi:
     def _logout(self, session: Session) -> None:
         session.identity = None
         session.stop_reason = 401  # Baileys' loggedOut
-        self.sim._halt(session, "STOPPED")
+        self.sim.halt(session, "STOPPED")
         session.stop_reason = 200
 
     @route("DELETE", f"/instance/delete/{NAME}")

@@ -56,7 +56,7 @@ class StateFile:
             for item in data.get("sessions", []):
                 if item.get("running"):
                     # Back from a restart: a paired phone reconnects without a new scan.
-                    sim._start(sim.sessions[item["name"]])
+                    sim.boot(sim.sessions[item["name"]])
         self._saved = sim.changes
 
     def start(self) -> None:
@@ -80,12 +80,14 @@ class StateFile:
                 "core_pending_config": sim.core_pending_config,
                 "sessions": [_session_json(s) for s in sim.sessions.values()],
             }
+            # Serialised under the lock: timers change sessions (acks) while we write.
+            text = json.dumps(data)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename: a crash mid-write leaves the previous file whole.
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".sim-state-")
         try:
             with os.fdopen(fd, "w") as handle:
-                json.dump(data, handle)
+                handle.write(text)
             os.replace(tmp, self.path)
         except OSError as exc:
             logger.warning("state file not saved path=%s error=%s", self.path, exc)
