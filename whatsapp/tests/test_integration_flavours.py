@@ -46,9 +46,14 @@ def status_of(device: Device) -> str:
     return Device.objects.values_list("status", flat=True).get(pk=device.pk)
 
 
+def on_gateway(device: Device, gateway) -> str:
+    """The device's session as the gateway names it: WAHA Core only ever has `default`."""
+    return "default" if gateway.flavor == "waha-core" else device.session_name
+
+
 def add_and_pair(tenant, actor, gateway) -> Device:
     device = services.device_create(tenant=tenant, name="Front desk", actor=actor)
-    gateway.pair(device.session_name)
+    gateway.pair(on_gateway(device, gateway))
     process_webhooks_until(lambda: status_of(device) == DeviceStatus.CONNECTED)
     device.refresh_from_db()
     return device
@@ -71,7 +76,7 @@ def test_it_sends_and_receives_on_every_gateway(paired, gateway):
     # The contact's phone acks it up to read.
     process_webhooks_until(lambda: Message.objects.get(pk=message.pk).status == MessageStatus.READ)
 
-    gateway.inbound(paired.session_name, CONTACT, "Thank you!", pushName="Budi")
+    gateway.inbound(on_gateway(paired, gateway), CONTACT, "Thank you!", pushName="Budi")
     inbound = process_webhooks_until(
         lambda: Message.objects.filter(direction=Message.Direction.INBOUND).first()
     )
@@ -82,22 +87,22 @@ def test_it_sends_and_receives_on_every_gateway(paired, gateway):
 def test_it_reconnects_a_device_that_dropped_twice_in_a_row(paired, gateway):
     interval = TenantWhatsAppConfig.objects.get(tenant=paired.tenant).reconnect_interval
     for round_ in range(2):
-        gateway.drop(paired.session_name, "STOPPED")
+        gateway.drop(on_gateway(paired, gateway), "STOPPED")
         process_webhooks_until(lambda: status_of(paired) != DeviceStatus.CONNECTED)
         # The second drop comes after the first attempt's reconnect interval.
         later = timezone.now() + timedelta(seconds=(interval + 1) * round_)
         assert services.devices_reconnect_due(now=later) == 1
-        gateway.wait_for_status(paired.session_name, "WORKING")
+        gateway.wait_for_status(on_gateway(paired, gateway), "WORKING")
         process_webhooks_until(lambda: status_of(paired) == DeviceStatus.CONNECTED)
 
 
 def test_a_deleted_device_leaves_the_endpoint_ready_for_the_next(cast, paired, gateway):
-    session_name = paired.session_name
+    session_name = on_gateway(paired, gateway)
     services.device_delete(device=paired, actor=cast.alice)
     assert not Device.objects.exists()
-    status, _ = gateway.request("GET", f"/_sim/sessions/{session_name}")
-    # WAHA Core keeps no session once `default` is deleted; the others forget theirs.
-    assert status == 404
+    status, session = gateway.request("GET", f"/_sim/sessions/{session_name}")
+    # The gateway forgets the session (WAHA Core may instead keep `default`, stopped and empty).
+    assert status == 404 or (gateway.flavor == "waha-core" and session["status"] == "STOPPED")
 
     again = add_and_pair(cast.tenant_a, cast.alice, gateway)
     message, _ = services.message_send(tenant=cast.tenant_a, to=CONTACT, body="Welcome back")
