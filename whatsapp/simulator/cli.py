@@ -30,6 +30,8 @@ _HELP = {
     "stop_delay": "seconds WAHA pauses after stopping a session (real: about 3)",
     "create_delay": "seconds Evolution's instance create blocks (real: 5 to 7)",
     "key_not_enforced": "accept any API key or none (WAHA Core 2024.10.8 did)",
+    "reply_delay_ms": "milliseconds a send waits after delivering before it answers",
+    "fail_after_send_rate": "fraction (0..1) of sends answered 500 after delivering",
 }
 
 

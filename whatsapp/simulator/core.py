@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import secrets
 import threading
 import time
@@ -539,7 +540,16 @@ class Simulator:
                 raise SimError(400, "number not on WhatsApp")
             serialized, short_id, timestamp = self.record_outbound(session, chat_id, text)
             me = session.identity["id"] if session.identity else ""
+        self.after_delivery()
         return self._send_reply(serialized, short_id, me, chat_id, text, timestamp)
+
+    def after_delivery(self) -> None:
+        """The message is with the contact; the reply may still be late or a 500 (knobs)."""
+        knobs = self.knobs
+        if knobs.reply_delay_ms:
+            time.sleep(knobs.reply_delay_ms / 1000)
+        if knobs.fail_after_send_rate and random.random() < knobs.fail_after_send_rate:
+            raise SimError(500, "Simulated failure after the message was delivered")
 
     def record_outbound(self, session: Session, chat_id: str, text: str) -> tuple[str, str, int]:
         """Keep a sent message (the contact "receives" it) and schedule its acks."""

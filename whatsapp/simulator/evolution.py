@@ -321,6 +321,10 @@ class EvolutionApi:
                 )
             chat = f"{number}@c.us"
             _serialized, short, timestamp = sim.record_outbound(session, chat, body["text"])
+        try:
+            sim.after_delivery()
+        except SimError as exc:
+            raise EvoError(exc.status, exc.message) from None
         return Response.json(
             201,
             {

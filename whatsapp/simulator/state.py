@@ -53,6 +53,10 @@ class Knobs:
     create_delay: float = 0.0
     # WAHA Core 2024.10.8 accepts any key, or none: the security hole issue 7 describes.
     key_not_enforced: bool = False
+    # A send the gateway delivered whose reply is late (past the client's timeout) or a 500:
+    # the outcome is unknown to the sender although the contact has the message (issue 8).
+    reply_delay_ms: int = 0
+    fail_after_send_rate: float = 0.0
 
     def update(self, values: dict[str, Any]) -> None:
         """Apply a partial update, validating every value before changing anything."""
@@ -77,12 +81,12 @@ def _coerce(name: str, value: Any) -> Any:
             if isinstance(value, str):
                 return value.strip().lower() in ("1", "true", "yes", "on")
             return bool(value)
-        if name in ("latency_ms", "qr_max"):
+        if name in ("latency_ms", "qr_max", "reply_delay_ms"):
             number = int(value)
             if number < 0 or (name == "qr_max" and number < 1):
                 raise ValueError
             return number
-        if name in ("failure_rate", "duplicate_rate"):
+        if name in ("failure_rate", "duplicate_rate", "fail_after_send_rate"):
             rate = float(value)
             if not 0.0 <= rate <= 1.0:
                 raise ValueError

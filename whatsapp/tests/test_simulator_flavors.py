@@ -512,3 +512,21 @@ class TestEveryFlavor:
             else status_event("WORKING"),
             count=2,
         )
+
+    def test_a_send_can_reach_the_contact_and_still_fail_or_answer_late(self, any_sim, receiver):
+        api = http(any_sim)
+        name = open_session(any_sim, api, receiver)
+        any_sim.pair(name)
+        any_sim.configure(fail_after_send_rate=1)
+        assert send(any_sim, api, name, "Answered 500").status_code == 500
+        any_sim.configure(fail_after_send_rate=0, reply_delay_ms=1500)
+        with pytest.raises(requests.Timeout):
+            if any_sim.flavor == "evolution":
+                body = {"number": CONTACT, "text": "Answered late"}
+                api.post(f"{any_sim.url}/message/sendText/{name}", json=body, timeout=0.3)
+            else:
+                body = {"session": name, "chatId": f"{CONTACT}@c.us", "text": "Answered late"}
+                api.post(f"{any_sim.url}/api/sendText", json=body, timeout=0.3)
+        any_sim.configure(reply_delay_ms=0)
+        # Both reached the contact: the gateway's history is what reconciliation reads.
+        assert history(any_sim, api, name) == [(True, "Answered late"), (True, "Answered 500")]
