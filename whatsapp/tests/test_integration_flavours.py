@@ -34,7 +34,7 @@ def gateway(request, monkeypatch):
     sim.stop()
 
 
-def process_webhooks_until(predicate, *, timeout: float = 10.0):
+def process_webhooks_until(predicate, *, timeout: float = 20.0):
     def step():
         services.webhook_events_process_due()
         return predicate()
@@ -53,7 +53,7 @@ def on_gateway(device: Device, gateway) -> str:
 
 def add_and_pair(tenant, actor, gateway) -> Device:
     device = services.device_create(tenant=tenant, name="Front desk", actor=actor)
-    gateway.pair(on_gateway(device, gateway))
+    gateway.pair(on_gateway(device, gateway), timeout=15)
     process_webhooks_until(lambda: status_of(device) == DeviceStatus.CONNECTED)
     device.refresh_from_db()
     return device
@@ -92,7 +92,7 @@ def test_it_reconnects_a_device_that_dropped_twice_in_a_row(paired, gateway):
         # The second drop comes after the first attempt's reconnect interval.
         later = timezone.now() + timedelta(seconds=(interval + 1) * round_)
         assert services.devices_reconnect_due(now=later) == 1
-        gateway.wait_for_status(on_gateway(paired, gateway), "WORKING")
+        gateway.wait_for_status(on_gateway(paired, gateway), "WORKING", timeout=15)
         process_webhooks_until(lambda: status_of(paired) == DeviceStatus.CONNECTED)
 
 
