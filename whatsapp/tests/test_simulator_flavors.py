@@ -4,6 +4,9 @@ chat history, a state file that survives a restart)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +14,13 @@ import pytest
 import requests
 
 from whatsapp.simulator.flavors import CORE_ONLY_DEFAULT
-from whatsapp.simulator.testing import SimulatorProcess, start_simulator_process
+from whatsapp.simulator.testing import (
+    PROJECT_ROOT,
+    SimulatorProcess,
+    free_port,
+    start_simulator_process,
+)
+from whatsapp.tests.conftest import wait_until
 from whatsapp.tests.test_simulator import Hit, Receiver
 
 pytestmark = pytest.mark.integration
@@ -256,12 +265,33 @@ class TestWahaCore:
 
 
 def test_the_key_not_enforced_flag_works_from_the_command_line():
-    with start_simulator_process(api_key=API_KEY, flavor="waha-core") as process:
-        assert http(process, key="x").get(f"{process.url}/api/sessions").status_code == 401
-    with SimulatorProcess(api_key=API_KEY, flavor="waha-core", key_not_enforced=True) as process:
-        process.start()
-        answer = http(process, key="x").get(f"{process.url}/api/sessions", timeout=5)
-        assert answer.status_code == 200
+    port = free_port()
+    env = {**os.environ, "WAHA_API_KEY": API_KEY}
+    command = [sys.executable, "-m", "whatsapp.simulator", "--flavor", "waha-core"]
+    process = subprocess.Popen(
+        [*command, "--port", str(port), "--key-not-enforced"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        session = requests.Session()
+        session.trust_env = False
+        url = f"http://127.0.0.1:{port}/api/sessions"
+
+        def answered():
+            try:
+                return session.get(url, headers={"X-Api-Key": "wrong"}, timeout=1)
+            except requests.ConnectionError:
+                return None
+
+        answer = wait_until(answered, timeout=15)
+        assert answer.status_code == 200  # a wrong key, and Core serves it anyway
+        assert session.get(url, timeout=5).json()[0]["name"] == "default"  # no key at all
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 # --- Evolution ---------------------------------------------------------------------------------
