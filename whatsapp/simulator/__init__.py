@@ -1,4 +1,4 @@
-"""A WAHA-compatible WhatsApp gateway simulator (stdlib only), run as its own process."""
+"""A WhatsApp gateway simulator (WAHA Core, WAHA Plus, Evolution API; stdlib only), run alone."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`python -m whatsapp.simulator --port 3000 --api-key KEY`: run the simulator without Django."""
+"""`python -m whatsapp.simulator --flavor waha-core`: run the simulator without Django."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from whatsapp.simulator.server import serve
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m whatsapp.simulator", description="A WAHA-compatible gateway simulator."
+        prog="python -m whatsapp.simulator",
+        description="A gateway simulator: WAHA Core, WAHA Plus or Evolution API.",
     )
     add_arguments(parser)
     options = vars(parser.parse_args(argv))
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         public_url=options["public_url"],
         knobs=knobs,
         verbose=options["verbose"],
+        flavor=options["flavor"],
+        state_file=options["state_file"],
     )
     return 0
 

@@ -8,6 +8,7 @@ import json
 import os
 from typing import Any
 
+from whatsapp.simulator.flavors import DEFAULT_FLAVOR, FLAVORS
 from whatsapp.simulator.state import Knobs, SimError
 
 _HELP = {
@@ -25,6 +26,12 @@ _HELP = {
     "webhook_timeout": "seconds before a webhook POST times out",
     "webhooks_enabled": "deliver webhooks at all (off simulates a gateway gone silent)",
     "send_reply_shape": "sendText reply: string | object | key | empty (engine differences)",
+    "not_ready_delay": "seconds a call waits for a session that is not ready before its 422",
+    "stop_delay": "seconds WAHA pauses after stopping a session (real: about 3)",
+    "create_delay": "seconds Evolution's instance create blocks (real: 5 to 7)",
+    "key_not_enforced": "accept any API key or none (WAHA Core 2024.10.8 did)",
+    "reply_delay_ms": "milliseconds a send waits after delivering before it answers",
+    "fail_after_send_rate": "fraction (0..1) of sends answered 500 after delivering",
 }
 
 
@@ -41,6 +48,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--public-url",
         default=None,
         help="base URL of the phone pages in QR codes (default http://localhost:PORT)",
+    )
+    parser.add_argument(
+        "--flavor",
+        choices=FLAVORS,
+        default=DEFAULT_FLAVOR,
+        help=f"which real gateway to imitate (default {DEFAULT_FLAVOR})",
+    )
+    parser.add_argument(
+        "--state-file",
+        default=None,
+        help="keep sessions in this JSON file so they survive a restart (like a gateway's volume)",
     )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     parser.add_argument("--knobs", default=None, help="all knobs at once, as a JSON object")

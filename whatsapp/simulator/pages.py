@@ -82,8 +82,9 @@ def index_page(snapshot: dict[str, Any]) -> str:
             f'<td><a href="/contacts/{quote(name)}">contacts</a></td></tr>'
         )
     table = "".join(rows) or "<tr><td colspan=5 class=muted>No sessions yet.</td></tr>"
+    flavor = escape(str(snapshot.get("flavor", "")))
     body = (
-        "<main><h1>WAHA gateway simulator</h1>"
+        f"<main><h1>Gateway simulator <span class=status>{flavor}</span></h1>"
         "<p class=muted>Sessions created through the API appear here. A session waiting for a scan "
         "links to its phone page; contacts pages send inbound messages.</p>"
         "<table><tr><th>Session</th><th>Status</th><th>Phone</th><th>Pair</th><th>Chat</th></tr>"
@@ -91,7 +92,7 @@ def index_page(snapshot: dict[str, Any]) -> str:
         '<p class=muted><a href="/_sim/state">state (JSON)</a> · '
         '<a href="/_sim/webhooks">webhook deliveries (JSON)</a></p></main>'
     )
-    return layout("WAHA simulator", body, refresh=3)
+    return layout(f"Gateway simulator ({flavor})", body, refresh=3)
 
 
 def _phone(title: str, inner: str) -> str:
@@ -111,6 +112,19 @@ def phone_link_page(session: str, code: str) -> str:
         "<p class=muted>Simulated phone: pressing the button is like scanning the QR code.</p>"
     )
     return _phone("Link a device", inner)
+
+
+def phone_code_page(session: str) -> str:
+    inner = (
+        "<h2>Link with phone number</h2>"
+        f"<p>Enter the code shown for <b>{escape(session)}</b>.</p>"
+        f'<form method="post" action="/phone/{quote(session)}/code">'
+        '<input name="code" placeholder="ABCD-EFGH" autocomplete="off" required> '
+        '<button type="submit" id="link">Link device</button></form>'
+        "<p class=muted>Simulated phone: typing the code is like WhatsApp's "
+        "\u201cLink with phone number instead\u201d.</p>"
+    )
+    return _phone("Link with phone number", inner)
 
 
 def phone_paired_page(session: str, me: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Callable
@@ -70,3 +71,13 @@ def route(
         return fn
 
     return register
+
+
+def render_png(value: str) -> bytes | None:
+    try:
+        import segno  # optional: the server itself is stdlib only
+    except ImportError:
+        return None
+    buffer = io.BytesIO()
+    segno.make(value, error="m").save(buffer, kind="png", scale=6, border=2)
+    return buffer.getvalue()

@@ -1,25 +1,36 @@
-"""The simulator's HTTP server: WAHA's /api subset, the phone and contacts pages, /_sim controls."""
+"""The simulator's HTTP server: WAHA's /api or Evolution's routes, phone pages, /_sim controls."""
 
 from __future__ import annotations
 
 import base64
 import hmac
-import io
 import logging
 import random
+import signal
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from whatsapp.simulator import pages
+from whatsapp.simulator import evolution, pages
 from whatsapp.simulator.core import ALREADY_LINKED, PAIRED, Simulator
-from whatsapp.simulator.routing import ROUTES, SEGMENT, Request, Response, error_body, route
+from whatsapp.simulator.flavors import DEFAULT_FLAVOR, PLUS_ONLY
+from whatsapp.simulator.persistence import StateFile
+from whatsapp.simulator.routing import (
+    ROUTES,
+    SEGMENT,
+    Request,
+    Response,
+    error_body,
+    render_png,
+    route,
+)
 from whatsapp.simulator.state import Knobs, SimError, digits_of
 
 logger = logging.getLogger(__name__)
 
-VERSION = {"version": "sim-1.0", "engine": "SIMULATOR", "tier": "CORE"}
+# Paths every flavour serves: the phone and contacts pages and the /_sim controls.
+COMMON_PREFIXES = ("/phone/", "/contacts/", "/_sim/")
 
 
 class Api:
@@ -34,16 +45,26 @@ class Api:
 
     @route("GET", "/health")
     def health(self, req: Request) -> Response:
-        # Old free WAHA images answer 422 here; clients must fall back to /ping and the version.
-        return Response.json(422, error_body(422, "Health check is available in WAHA Plus only"))
+        # WAHA Core answers 422 here (a Plus feature); clients fall back to /ping and the version.
+        if self.sim.flavor.is_core:
+            return Response.json(422, error_body(422, PLUS_ONLY))
+        return Response.json(200, {"status": "ok", "info": {}, "error": {}, "details": {}})
 
     @route("GET", "/")
     def index(self, req: Request) -> Response:
         return Response.html(200, pages.index_page(self.sim.snapshot()))
 
+    @route("GET", "/_sim/")
+    def sim_index(self, req: Request) -> Response:
+        return self.index(req)
+
     @route("GET", "/api/server/version")
     def version(self, req: Request) -> Response:
-        return Response.json(200, VERSION)
+        return Response.json(200, self.sim.flavor.version)
+
+    @route("GET", "/api/version")
+    def old_version(self, req: Request) -> Response:
+        return Response.json(200, self.sim.flavor.version)
 
     @route("GET", "/api/sessions")
     def sessions(self, req: Request) -> Response:
@@ -51,12 +72,18 @@ class Api:
 
     @route("POST", "/api/sessions")
     def create(self, req: Request) -> Response:
-        return Response.json(201, self.sim.create(req.json()))
+        return _json_or_empty(201, self.sim.create(req.json()))
+
+    @route("POST", "/api/sessions/start")
+    def start_upsert(self, req: Request) -> Response:
+        return Response.json(201, self.sim.start_upsert(req.json()))
 
     @route("GET", f"/api/sessions/{SEGMENT}")
     def session(self, req: Request) -> Response:
-        with self.sim.lock:
-            return Response.json(200, self.sim.get(req.params["name"]).to_json())
+        info = self.sim.info(req.params["name"])
+        if info is None:
+            raise SimError(404, "Session not found")
+        return Response.json(200, info)
 
     @route("PUT", f"/api/sessions/{SEGMENT}")
     def update(self, req: Request) -> Response:
@@ -64,18 +91,40 @@ class Api:
 
     @route("DELETE", f"/api/sessions/{SEGMENT}")
     def delete(self, req: Request) -> Response:
+        # WAHA answers 200 with an empty body, gone already or not.
         self.sim.delete(req.params["name"])
-        return Response.json(200, {})
+        return Response(200, b"")
 
     @route("POST", f"/api/sessions/{SEGMENT}/(?P<action>start|stop|restart|logout)")
     def lifecycle(self, req: Request) -> Response:
         action = getattr(self.sim, req.params["action"])
-        return Response.json(201, action(req.params["name"]))
+        return _json_or_empty(201, action(req.params["name"]))
 
     @route("GET", f"/api/sessions/{SEGMENT}/me")
     def me(self, req: Request) -> Response:
         with self.sim.lock:
-            return Response.json(200, self.sim.get(req.params["name"]).me)
+            me = self.sim.running(req.params["name"]).me
+        # Nest serialises a null result as an empty body.
+        return _json_or_empty(200, me)
+
+    @route("POST", f"/api/{SEGMENT}/auth/request-code")
+    def request_code(self, req: Request) -> Response:
+        name = req.params["name"]
+        phone = req.json().get("phoneNumber")
+        if not isinstance(phone, str) or not digits_of(phone):
+            raise SimError(400, ["phoneNumber must be a string"])
+        self.sim.wait_for(name, "SCAN_QR_CODE")
+        code = self.sim.request_code(name, phone)
+        return Response.json(201, {"code": f"{code[:4]}-{code[4:]}"})
+
+    @route("GET", f"/api/{SEGMENT}/chats/(?P<chat>[^/]+)/messages")
+    def chat_messages(self, req: Request) -> Response:
+        try:
+            limit = int(req.query.get("limit", "100"))
+        except ValueError:
+            raise SimError(400, ["limit must be an integer number"]) from None
+        messages = self.sim.history(req.params["name"], req.params["chat"], limit)
+        return Response.json(200, messages)
 
     @route("GET", f"/api/{SEGMENT}/auth/qr")
     def qr(self, req: Request) -> Response:
@@ -107,7 +156,9 @@ class Api:
     def check_exists(self, req: Request) -> Response:
         number = digits_of(req.query.get("phone", ""))
         if not number:
-            raise SimError(400, "phone is required")
+            raise SimError(400, ["phone should not be empty"])
+        name = req.query.get("session") or "default"
+        self.sim.wait_for(name, "WORKING")
         exists = self.sim.number_exists(number)
         return Response.json(
             200, {"numberExists": exists, "chatId": f"{number}@c.us" if exists else None}
@@ -142,10 +193,27 @@ class Api:
         code = form.get("code") or req.query.get("code", "")
         return self._pair(req.params["name"], code, form.get("phone"))
 
+    @route("GET", f"/phone/{SEGMENT}/code")
+    def phone_code(self, req: Request) -> Response:
+        with self.sim.lock:
+            if req.params["name"] not in self.sim.sessions:
+                return Response.html(404, pages.not_found_page("No such session."))
+        return Response.html(200, pages.phone_code_page(req.params["name"]))
+
+    @route("POST", f"/phone/{SEGMENT}/code")
+    def phone_code_post(self, req: Request) -> Response:
+        name = req.params["name"]
+        if name not in self.sim.sessions:
+            return Response.html(404, pages.not_found_page("No such session."))
+        outcome = self.sim.pair_with_code(name, req.form().get("code", ""))
+        return self._outcome(name, outcome)
+
     def _pair(self, name: str, code: str, phone: str | None) -> Response:
         if name not in self.sim.sessions:
             return Response.html(404, pages.not_found_page(f"No session named {name!r}."))
-        outcome = self.sim.pair(name, code, phone=phone)
+        return self._outcome(name, self.sim.pair(name, code, phone=phone))
+
+    def _outcome(self, name: str, outcome: str) -> Response:
         if outcome == PAIRED:
             with self.sim.lock:
                 me = self.sim.sessions[name].identity or {"id": ""}
@@ -216,6 +284,18 @@ class Api:
     def inbound(self, req: Request) -> Response:
         return Response.json(200, self.sim.inbound(req.params["name"], req.json()))
 
+    @route("GET", f"/_sim/sessions/{SEGMENT}")
+    def sim_session(self, req: Request) -> Response:
+        for session in self.sim.snapshot()["sessions"]:
+            if session["name"] == req.params["name"]:
+                return Response.json(200, session)
+        raise SimError(404, f"Session '{req.params['name']}' does not exist")
+
+    @route("POST", f"/_sim/sessions/{SEGMENT}/enter-code")
+    def enter_code(self, req: Request) -> Response:
+        outcome = self.sim.pair_with_code(req.params["name"], str(req.json().get("code") or ""))
+        return Response.json(200 if outcome == PAIRED else 409, {"outcome": outcome})
+
     @route("POST", f"/_sim/sessions/{SEGMENT}/drop")
     def drop(self, req: Request) -> Response:
         body = req.json()
@@ -224,14 +304,9 @@ class Api:
         return Response.json(200, result)
 
 
-def render_png(value: str) -> bytes | None:
-    try:
-        import segno  # optional: the server itself is stdlib only
-    except ImportError:
-        return None
-    buffer = io.BytesIO()
-    segno.make(value, error="m").save(buffer, kind="png", scale=6, border=2)
-    return buffer.getvalue()
+def _json_or_empty(status: int, data: Any) -> Response:
+    # WAHA answers some calls with no body at all where its handler returned nothing.
+    return Response(status, b"") if data is None else Response.json(status, data)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -266,7 +341,9 @@ class Handler(BaseHTTPRequestHandler):
         try:
             response = self._handle(req)
         except SimError as exc:
-            response = Response.json(exc.status, error_body(exc.status, exc.message))
+            # NotReady and Evolution's errors carry their gateway's own body shape.
+            body = getattr(exc, "body", None) or error_body(exc.status, exc.message)
+            response = Response.json(exc.status, body)
         except Exception:
             logger.exception("simulator handler failed path=%s", parts.path)
             response = Response.json(500, error_body(500, "Simulator error"))
@@ -277,21 +354,28 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if method != "HEAD":
             self.wfile.write(response.body)
+        if method != "GET":
+            self.server.sim.touch()
 
     def _handle(self, req: Request) -> Response:
         sim = self.server.sim
-        if req.path.startswith("/api/"):
-            knobs = sim.knobs
-            if knobs.latency_ms:
-                time.sleep(knobs.latency_ms / 1000)
-            if knobs.reject_key or not self._key_ok(sim.api_key):
-                raise SimError(401, "Unauthorized")
-            if knobs.failure_rate and random.random() < knobs.failure_rate:
-                raise SimError(500, "Simulated gateway failure")
-        elif (
-            req.path.startswith("/_sim/") and req.method != "GET" and not self._key_ok(sim.api_key)
+        common = req.path.startswith(COMMON_PREFIXES)
+        controls = req.path.startswith("/_sim/") and req.method != "GET"
+        if controls and not (
+            self._key_ok("X-Api-Key", sim.api_key) or self._key_ok("apikey", sim.api_key)
         ):
             raise SimError(401, "Unauthorized")
+        if sim.flavor.provider == "evolution" and not common:
+            if evolution.is_api_path(req.path):
+                self._effects(sim)
+            return evolution.dispatch(self.server.evolution_api, req, self.headers)
+        if req.path.startswith("/api/"):
+            knobs = sim.knobs
+            self._effects(sim)
+            if knobs.reject_key or (
+                not knobs.key_not_enforced and not self._key_ok("X-Api-Key", sim.api_key)
+            ):
+                raise SimError(401, "Unauthorized")
         allowed = False
         for method, pattern, fn in ROUTES:
             match = pattern.match(req.path)
@@ -305,8 +389,16 @@ class Handler(BaseHTTPRequestHandler):
             raise SimError(405, f"Method {req.method} not allowed on {req.path}")
         raise SimError(404, f"Cannot {req.method} {req.path}")
 
-    def _key_ok(self, expected: str) -> bool:
-        given = self.headers.get("X-Api-Key") or ""
+    @staticmethod
+    def _effects(sim: Simulator) -> None:
+        knobs = sim.knobs
+        if knobs.latency_ms:
+            time.sleep(knobs.latency_ms / 1000)
+        if knobs.failure_rate and random.random() < knobs.failure_rate:
+            raise SimError(500, "Simulated gateway failure")
+
+    def _key_ok(self, header: str, expected: str) -> bool:
+        given = self.headers.get(header) or ""
         return hmac.compare_digest(given.encode(), expected.encode())
 
 
@@ -314,14 +406,25 @@ class SimulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], sim: Simulator, *, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        sim: Simulator,
+        *,
+        verbose: bool = False,
+        state_file: StateFile | None = None,
+    ) -> None:
         self.sim = sim
         self.api = Api(sim)
+        self.evolution_api = evolution.EvolutionApi(sim)
         self.verbose = verbose
+        self.state_file = state_file
         super().__init__(address, Handler)
 
     def server_close(self) -> None:
         super().server_close()
+        if self.state_file is not None:
+            self.state_file.stop()
         self.sim.close()
 
 
@@ -333,18 +436,29 @@ def make_server(
     public_url: str | None = None,
     knobs: Knobs | None = None,
     verbose: bool = False,
+    flavor: str = DEFAULT_FLAVOR,
+    state_file: str | None = None,
 ) -> SimulatorServer:
-    """Bind the server (port 0 picks a free one); public_url defaults to http://localhost:{port}."""
+    """Bind the server (port 0 picks a free one); public_url defaults to http://localhost:{port}.
+
+    With `state_file`, sessions are loaded from it (when it exists) and saved to it as they
+    change, so they survive a restart as a real gateway's do on a volume."""
     if not api_key:
         raise ValueError("The simulator needs an API key (WAHA_API_KEY), as WAHA does")
     # The public URL is only known once the port is bound, so the simulator gets it afterwards.
-    sim = Simulator(api_key=api_key, public_url="", knobs=knobs)
+    sim = Simulator(api_key=api_key, public_url="", knobs=knobs, flavor=flavor)
+    if sim.flavor.provider == "evolution":
+        sim.event_sink = evolution.emit
     try:
         server = SimulatorServer((host, port), sim, verbose=verbose)
     except OSError:
         sim.close()
         raise
     sim.public_url = (public_url or f"http://localhost:{server.server_address[1]}").rstrip("/")
+    if state_file:
+        server.state_file = StateFile(state_file, sim)
+        server.state_file.load()
+        server.state_file.start()
     return server
 
 
@@ -353,12 +467,19 @@ def serve(**kwargs: Any) -> None:
     server = make_server(**kwargs)
     host, port = server.server_address[:2]
     print(
-        f"WAHA simulator listening on http://{host}:{port} (QR links: {server.sim.public_url})",
+        f"Gateway simulator ({server.sim.flavor.name}) listening on http://{host}:{port} "
+        f"(QR links: {server.sim.public_url})",
         flush=True,
     )
+    # A supervisor or honcho stops us with SIGTERM: save the state file on the way out.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt

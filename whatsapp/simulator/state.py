@@ -20,7 +20,7 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 class SimError(Exception):
     """A request the simulator refuses, answered as WAHA's JSON error body."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: Any) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -44,6 +44,19 @@ class Knobs:
     webhook_timeout: float = 5.0
     webhooks_enabled: bool = True
     send_reply_shape: str = "string"
+    # Real gateways hold a request to a session that is not ready for up to ~5 s (waiting for the
+    # status it needs) before answering 422; tests keep this short, the demo makes it realistic.
+    not_ready_delay: float = 0.0
+    # WAHA pauses ~3 s after stopping a session (stop, restart, logout, delete, PUT).
+    stop_delay: float = 0.0
+    # Evolution's create blocks ~5 s (it sleeps while Baileys connects).
+    create_delay: float = 0.0
+    # WAHA Core 2024.10.8 accepts any key, or none: the security hole issue 7 describes.
+    key_not_enforced: bool = False
+    # A send the gateway delivered whose reply is late (past the client's timeout) or a 500:
+    # the outcome is unknown to the sender although the contact has the message (issue 8).
+    reply_delay_ms: int = 0
+    fail_after_send_rate: float = 0.0
 
     def update(self, values: dict[str, Any]) -> None:
         """Apply a partial update, validating every value before changing anything."""
@@ -64,16 +77,16 @@ class Knobs:
 
 def _coerce(name: str, value: Any) -> Any:
     try:
-        if name in ("reject_key", "shuffle_webhooks", "webhooks_enabled"):
+        if name in ("reject_key", "shuffle_webhooks", "webhooks_enabled", "key_not_enforced"):
             if isinstance(value, str):
                 return value.strip().lower() in ("1", "true", "yes", "on")
             return bool(value)
-        if name in ("latency_ms", "qr_max"):
+        if name in ("latency_ms", "qr_max", "reply_delay_ms"):
             number = int(value)
             if number < 0 or (name == "qr_max" and number < 1):
                 raise ValueError
             return number
-        if name in ("failure_rate", "duplicate_rate"):
+        if name in ("failure_rate", "duplicate_rate", "fail_after_send_rate"):
             rate = float(value)
             if not 0.0 <= rate <= 1.0:
                 raise ValueError
@@ -115,7 +128,8 @@ class Message:
 @dataclass
 class Session:
     name: str
-    config: dict[str, Any]
+    # None only for WAHA Core's fresh `default` session, which has no config yet.
+    config: dict[str, Any] | None
     status: str = "STOPPED"
     # The linked phone survives stop/start and drops; only a logout forgets it.
     identity: dict[str, str] | None = None
@@ -125,9 +139,17 @@ class Session:
     qr_expires_at: float = 0.0
     # Bumped on every transition so timers scheduled for an older state become no-ops.
     generation: int = 0
-    messages: deque[Message] = field(default_factory=lambda: deque(maxlen=100))
+    messages: deque[Message] = field(default_factory=lambda: deque(maxlen=500))
     lids: dict[str, str] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
+    # Phone-number pairing: the code a gateway hands out and the number that must enter it.
+    pairing_code: str | None = None
+    pairing_phone: str | None = None
+    # Evolution only: the instance's own token (it also authenticates calls for this instance).
+    token: str = ""
+    instance_id: str = ""
+    # Why the last stop happened (Evolution reports 401 after a logout).
+    stop_reason: int = 200
 
     @property
     def me(self) -> dict[str, str] | None:
@@ -135,15 +157,17 @@ class Session:
 
     @property
     def webhooks(self) -> list[dict[str, Any]]:
-        hooks = self.config.get("webhooks") or []
+        hooks = (self.config or {}).get("webhooks") or []
         return [hook for hook in hooks if isinstance(hook, dict) and hook.get("url")]
 
     @property
     def metadata(self) -> dict[str, Any] | None:
-        return self.config.get("metadata")
+        return (self.config or {}).get("metadata")
 
-    def public_config(self) -> dict[str, Any]:
+    def public_config(self) -> dict[str, Any] | None:
         """The config without secrets: hmac keys and custom header values become a marker."""
+        if self.config is None:
+            return None
         config = dict(self.config)
         if "webhooks" in config and isinstance(config["webhooks"], list):
             hooks = []

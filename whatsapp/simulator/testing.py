@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from whatsapp.simulator.flavors import DEFAULT_FLAVOR, flavor_named
 from whatsapp.simulator.server import SimulatorServer, make_server
 from whatsapp.simulator.state import Knobs, SimError
 
@@ -53,6 +54,12 @@ class _Client:
 
     url: str
     api_key: str
+    flavor: str = DEFAULT_FLAVOR
+
+    @property
+    def provider(self) -> str:
+        """The product's `provider` for an endpoint on this simulator: waha or evolution."""
+        return flavor_named(self.flavor).provider
 
     def request(
         self, method: str, path: str, body: Any = None, *, timeout: float = 10.0
@@ -62,6 +69,7 @@ class _Client:
         # Always our own http:// URL, never user input.
         req = urllib.request.Request(self.url + path, data=data, method=method)  # noqa: S310
         req.add_header("X-Api-Key", self.api_key)
+        req.add_header("apikey", self.api_key)  # Evolution's header; WAHA ignores it
         req.add_header("Accept", "application/json")
         if data is not None:
             req.add_header("Content-Type", "application/json")
@@ -94,7 +102,8 @@ class _Client:
         self._ok("POST", "/_sim/reset", {})
 
     def session(self, name: str) -> dict[str, Any]:
-        return self._ok("GET", f"/api/sessions/{quote(name)}")
+        """The session in WAHA's terms (status STOPPED..WORKING, me), whatever the flavour."""
+        return self._ok("GET", f"/_sim/sessions/{quote(name)}")
 
     def wait_for_status(self, name: str, status: str, timeout: float = 5.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -117,10 +126,31 @@ class _Client:
         payload = {"status": status, "logout": logout}
         return self._ok("POST", f"/_sim/sessions/{quote(session)}/drop", payload)
 
+    def not_on_whatsapp(self, *numbers: str) -> None:
+        """Make these numbers unknown to WhatsApp (number checks say no, sends are refused)."""
+        self.configure(not_on_whatsapp=list(numbers))
+
+    def request_pairing_code(self, session: str, phone: str) -> str:
+        """Ask the gateway for a phone-number pairing code, as the product would."""
+        if self.provider == "evolution":
+            path = f"/instance/connect/{quote(session)}?number={quote(phone)}"
+            return self._ok("GET", path)["pairingCode"]
+        return self._ok("POST", f"/api/{quote(session)}/auth/request-code", {"phoneNumber": phone})[
+            "code"
+        ]
+
+    def pair_with_code(self, session: str, code: str, timeout: float = 5.0) -> dict[str, Any]:
+        """Type a pairing code into the simulated phone; returns the session once WORKING."""
+        self._ok("POST", f"/_sim/sessions/{quote(session)}/enter-code", {"code": code})
+        return self.wait_for_status(session, "WORKING", timeout)
+
     def pair(self, session: str, timeout: float = 5.0) -> dict[str, Any]:
         """Read the QR through the API, open its phone link and press Link; returns the session."""
         self.wait_for_status(session, "SCAN_QR_CODE", timeout)
-        link = self._ok("GET", f"/api/{quote(session)}/auth/qr?format=raw")["value"]
+        if self.provider == "evolution":
+            link = self._ok("GET", f"/instance/connect/{quote(session)}")["code"]
+        else:
+            link = self._ok("GET", f"/api/{quote(session)}/auth/qr?format=raw")["value"]
         # The QR carries the public URL; reach the page through the address we know works.
         path = link[link.index("/phone/") :]
         with _OPENER.open(self.url + path, timeout=10) as page:
@@ -141,9 +171,14 @@ class SimulatorProcess(_Client):
         port: int = 0,
         host: str = "127.0.0.1",
         public_url: str | None = None,
+        flavor: str = DEFAULT_FLAVOR,
+        state_file: str | os.PathLike[str] | None = None,
         **knobs: Any,
     ) -> None:
         _knobs(knobs)  # fail fast on a misspelt knob, before spawning anything
+        flavor_named(flavor)
+        self.flavor = flavor
+        self.state_file = str(state_file) if state_file else None
         self.api_key = api_key
         self.host = host
         self.public_url = public_url
@@ -177,6 +212,9 @@ class SimulatorProcess(_Client):
         self._log = tempfile.TemporaryFile()  # noqa: SIM115
         command = [sys.executable, "-m", "whatsapp.simulator", "--host", self.host]
         command += ["--port", str(self.port), "--knobs", json.dumps(self.knobs)]
+        command += ["--flavor", self.flavor]
+        if self.state_file:
+            command += ["--state-file", self.state_file]
         if self.public_url:
             command += ["--public-url", self.public_url]
         self.process = process = subprocess.Popen(
@@ -190,7 +228,7 @@ class SimulatorProcess(_Client):
                     raise _PortTaken
                 raise SimulatorError(f"simulator exited early:\n{self.output()}")
             try:
-                with _OPENER.open(self.url + "/ping", timeout=1) as response:
+                with _OPENER.open(self.url + "/_sim/config", timeout=1) as response:
                     response.read()
                 # Answered, but maybe by someone else on that port: ours must still be alive.
                 time.sleep(0.05)
@@ -199,9 +237,7 @@ class SimulatorProcess(_Client):
             except OSError:
                 time.sleep(0.05)
         self.stop()
-        raise SimulatorError(
-            f"simulator did not answer /ping within {START_TIMEOUT}s:\n{self.output()}"
-        )
+        raise SimulatorError(f"simulator did not answer within {START_TIMEOUT}s:\n{self.output()}")
 
     def output(self) -> str:
         """Everything the process printed so far (stdout and stderr)."""
@@ -221,7 +257,7 @@ class SimulatorProcess(_Client):
         self.process = None
 
     def restart(self) -> SimulatorProcess:
-        """Stop and start again on the same port; all simulated state is lost."""
+        """Stop and start again on the same port; state is lost unless there is a state_file."""
         self.stop()
         return self.start()
 
@@ -239,6 +275,7 @@ class SimulatorThread(_Client):
         self.server = server
         self.sim = server.sim
         self.api_key = api_key
+        self.flavor = server.sim.flavor.name
         host, self.port = server.server_address[:2]
         self.url = f"http://{host}:{self.port}"
         self._thread = threading.Thread(
@@ -259,18 +296,43 @@ class SimulatorThread(_Client):
 
 
 def start_simulator_process(
-    *, api_key: str, port: int = 0, public_url: str | None = None, **knobs: Any
+    *,
+    api_key: str,
+    port: int = 0,
+    public_url: str | None = None,
+    flavor: str = DEFAULT_FLAVOR,
+    state_file: str | os.PathLike[str] | None = None,
+    **knobs: Any,
 ) -> SimulatorProcess:
     """Launch the simulator subprocess on `port` (a free one when 0) and wait until it answers."""
-    return SimulatorProcess(api_key=api_key, port=port, public_url=public_url, **knobs).start()
+    return SimulatorProcess(
+        api_key=api_key,
+        port=port,
+        public_url=public_url,
+        flavor=flavor,
+        state_file=state_file,
+        **knobs,
+    ).start()
 
 
 def start_simulator_thread(
-    *, api_key: str, port: int = 0, public_url: str | None = None, **knobs: Any
+    *,
+    api_key: str,
+    port: int = 0,
+    public_url: str | None = None,
+    flavor: str = DEFAULT_FLAVOR,
+    state_file: str | None = None,
+    **knobs: Any,
 ) -> SimulatorThread:
     """Run the simulator in-process on a background thread; `.stop()` shuts it down."""
     config = _knobs(knobs)
     server = make_server(
-        api_key=api_key, host="127.0.0.1", port=port, public_url=public_url, knobs=config
+        api_key=api_key,
+        host="127.0.0.1",
+        port=port,
+        public_url=public_url,
+        knobs=config,
+        flavor=flavor,
+        state_file=state_file,
     )
     return SimulatorThread(server, api_key)

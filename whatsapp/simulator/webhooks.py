@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 LOG_SIZE = 500
 SHUFFLE_MAX_DELAY = 0.25
+# Answers Evolution never retries (its webhook controller gives up on them at once).
+_FINAL_STATUSES = frozenset({400, 401, 403, 404, 422})
 
 
 def sign(body: bytes, key: str) -> str:
@@ -35,7 +37,26 @@ def wants(hook: dict[str, Any], event: str) -> bool:
     events = hook.get("events")
     if not events:
         return True
-    return event in events or "*" in events
+    # Evolution subscribes with MESSAGES_UPSERT and sends "messages.upsert".
+    spelled = {event, event.upper().replace(".", "_")}
+    return bool(spelled & set(events)) or "*" in events
+
+
+@dataclass(frozen=True)
+class Style:
+    """How a gateway delivers: signed and retried (WAHA Plus), bare (Core), or Evolution's way."""
+
+    sign: bool = True
+    retries: bool = True
+    # WAHA Plus retries any failure; Evolution never retries 400/401/403/404/422.
+    retry_client_errors: bool = True
+    request_headers: bool = True  # X-Webhook-Request-Id and -Timestamp (WAHA Plus)
+    user_agent: str = "WAHA-Simulator/1.0"
+    default_attempts: int = 3
+    default_delay: float = 2.0
+
+
+PLUS_STYLE = Style()
 
 
 @dataclass
@@ -50,6 +71,7 @@ class Delivery:
     entry: dict[str, Any]
     tried: int = 0
     extra_headers: dict[str, str] = field(default_factory=dict)
+    style: Style = PLUS_STYLE
 
     def backoff(self) -> float:
         # tried is 1 after the first failure, so the first retry waits delaySeconds.
@@ -78,35 +100,49 @@ class WebhookDispatcher:
         hooks: list[dict[str, Any]],
         event: str,
         session: str,
-        metadata: Any,
-        me: Any,
-        payload: dict[str, Any],
-    ) -> str:
-        """Queue one event to every subscribed webhook; returns the envelope id."""
-        envelope = {
-            "id": new_event_id(),
-            "timestamp": now_ms(),
-            "event": event,
-            "session": session,
-            "metadata": metadata,
-            "me": me,
-            "engine": "SIMULATOR",
-            "environment": {"version": "sim-1.0", "engine": "SIMULATOR", "tier": "CORE"},
-            "payload": payload,
-        }
+        metadata: Any = None,
+        me: Any = None,
+        payload: dict[str, Any] | None = None,
+        envelope: dict[str, Any] | None = None,
+        style: Style = PLUS_STYLE,
+    ) -> str | None:
+        """Queue one event to every subscribed webhook; returns the envelope id, if it has one.
+
+        Without `envelope`, a WAHA Plus envelope is built around `payload`."""
+        if envelope is None:
+            envelope = {
+                "id": new_event_id(),
+                "timestamp": now_ms(),
+                "event": event,
+                "session": session,
+                "metadata": metadata,
+                "me": me,
+                "engine": "SIMULATOR",
+                "environment": {"version": "sim-1.0", "engine": "SIMULATOR", "tier": "PLUS"},
+                "payload": payload,
+            }
         # Serialised once: the HMAC covers these exact bytes, duplicates and retries included.
         body = json.dumps(envelope, separators=(",", ":")).encode()
         knobs = self._knobs()
+        event_id = envelope.get("id") if isinstance(envelope.get("id"), str) else None
         for hook in hooks:
             if not wants(hook, event):
                 continue
             copies = 2 if random.random() < knobs.duplicate_rate else 1
             for copy in range(1, copies + 1):
-                self._queue(hook, body, envelope, copy, knobs)
-        return envelope["id"]
+                self._queue(hook, body, event, session, event_id, copy, knobs, style)
+        return event_id
 
     def _queue(
-        self, hook: dict[str, Any], body: bytes, envelope: dict[str, Any], copy: int, knobs: Knobs
+        self,
+        hook: dict[str, Any],
+        body: bytes,
+        event: str,
+        session: str,
+        event_id: str | None,
+        copy: int,
+        knobs: Knobs,
+        style: Style,
     ) -> None:
         retries = hook.get("retries") if isinstance(hook.get("retries"), dict) else {}
         hmac_conf = hook.get("hmac") if isinstance(hook.get("hmac"), dict) else {}
@@ -115,9 +151,9 @@ class WebhookDispatcher:
             if isinstance(item, dict) and item.get("name"):
                 headers[str(item["name"])] = str(item.get("value", ""))
         entry = {
-            "event_id": envelope["id"],
-            "event": envelope["event"],
-            "session": envelope["session"],
+            "event_id": event_id,
+            "event": event,
+            "session": session,
             "url": hook["url"],
             "copy": copy,
             "state": "pending",
@@ -129,13 +165,18 @@ class WebhookDispatcher:
         delivery = Delivery(
             url=str(hook["url"]),
             body=body,
-            hmac_key=hmac_conf.get("key") or None,
-            attempts=max(1, int(_number(retries.get("attempts"), 3))),
-            delay=max(0.0, _number(retries.get("delaySeconds"), 2.0)),
+            hmac_key=(hmac_conf.get("key") or None) if style.sign else None,
+            attempts=(
+                max(1, int(_number(retries.get("attempts"), style.default_attempts)))
+                if style.retries
+                else 1
+            ),
+            delay=max(0.0, _number(retries.get("delaySeconds"), style.default_delay)),
             policy=str(retries.get("policy") or "exponential"),
             request_id=str(uuid.uuid4()),
             entry=entry,
             extra_headers=headers,
+            style=style,
         )
         with self._lock:
             self._log.append(entry)
@@ -163,13 +204,16 @@ class WebhookDispatcher:
             entry["status_code"] = status
             entry["error"] = error
             ok = status is not None and 200 <= status < 300
+            retry = not ok and delivery.tried < delivery.attempts
+            if retry and not delivery.style.retry_client_errors and status in _FINAL_STATUSES:
+                retry = False
             if ok:
                 entry["state"] = "delivered"
-            elif delivery.tried < delivery.attempts:
+            elif retry:
                 entry["state"] = "retrying"
             else:
                 entry["state"] = "failed"
-        if not ok and delivery.tried < delivery.attempts:
+        if retry:
             self._scheduler.call_later(delivery.backoff(), self._submit, delivery)
         elif not ok:
             logger.warning(
@@ -183,13 +227,11 @@ class WebhookDispatcher:
     def _post(self, delivery: Delivery) -> tuple[int | None, str | None]:
         parts = urlsplit(delivery.url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "WAHA-Simulator/1.0",
-            "X-Webhook-Request-Id": delivery.request_id,
-            "X-Webhook-Timestamp": str(now_ms()),
-            **delivery.extra_headers,
-        }
+        headers = {"Content-Type": "application/json", "User-Agent": delivery.style.user_agent}
+        if delivery.style.request_headers:
+            headers["X-Webhook-Request-Id"] = delivery.request_id
+            headers["X-Webhook-Timestamp"] = str(now_ms())
+        headers.update(delivery.extra_headers)
         if delivery.hmac_key:
             headers["X-Webhook-Hmac"] = sign(delivery.body, delivery.hmac_key)
             headers["X-Webhook-Hmac-Algorithm"] = "sha512"

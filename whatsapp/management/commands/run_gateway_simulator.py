@@ -1,4 +1,4 @@
-"""`manage.py run_gateway_simulator`: run the WAHA-compatible gateway simulator (foreground)."""
+"""`manage.py run_gateway_simulator [--flavor ...]`: run the gateway simulator (foreground)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from whatsapp.simulator.server import serve
 
 
 class Command(BaseCommand):
-    help = "Run the WAHA-compatible gateway simulator (the key defaults to $WAHA_API_KEY)."
+    help = (
+        "Run the gateway simulator as WAHA Core, WAHA Plus or Evolution API "
+        "(the key defaults to $WAHA_API_KEY)."
+    )
     # The simulator never touches the database, so skip the checks that would need it.
     requires_system_checks: list[str] = []
 
@@ -38,6 +41,8 @@ class Command(BaseCommand):
                 public_url=options["public_url"],
                 knobs=knobs,
                 verbose=options["verbose"],
+                flavor=options["flavor"],
+                state_file=options["state_file"],
             )
         except OSError as exc:
             raise CommandError(
