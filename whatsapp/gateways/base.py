@@ -589,3 +589,30 @@ def history_since(items: Iterable[HistoryMessage | None], since: datetime) -> li
     ]
     oldest = datetime.min.replace(tzinfo=UTC)
     return sorted(kept, key=lambda item: item.timestamp or oldest, reverse=True)
+
+
+def refined_time(whole_seconds: object, emitted: object) -> datetime | None:
+    """A message's timestamp (WhatsApp's whole second) refined by the gateway's own event time.
+
+    Gateways post webhooks concurrently, so 25 messages written in one second can arrive in any
+    order. Where the gateway also stamps its event in epoch milliseconds (WAHA's envelope
+    `timestamp`), that stamp, held inside the message's own second, orders them as the gateway
+    saw them; without it the whole second is all there is. (Evolution's `date_time` is not
+    used: it is the server's local time labelled Z, hours off.)
+    """
+    second = to_datetime(whole_seconds)
+    if isinstance(emitted, str) and not emitted.strip().lstrip("-").replace(".", "").isdigit():
+        try:
+            event = datetime.fromisoformat(emitted.strip().replace("Z", "+00:00"))
+        except ValueError:
+            event = None
+        if event is not None and event.tzinfo is None:
+            event = event.replace(tzinfo=UTC)
+    else:
+        event = to_datetime(emitted)
+    if second is None:
+        return event
+    if event is None:
+        return second
+    # Clamped into [second, second + 0.999999]: monotonic, so the order survives the clamp.
+    return min(max(event, second), second.replace(microsecond=999_999))

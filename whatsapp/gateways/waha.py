@@ -32,6 +32,7 @@ from whatsapp.gateways.base import (
     load_json_body,
     phone_digits,
     phone_from_jid,
+    refined_time,
     require_str,
     sender_identity,
     short_message_id,
@@ -292,7 +293,7 @@ class WahaGateway(HttpGateway):
         key = as_dict(extra.get("key"))
         phone, lid = sender_identity(sender, key.get("remoteJidAlt"), key.get("senderPn"))
         push_name = extra.get("notifyName") or extra.get("pushName")
-        when = to_datetime(payload.get("timestamp")) or to_datetime(envelope.get("timestamp"))
+        when = refined_time(payload.get("timestamp"), envelope.get("timestamp"))
         body = payload.get("body")
         return [
             InboundMessage(

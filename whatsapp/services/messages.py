@@ -806,8 +806,8 @@ def _fold_lid_conversation(device: Device, *, lid: str, phone: str) -> None:
 
 def message_receive(*, device: Device, inbound: dict) -> Message:
     """Store an incoming message once (UNIQUE device + gateway id) in its conversation."""
-    # WhatsApp stamps whole seconds; our own clock, if the gateway gave none, is cut the same way.
-    at = _whole_second(inbound.get("timestamp") or timezone.now())
+    # The gateway's time (whole seconds, refined by its event time where it has one).
+    at = inbound.get("timestamp") or timezone.now()
     contact = _contact_for(device, inbound)
     conversation = _conversation(device, contact, inbound.get("push_name") or "")
     lid = inbound.get("lid")
