@@ -464,8 +464,8 @@ def _mark_sent(
         "waiting_since": None,
     }
     try:
-        with transaction.atomic():
-            updated = row.update(gateway_message_id=gateway_message_id, **updates)
+        # No savepoint around it: this runs once per send, and the worker is not in a transaction.
+        updated = row.update(gateway_message_id=gateway_message_id, **updates)
     except IntegrityError:
         # The gateway reused an id we already hold for another message: keep the send, not the id.
         updated = row.update(**updates)
