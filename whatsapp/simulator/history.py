@@ -38,6 +38,35 @@ def waha_history(messages: list[Message], chat_id: str, limit: int) -> list[dict
     ]
 
 
+def evolution_history(messages: list[Message], jid: str, limit: int) -> dict[str, Any]:
+    """The same as Evolution's POST /chat/findMessages/{instance} answers (v2, paged records),
+    for an Evolution flavour of the simulator to serve."""
+    wanted = digits_of(jid)
+    chat = sorted(
+        (m for m in messages if digits_of(m.chat) == wanted),
+        key=lambda m: m.timestamp,
+        reverse=True,
+    )
+    records = [
+        {
+            "id": m.serialized_id,
+            "key": {
+                "id": m.serialized_id.rsplit("_", 1)[-1],
+                "fromMe": m.from_me,
+                "remoteJid": f"{wanted}@s.whatsapp.net",
+            },
+            "pushName": m.push_name,
+            "messageType": "conversation",
+            "message": {"conversation": m.body},
+            "messageTimestamp": m.timestamp,
+            "source": "web",
+        }
+        for m in chat[: max(1, limit)]
+    ]
+    pages = 1 if records else 0
+    return {"messages": {"total": len(chat), "pages": pages, "currentPage": 1, "records": records}}
+
+
 @route("GET", f"/api/{SEGMENT}/chats/(?P<chat>[^/]+)/messages")
 def chat_messages(api: Any, req: Request) -> Response:
     try:
