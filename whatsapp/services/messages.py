@@ -463,14 +463,21 @@ def _mark_sent(
         "history_miss_at": None,
         "waiting_since": None,
     }
+    if source != "reply":
+        # A history entry that another message of ours took meanwhile is not this message's.
+        try:
+            with transaction.atomic():
+                updated = row.update(gateway_message_id=gateway_message_id, **updates)
+        except IntegrityError:
+            return False
+        logger.info("message confirmed sent message=%s by=%s", message.pk, source)
+        return bool(updated)
     try:
-        # No savepoint around it: this runs once per send, and the worker is not in a transaction.
+        # No savepoint here: this runs once per send, and the worker is not in a transaction.
         updated = row.update(gateway_message_id=gateway_message_id, **updates)
     except IntegrityError:
         # The gateway reused an id we already hold for another message: keep the send, not the id.
         updated = row.update(**updates)
-    if updated and source != "reply":
-        logger.info("message confirmed sent message=%s by=%s", message.pk, source)
     return bool(updated)
 
 

@@ -4,6 +4,8 @@ message; and a burst of inbound messages listed in the order they were written."
 
 from __future__ import annotations
 
+import signal
+import time
 import uuid
 from datetime import timedelta
 from urllib.parse import quote
@@ -102,6 +104,37 @@ def test_a_send_the_gateway_delivered_without_saying_so_ends_sent_with_one_copy(
     assert message.status == MessageStatus.SENT, message.last_error
     assert message.gateway_message_id.startswith("3EB0")
     assert message.attempts == 1
+    assert deliveries(simulator, device, text) == 1
+
+
+def test_a_gateway_paused_mid_send_delivers_once_and_the_message_ends_sent(device, simulator):
+    """The issue's check, scaled down: the gateway process is frozen (SIGSTOP) while a send is in
+    flight, our reads of its history time out too, then it resumes and works through its
+    backlog. Real time passes; nothing is resent blindly."""
+    text = f"Reminder, paused gateway {uuid.uuid4().hex[:6]}"
+    message = queue(device, text)
+    simulator.process.send_signal(signal.SIGSTOP)
+    try:
+        # The request sits in the frozen gateway's socket: our 1 s timeout runs out.
+        assert services.message_deliver(message_id=message.pk) == MessageStatus.UNCONFIRMED
+        # Looking in the history while it is frozen times out as well: still unconfirmed.
+        message = reload(message)
+        time.sleep(max(0.0, (message.next_attempt_at - timezone.now()).total_seconds()))
+        assert services.message_deliver(message_id=message.pk) == MessageStatus.UNCONFIRMED
+        assert "could not be read yet" in reload(message).last_error
+    finally:
+        simulator.process.send_signal(signal.SIGCONT)
+
+    deadline = time.monotonic() + 40
+    while reload(message).status == MessageStatus.UNCONFIRMED and time.monotonic() < deadline:
+        due = reload(message).next_attempt_at
+        time.sleep(max(0.0, (due - timezone.now()).total_seconds()) + 0.05)
+        services.message_deliver(message_id=message.pk)
+
+    message = reload(message)
+    assert message.status == MessageStatus.SENT, message.last_error
+    assert message.attempts == 1
+    time.sleep(0.5)  # anything still queued in the resumed gateway has run by now
     assert deliveries(simulator, device, text) == 1
 
 
