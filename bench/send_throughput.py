@@ -214,6 +214,12 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=20, help="warm-up messages (not timed)")
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--timeout", type=float, default=90, help="give up after this long")
+    parser.add_argument(
+        "--db-name",
+        default=DB_NAME,
+        help="scratch database (default: %(default)s); use your "
+        "own when several people benchmark on one server",
+    )
     args = parser.parse_args()
     total = args.warmup + args.messages
 
@@ -227,7 +233,7 @@ def main() -> int:
         try:
             sim = start_simulator_process(api_key=API_KEY, ack_delays=[], webhooks_enabled=False)
             endpoints = [{"name": "Bench", "apiUrl": sim.url, "apiKey": API_KEY}]
-            url = h.db_create(args.pg, DB_NAME)
+            url = h.db_create(args.pg, args.db_name)
             env = h.bench_env(url, WHATSAPP_ENDPOINTS=json.dumps(endpoints))
             h.migrate(env, logdir)
             h.django_setup(env)
@@ -248,7 +254,7 @@ def main() -> int:
                 sim.stop()
             h.django_close()
             if not args.keep:
-                h.db_drop(args.pg, DB_NAME)
+                h.db_drop(args.pg, args.db_name)
 
     base_rate = (base1["rate"] + base2["rate"]) / 2
     ratio = prod["rate"] / base_rate

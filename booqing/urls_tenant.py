@@ -59,6 +59,16 @@ urlpatterns = [
         tenant_inbox.message_retry,
         name="whatsapp_message_retry",
     ),
+    path(
+        f"{WA}/conversations/<uuid:conversation_id>/messages/<uuid:message_id>/send-again",
+        tenant_inbox.message_send_again,
+        name="whatsapp_message_send_again",
+    ),
+    path(
+        f"{WA}/conversations/<uuid:conversation_id>/messages/<uuid:message_id>/mark-sent",
+        tenant_inbox.message_mark_sent,
+        name="whatsapp_message_mark_sent",
+    ),
     # API tokens
     path(f"{WA}/api-tokens", tenant_tokens.api_tokens, name="whatsapp_api_tokens"),
     path(f"{WA}/api-tokens/new", tenant_tokens.api_token_create, name="whatsapp_api_token_create"),

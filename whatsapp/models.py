@@ -49,6 +49,12 @@ class TenantWhatsAppConfig(models.Model):
     message_timeout = models.PositiveIntegerField(
         default=30, validators=bounded(5, 120), help_text="Seconds to wait for a send to answer."
     )
+    # How long a queued message stays worth sending; after that it is `expired`, never sent late.
+    message_expiry_hours = models.PositiveIntegerField(
+        default=24,
+        validators=bounded(1, 24 * 7),
+        help_text="Hours a message may wait for the gateway before it expires unsent.",
+    )
     is_configured = models.BooleanField(default=False)
     health_status = models.CharField(
         max_length=10, choices=HealthStatus.choices, default=HealthStatus.UNKNOWN
@@ -277,6 +283,8 @@ class Conversation(models.Model):
     contact_lid = models.CharField(max_length=64, blank=True)
     last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_message_preview = models.CharField(max_length=120, blank=True)
+    # The last message's arrival number: breaks ties between messages stamped in the same second.
+    last_message_seq = models.BigIntegerField(default=0)
     unread_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -284,24 +292,80 @@ class Conversation(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["device", "contact"], name="unique_contact_per_device")
         ]
-        indexes = [models.Index(fields=["tenant", "-last_message_at"])]
+        indexes = [
+            models.Index(fields=["tenant", "-last_message_at"]),
+            models.Index(
+                fields=["tenant", "-last_message_at", "-last_message_seq"],
+                name="conversation_order",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.contact_name or self.contact
 
 
 class MessageStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
     QUEUED = "queued", "Queued"
     SENDING = "sending", "Sending"
+    # The gateway may have it (timeout, reset, 5xx): reconciled with its history before a resend.
+    UNCONFIRMED = "unconfirmed", "Unconfirmed"
     SENT = "sent", "Sent"
     DELIVERED = "delivered", "Delivered"
     READ = "read", "Read"
     FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
     RECEIVED = "received", "Received"
 
 
 # Acks only move a message forward along this order (a late "sent" never undoes "read").
-STATUS_RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4}
+STATUS_RANK = {"queued": 0, "sending": 1, "unconfirmed": 1, "sent": 2, "delivered": 3, "read": 4}
+
+
+class NextInSequence(models.Expression):
+    """The next arrival number for a row being inserted.
+
+    PostgreSQL draws it from a sequence (created by migration 0003); SQLite has a single
+    writer, so max + 1 read inside the INSERT cannot race another insert.
+    """
+
+    output_field = models.BigIntegerField()
+
+    def __init__(self, table: str, column: str) -> None:
+        super().__init__()
+        self.table, self.column = table, column
+
+    def as_sql(self, compiler, connection):
+        quote = connection.ops.quote_name
+        return (
+            # Quoted identifiers from the model, never input.
+            f"(SELECT COALESCE(MAX({quote(self.column)}), 0) + 1 FROM {quote(self.table)})",  # noqa: S608
+            [],
+        )
+
+    def as_postgresql(self, compiler, connection):
+        return f"nextval('{self.table}_{self.column}')", []
+
+
+class ArrivalSequenceField(models.BigIntegerField):
+    """A number the database assigns on insert, increasing in the order rows were stored.
+
+    WhatsApp stamps messages in whole seconds; this orders messages within one second.
+    """
+
+    db_returning = True  # the assigned number is read back on insert (RETURNING)
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("null", True)
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def pre_save(self, model_instance, add):
+        value = getattr(model_instance, self.attname)
+        if add and value is None:
+            return NextInSequence(model_instance._meta.db_table, self.column)
+        return value
 
 
 class Message(models.Model):
@@ -317,7 +381,7 @@ class Message(models.Model):
     )
     direction = models.CharField(max_length=3, choices=Direction.choices)
     body = models.TextField()
-    status = models.CharField(max_length=10, choices=MessageStatus.choices)
+    status = models.CharField(max_length=12, choices=MessageStatus.choices)
     gateway_message_id = models.CharField(max_length=128, null=True, blank=True)
     idempotency_key = models.CharField(max_length=128, null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -332,9 +396,23 @@ class Message(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    # Order as written: the gateway's timestamp (whole seconds) for inbound messages, the moment
+    # it was queued (whole seconds) for outbound ones; ties go by arrival number.
+    written_at = models.DateTimeField(null=True, blank=True)
+    seq = ArrivalSequenceField(db_index=True)
+    # Sending until expiry, and what the current attempt knows.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    attempt_started_at = models.DateTimeField(null=True, blank=True)
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    # An attempt's outcome was unknown and no history read has ruled it out yet.
+    maybe_sent = models.BooleanField(default=False)
+    # The first history read that did not show the message (a second one, later, allows a resend).
+    history_miss_at = models.DateTimeField(null=True, blank=True)
+    # Unconfirmed and the history cannot be read: a person chooses Send again or Mark as sent.
+    awaiting_decision = models.BooleanField(default=False)
 
     class Meta:
-        ordering = ["created_at"]
+        ordering = ["written_at", "seq"]
         constraints = [
             models.UniqueConstraint(
                 fields=["device", "gateway_message_id"],
@@ -351,6 +429,8 @@ class Message(models.Model):
             models.Index(fields=["status", "next_attempt_at"]),
             models.Index(fields=["conversation", "created_at"]),
             models.Index(fields=["tenant", "-created_at"]),
+            models.Index(fields=["conversation", "written_at", "seq"], name="message_thread_order"),
+            models.Index(fields=["tenant", "-written_at", "-seq"], name="message_list_order"),
         ]
 
     def __str__(self) -> str:

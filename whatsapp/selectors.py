@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import phonenumbers
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet
 
 from booqing.ttl_cache import TtlCache
 from tenants.models import Tenant
@@ -19,6 +19,9 @@ from whatsapp.models import (
     Conversation,
     Device,
     EndpointState,
+    HealthStatus,
+    Message,
+    MessageStatus,
     TenantWhatsAppConfig,
 )
 
@@ -166,3 +169,42 @@ def inbox_conversations(*, tenant: Tenant, q: str = "") -> QuerySet[Conversation
     if q.strip():
         conversations = conversations.filter(conversation_match(q))
     return conversations.order_by(F("last_message_at").desc(nulls_last=True), "-created_at")
+
+
+@dataclass(frozen=True)
+class DeliveryState:
+    """What the pages say about sending: is the endpoint answering, what waits, until when."""
+
+    config: TenantWhatsAppConfig | None
+    endpoint_down: bool
+    down_since: datetime | None
+    alerted: bool
+    waiting: int
+    oldest_waiting: datetime | None
+    unconfirmed: int
+    expiry_hours: int
+    check_every: int
+
+
+def delivery_state(*, tenant: Tenant) -> DeliveryState:
+    """The endpoint's health and the tenant's waiting messages (three small queries)."""
+    config = TenantWhatsAppConfig.objects.filter(tenant=tenant).first()
+    down = config is not None and config.health_status == HealthStatus.UNHEALTHY
+    pending = Message.objects.filter(
+        tenant=tenant, status__in=[MessageStatus.QUEUED, MessageStatus.UNCONFIRMED]
+    )
+    waiting = pending.aggregate(n=Count("id"), oldest=Min("created_at")) if down else {}
+    state = (
+        EndpointState.objects.filter(endpoint_name=config.endpoint_name).first() if down else None
+    )
+    return DeliveryState(
+        config=config,
+        endpoint_down=down,
+        down_since=config.unhealthy_since if config else None,
+        alerted=bool(state and state.alerted_at),
+        waiting=waiting.get("n") or 0,
+        oldest_waiting=waiting.get("oldest"),
+        unconfirmed=pending.filter(status=MessageStatus.UNCONFIRMED).count() if down else 0,
+        expiry_hours=config.message_expiry_hours if config else 24,
+        check_every=config.health_check_interval if config else 60,
+    )

@@ -1,17 +1,25 @@
-"""API: send messages (202 + Idempotency-Key), read them, list messages and conversations."""
+"""API: send messages (202 + Idempotency-Key), read them, retry or settle them, list messages
+and conversations in the order they were written."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import uuid
+from datetime import datetime
 from typing import Literal
 
+from django.db.models import F, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.dateparse import parse_datetime
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
+from booqing.exceptions import ApplicationError
 from whatsapp import selectors, services
-from whatsapp.api.common import acting_tenant, actor, iso, keyset_page
-from whatsapp.models import Conversation, Message
+from whatsapp.api.common import MAX_PAGE, acting_tenant, actor, iso
+from whatsapp.models import Conversation, Message, MessageStatus
 
 router = Router(tags=["messages"])
 
@@ -20,12 +28,15 @@ class MessageIn(Schema):
     to: str = Field(description="Phone number: +6281234567890, 081234567890 or 6281234567890")
     body: str
     device_id: uuid.UUID | None = None
+    expires_at: datetime | None = Field(
+        None,
+        description="ISO 8601 with an offset, e.g. 2026-12-24T10:00:00+07:00. Not sent after "
+        "this; default: the tenant's message expiry (24 h) from now.",
+    )
 
 
 class MessageFilters(Schema):
-    status: (
-        Literal["queued", "sending", "sent", "delivered", "read", "failed", "received"] | None
-    ) = None
+    status: Literal[tuple(MessageStatus.values)] | None = None  # type: ignore[valid-type]
     direction: Literal["in", "out"] | None = None
     conversation_id: uuid.UUID | None = None
     device_id: uuid.UUID | None = None
@@ -54,6 +65,13 @@ def message_as_dict(message: Message) -> dict:
         "idempotency_key": message.idempotency_key,
         "attempts": message.attempts,
         "last_error": message.last_error or None,
+        # unconfirmed + needs_decision: WhatsApp may have it and its history cannot be checked;
+        # POST .../send-again or .../mark-sent settles it.
+        "needs_decision": message.awaiting_decision,
+        "waiting_since": iso(message.waiting_since),
+        "expires_at": iso(message.expires_at),
+        "written_at": iso(message.written_at),
+        "sequence": message.seq,
         "created_at": iso(message.created_at),
         "sent_at": iso(message.sent_at),
         "delivered_at": iso(message.delivered_at),
@@ -68,6 +86,7 @@ def conversation_as_dict(conversation: Conversation) -> dict:
         "contact": conversation.contact,
         "contact_name": conversation.contact_name or None,
         "last_message_at": iso(conversation.last_message_at),
+        "last_message_sequence": conversation.last_message_seq,
         "last_message_preview": conversation.last_message_preview,
         "unread_count": conversation.unread_count,
     }
@@ -83,24 +102,122 @@ def message_send(request, payload: MessageIn):
         body=payload.body,
         device_id=payload.device_id,
         idempotency_key=request.headers.get("Idempotency-Key") or None,
+        expires_at=payload.expires_at,
         actor=actor(request),
     )
     message = Message.objects.select_related("conversation").get(pk=message.pk)
     return Status(202, {"message": message_as_dict(message), "replayed": not created})
 
 
+def _message_for(request, message_id: uuid.UUID) -> Message:
+    tenant = acting_tenant(request)
+    return get_object_or_404(
+        Message.objects.select_related("conversation", "tenant"), pk=message_id, tenant=tenant
+    )
+
+
+def _reloaded(message: Message) -> dict:
+    return {
+        "message": message_as_dict(
+            Message.objects.select_related("conversation").get(pk=message.pk)
+        )
+    }
+
+
 @router.get("/messages/{message_id}")
 def message_get(request, message_id: uuid.UUID):
-    tenant = acting_tenant(request)
-    message = get_object_or_404(
-        Message.objects.select_related("conversation"), pk=message_id, tenant=tenant
+    return {"message": message_as_dict(_message_for(request, message_id))}
+
+
+@router.post("/messages/{message_id}/retry", response={202: dict})
+def message_retry(request, message_id: uuid.UUID):
+    """Send a failed or expired message again; an unconfirmed one is first looked up in the
+    gateway's history (it is never sent twice)."""
+    message = services.message_retry(message=_message_for(request, message_id))
+    return Status(202, _reloaded(message))
+
+
+@router.post("/messages/{message_id}/send-again", response={202: dict})
+def message_send_again(request, message_id: uuid.UUID):
+    """For an unconfirmed message whose history cannot be checked: you decided it was not sent."""
+    message = services.message_send_again(message=_message_for(request, message_id))
+    return Status(202, _reloaded(message))
+
+
+@router.post("/messages/{message_id}/mark-sent")
+def message_mark_sent(request, message_id: uuid.UUID):
+    """For an unconfirmed message: you know it arrived (e.g. you saw it on the phone)."""
+    message = services.message_mark_sent(
+        message=_message_for(request, message_id), actor=actor(request)
     )
-    return {"message": message_as_dict(message)}
+    return _reloaded(message)
+
+
+@router.post("/messages/{message_id}/cancel")
+def message_cancel(request, message_id: uuid.UUID):
+    message = services.message_cancel(message=_message_for(request, message_id))
+    return _reloaded(message)
+
+
+def _encode(values: list) -> str:
+    raw = json.dumps(values).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str, size: int) -> list:
+    try:
+        values = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
+        if not isinstance(values, list) or len(values) != size:
+            raise ValueError
+        at = parse_datetime(values[0]) if values[0] else None
+        return [at, *values[1:]]
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise ApplicationError(
+            "Invalid cursor: pass the 'next' value from the previous page unchanged.",
+            "invalid_cursor",
+            status=400,
+        ) from None
+
+
+def _before(keys: list[str], values: list) -> Q:
+    """Rows after (key1, key2, ...) = values in newest-first order; a null first key sorts last."""
+    first, rest = keys[0], keys[1:]
+    at = values[0]
+    tail = Q()
+    for n in range(len(rest)):
+        equal = {k: v for k, v in zip(rest[:n], values[1 : n + 1], strict=True)}
+        tail |= Q(**equal, **{f"{rest[n]}__lt": values[n + 1]})
+    if at is None:
+        return Q(**{f"{first}__isnull": True}) & tail
+    return Q(**{f"{first}__lt": at}) | Q(**{first: at}) & tail | Q(**{f"{first}__isnull": True})
+
+
+def _ordered_page(
+    queryset: QuerySet, *, keys: list[str], cursor: str | None, limit: int
+) -> tuple[list, str | None]:
+    """Newest-first keyset paging on `keys` (a timestamp, then tie-breakers): stable while
+    new rows arrive, and in the order the messages were written."""
+    limit = max(1, min(limit, MAX_PAGE))
+    queryset = queryset.order_by(F(keys[0]).desc(nulls_last=True), *[f"-{k}" for k in keys[1:]])
+    if cursor:
+        queryset = queryset.filter(_before(keys, _decode(cursor, len(keys))))
+    rows = list(queryset[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if not has_more:
+        return rows, None
+    last = rows[-1]
+    values = [iso(getattr(last, keys[0]))] + [_json_value(getattr(last, k)) for k in keys[1:]]
+    return rows, _encode(values)
+
+
+def _json_value(value):
+    return str(value) if isinstance(value, uuid.UUID) else value
 
 
 @router.get("/messages")
 def message_list(request, filters: Query[MessageFilters]):
-    """Newest first; follow `next` for older pages."""
+    """Newest first, in the order written (gateway timestamp, then arrival); follow `next`."""
     tenant = acting_tenant(request)
     queryset = Message.objects.filter(tenant=tenant).select_related("conversation")
     if filters.status:
@@ -113,22 +230,25 @@ def message_list(request, filters: Query[MessageFilters]):
         queryset = queryset.filter(device_id=filters.device_id)
     if filters.contact:
         queryset = queryset.filter(conversation__contact=services.normalise_phone(filters.contact))
-    rows, next_cursor = keyset_page(
-        queryset, field="created_at", cursor=filters.cursor, limit=filters.limit
+    rows, next_cursor = _ordered_page(
+        queryset, keys=["written_at", "seq"], cursor=filters.cursor, limit=filters.limit
     )
     return {"results": [message_as_dict(m) for m in rows], "next": next_cursor}
 
 
 @router.get("/conversations")
 def conversation_list(request, filters: Query[ConversationFilters]):
-    """Newest activity first; `q` searches contact name and number."""
+    """Newest last message first (as written); `q` searches contact name and number."""
     tenant = acting_tenant(request)
     queryset = Conversation.objects.filter(tenant=tenant)
     if filters.device_id:
         queryset = queryset.filter(device_id=filters.device_id)
     if filters.q:
         queryset = queryset.filter(selectors.conversation_match(filters.q))
-    rows, next_cursor = keyset_page(
-        queryset, field="last_message_at", cursor=filters.cursor, limit=filters.limit
+    rows, next_cursor = _ordered_page(
+        queryset,
+        keys=["last_message_at", "last_message_seq", "id"],
+        cursor=filters.cursor,
+        limit=filters.limit,
     )
     return {"results": [conversation_as_dict(c) for c in rows], "next": next_cursor}

@@ -11,7 +11,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -20,6 +20,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from whatsapp.endpoints import EndpointConfig
 
@@ -450,6 +451,16 @@ class Gateway(abc.ABC):
     @abc.abstractmethod
     def parse_webhook(self, body: bytes) -> list[Event]: ...
 
+    # --- chat history (reconciling sends whose outcome is unknown) -----------------------------
+
+    @abc.abstractmethod
+    def recent_outgoing(
+        self, *, session: str, phone: str, since: datetime, limit: int = 50
+    ) -> list[HistoryMessage]:
+        """Our own recent messages to `phone` sent at or after `since` (whole seconds), newest
+        first. Raises GatewayError(permanent=True, code="history_unavailable") when this gateway
+        cannot show its history, so the caller holds the message for a person instead."""
+
 
 class HttpGateway(Gateway):
     """A gateway spoken to over HTTP with an API key header (both providers today)."""
@@ -640,3 +651,86 @@ class HttpGateway(Gateway):
                 version = candidate
                 break
         return Health(ok=True, latency_ms=latency_ms, version=version)
+
+
+# ---------------------------------------------------------------------------------------------
+# Chat history, read before any resend of a message whose send outcome is unknown (issue 8).
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryMessage:
+    """One message of a chat as the gateway's history shows it."""
+
+    message_id: str
+    from_me: bool
+    body: str
+    timestamp: datetime | None
+
+
+def request_may_have_reached(exc: GatewayError) -> bool:
+    """Whether a failed call may still have been carried out by the gateway.
+
+    A refused or timed-out *connection* never carried our request, nor did a 408/429 answer.
+    A read timeout, a connection dropped after the request was written, or a 5xx may have:
+    the gateway can have sent the message and failed only to tell us.
+    """
+    if exc.status is not None:
+        return exc.status >= 500
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, requests.exceptions.ConnectTimeout):
+        return False
+    if isinstance(cause, requests.ConnectionError) and not isinstance(cause, requests.Timeout):
+        reason = cause.args[0] if cause.args else None
+        reason = getattr(reason, "reason", reason)  # urllib3 wraps it in MaxRetryError
+        if isinstance(reason, (NewConnectionError, ConnectTimeoutError)):
+            return False
+    # A failed TLS handshake happens before anything is sent; anything else may have landed.
+    return exc.code != "tls"
+
+
+def history_unavailable(label: str, detail: str, status: int | None) -> GatewayError:
+    return GatewayError(
+        f"{label} cannot show its chat history" + (f": {detail}" if detail else ""),
+        permanent=True,
+        status=status,
+        code="history_unavailable",
+    )
+
+
+def history_since(items: Iterable[HistoryMessage | None], since: datetime) -> list[HistoryMessage]:
+    """Our own messages at or after `since` (gateways stamp whole seconds), newest first."""
+    floor = since.replace(microsecond=0)
+    kept = [
+        item
+        for item in items
+        if item is not None and item.from_me and (item.timestamp is None or item.timestamp >= floor)
+    ]
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(kept, key=lambda item: item.timestamp or oldest, reverse=True)
+
+
+def refined_time(whole_seconds: object, emitted: object) -> datetime | None:
+    """A message's timestamp (WhatsApp's whole second) refined by the gateway's own event time.
+
+    Gateways post webhooks concurrently, so 25 messages written in one second can arrive in any
+    order. Where the gateway also stamps its event in epoch milliseconds (WAHA's envelope
+    `timestamp`), that stamp, held inside the message's own second, orders them as the gateway
+    saw them; without it the whole second is all there is. (Evolution's `date_time` is not
+    used: it is the server's local time labelled Z, hours off.)
+    """
+    second = to_datetime(whole_seconds)
+    if isinstance(emitted, str) and not emitted.strip().lstrip("-").replace(".", "").isdigit():
+        try:
+            event = datetime.fromisoformat(emitted.strip().replace("Z", "+00:00"))
+        except ValueError:
+            event = None
+        if event is not None and event.tzinfo is None:
+            event = event.replace(tzinfo=UTC)
+    else:
+        event = to_datetime(emitted)
+    if second is None:
+        return event
+    if event is None:
+        return second
+    # Clamped into [second, second + 0.999999]: monotonic, so the order survives the clamp.
+    return min(max(event, second), second.replace(microsecond=999_999))

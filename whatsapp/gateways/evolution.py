@@ -15,6 +15,7 @@ from whatsapp.gateways.base import (
     Event,
     GatewayError,
     Health,
+    HistoryMessage,
     HttpGateway,
     InboundMessage,
     QrCode,
@@ -26,6 +27,8 @@ from whatsapp.gateways.base import (
     as_dict,
     fallback_event_id,
     header_value,
+    history_since,
+    history_unavailable,
     is_direct_chat,
     load_json_body,
     phone_digits,
@@ -437,3 +440,45 @@ class EvolutionGateway(HttpGateway):
                 status="scan_qr",
             )
         ]
+
+    # --- chat history (reconciling sends whose outcome is unknown) -----------------------------
+
+    def recent_outgoing(
+        self, *, session: str, phone: str, since: datetime, limit: int = 50
+    ) -> list[HistoryMessage]:
+        path = f"/chat/findMessages/{validate_session_name(session)}"
+        jid = f"{phone_digits(phone)}@s.whatsapp.net"
+        # Newest first, one page of `limit`; Evolution pages with page/offset (offset = size).
+        payload = {"where": {"key": {"remoteJid": jid, "fromMe": True}}, "page": 1, "offset": limit}
+        reply = self._request("POST", path, json=payload, expected=(400, 404, 501))
+        if not 200 <= reply.status < 300:
+            raise history_unavailable(self.label, self.safe_detail(reply.data), reply.status)
+        data = reply.data
+        # v2 answers {"messages": {"total", "pages", "currentPage", "records": [...]}}; some
+        # releases answer the bare list.
+        records = as_dict(as_dict(data).get("messages")).get("records")
+        if isinstance(data, list):
+            records = data
+        if not isinstance(records, list):
+            raise GatewayError(
+                f"{self.label} sent an unreadable chat history",
+                permanent=False,
+                status=reply.status,
+                code="bad_response",
+            )
+        return history_since(map(_history_item, records), since)
+
+
+def _history_item(item: object) -> HistoryMessage | None:
+    data = as_dict(item)
+    key = as_dict(data.get("key"))
+    message_id = key.get("id")
+    if not isinstance(message_id, str) or not message_id:
+        return None
+    body, _ = message_text(as_dict(data.get("message")))
+    return HistoryMessage(
+        message_id=message_id,
+        from_me=key.get("fromMe") is True,
+        body=body,
+        timestamp=to_datetime(data.get("messageTimestamp")),
+    )

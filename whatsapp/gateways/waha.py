@@ -17,6 +17,7 @@ from whatsapp.gateways.base import (
     Event,
     GatewayError,
     Health,
+    HistoryMessage,
     HttpGateway,
     InboundMessage,
     QrCode,
@@ -27,10 +28,13 @@ from whatsapp.gateways.base import (
     WebhookParseError,
     as_dict,
     header_value,
+    history_since,
+    history_unavailable,
     is_direct_chat,
     load_json_body,
     phone_digits,
     phone_from_jid,
+    refined_time,
     require_str,
     sender_identity,
     short_message_id,
@@ -434,7 +438,7 @@ class WahaGateway(HttpGateway):
         key = as_dict(extra.get("key"))
         phone, lid = sender_identity(sender, key.get("remoteJidAlt"), key.get("senderPn"))
         push_name = extra.get("notifyName") or extra.get("pushName")
-        when = to_datetime(payload.get("timestamp")) or to_datetime(envelope.get("timestamp"))
+        when = refined_time(payload.get("timestamp"), envelope.get("timestamp"))
         body = payload.get("body")
         return [
             InboundMessage(
@@ -493,3 +497,40 @@ class WahaGateway(HttpGateway):
                 push_name=push_name if isinstance(push_name, str) and push_name else None,
             )
         ]
+
+    # --- chat history (reconciling sends whose outcome is unknown) -----------------------------
+
+    def recent_outgoing(
+        self, *, session: str, phone: str, since: datetime, limit: int = 50
+    ) -> list[HistoryMessage]:
+        path = f"/api/{validate_session_name(session)}/chats/{phone_digits(phone)}@c.us/messages"
+        params = {"limit": str(limit), "downloadMedia": "false"}
+        # 400/404/422/501: this engine or tier keeps no history (NOWEB without a store, an old
+        # image), or the session is gone; none of them will change by asking again.
+        reply = self._request("GET", path, params=params, expected=(400, 404, 422, 501))
+        if not 200 <= reply.status < 300:
+            raise history_unavailable(self.label, self.safe_detail(reply.data), reply.status)
+        if not isinstance(reply.data, list):
+            raise GatewayError(
+                f"{self.label} sent an unreadable chat history",
+                permanent=False,
+                status=reply.status,
+                code="bad_response",
+            )
+        return history_since(map(_history_item, reply.data), since)
+
+
+def _history_item(item: object) -> HistoryMessage | None:
+    data = as_dict(item)
+    raw_id = data.get("id")
+    if isinstance(raw_id, dict):
+        raw_id = raw_id.get("_serialized") or raw_id.get("id")
+    if not isinstance(raw_id, str) or not raw_id:
+        return None
+    body = data.get("body")
+    return HistoryMessage(
+        message_id=short_message_id(raw_id),
+        from_me=data.get("fromMe") is True,
+        body=body if isinstance(body, str) else "",
+        timestamp=to_datetime(data.get("timestamp")),
+    )

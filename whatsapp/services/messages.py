@@ -1,4 +1,5 @@
-"""Messages: queue a send with its task, deliver it with retries and pacing, receive, apply acks."""
+"""Messages: queue a send with its task, deliver it until it expires (reconciling any send whose
+outcome is unknown with the gateway's history before a resend), receive, apply acks."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from datetime import datetime, timedelta
 import phonenumbers
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from booqing.exceptions import ApplicationError, NotFoundError
 from tenants.models import Tenant
 from whatsapp.gateways import GatewayError
+from whatsapp.gateways.base import request_may_have_reached
 from whatsapp.models import (
     DEFAULT_PHONE_REGION,
     STATUS_RANK,
@@ -23,15 +26,25 @@ from whatsapp.models import (
     DeviceStatus,
     Message,
     MessageStatus,
+    TenantWhatsAppConfig,
 )
 from whatsapp.services.gateway_access import gateway_for_endpoint
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_CHARS = 4096
-MAX_ATTEMPTS = 6
 RETRY_BASE_SECONDS = 2
 RETRY_CAP_SECONDS = 300
+DEFAULT_EXPIRY_HOURS = 24
+# A history read that does not show the message is trusted only when a second read, this much
+# later, agrees: a gateway that was paused may still be working through our earlier request.
+HISTORY_SETTLE_SECONDS = 10
+# The gateway's clock and ours may disagree a little; its history is read from this far before
+# the message was written (ids we already hold are never matched, so this cannot steal one).
+CLOCK_SKEW_SECONDS = 30
+# Statuses a message can still be sent from; the "open" ones a person may still be waiting on.
+SENDABLE = (MessageStatus.QUEUED, MessageStatus.UNCONFIRMED)
+DONE = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ, MessageStatus.RECEIVED)
 # How long past its timeout a `sending` row may stay before the scheduler assumes a dead worker.
 LEASE_MARGIN_SECONDS = 30
 PREVIEW_CHARS = 120
@@ -90,14 +103,22 @@ def _pick_device(tenant: Tenant, device_id) -> Device:
     return device
 
 
-def _touch_conversation(conversation_id, *, at: datetime, body: str, inbound: bool) -> None:
+def _touch_conversation(
+    conversation_id, *, at: datetime, seq: int, body: str, inbound: bool
+) -> None:
     conversation = Conversation.objects.filter(pk=conversation_id)
     if inbound:
         # Counted on its own: an inbound message whose gateway timestamp is older than the last
-        # message (whole seconds vs our microseconds, clock skew, a late retry) is still unread.
+        # message (clock skew, a late retry) is still unread.
         conversation.update(unread_count=F("unread_count") + 1)
-    conversation.filter(Q(last_message_at__isnull=True) | Q(last_message_at__lte=at)).update(
-        last_message_at=at, last_message_preview=body[:PREVIEW_CHARS]
+    # The newest message as written: later timestamp, or the same second and a later arrival.
+    newer = (
+        Q(last_message_at__isnull=True)
+        | Q(last_message_at__lt=at)
+        | Q(last_message_at=at, last_message_seq__lt=seq)
+    )
+    conversation.filter(newer).update(
+        last_message_at=at, last_message_seq=seq, last_message_preview=body[:PREVIEW_CHARS]
     )
 
 
@@ -112,6 +133,33 @@ def _conversation(device: Device, contact: str, contact_name: str = "") -> Conve
     return conversation
 
 
+def _whole_second(at: datetime) -> datetime:
+    return at.replace(microsecond=0)
+
+
+def _expiry_for(tenant: Tenant, expires_at: datetime | None, *, now: datetime) -> datetime:
+    if expires_at is None:
+        hours = (
+            TenantWhatsAppConfig.objects.filter(tenant=tenant)
+            .values_list("message_expiry_hours", flat=True)
+            .first()
+        )
+        return now + timedelta(hours=hours or DEFAULT_EXPIRY_HOURS)
+    if timezone.is_naive(expires_at):
+        raise ApplicationError(
+            "expires_at needs a time zone offset, such as 2026-12-24T10:00:00+07:00.",
+            "invalid_expires_at",
+            status=422,
+        )
+    if expires_at <= now:
+        raise ApplicationError(
+            "expires_at is in the past: a message must be allowed to wait at least until now.",
+            "invalid_expires_at",
+            status=422,
+        )
+    return expires_at
+
+
 def message_send(
     *,
     tenant: Tenant,
@@ -119,11 +167,14 @@ def message_send(
     body: str,
     device_id=None,
     idempotency_key: str | None = None,
+    expires_at: datetime | None = None,
     actor=None,
 ) -> tuple[Message, bool]:
     """Queue an outbound message; its task is enqueued when the row commits.
 
     Returns (message, created). The same Idempotency-Key returns the first message again.
+    `expires_at` (default: the tenant's message_expiry_hours from now) is when it stops being
+    worth sending: it is never sent after that.
     """
     body = _validate_body(body)
     contact = normalise_phone(to)
@@ -132,8 +183,10 @@ def message_send(
         existing = Message.objects.filter(tenant=tenant, idempotency_key=idempotency_key).first()
         if existing is not None:
             return _same_request(existing, contact, body), False
-    device = _pick_device(tenant, device_id)
     now = timezone.now()
+    expires_at = _expiry_for(tenant, expires_at, now=now)
+    device = _pick_device(tenant, device_id)
+    written_at = _whole_second(now)
     try:
         with transaction.atomic():
             conversation = _conversation(device, contact)
@@ -146,9 +199,13 @@ def message_send(
                 status=MessageStatus.QUEUED,
                 idempotency_key=idempotency_key or None,
                 next_attempt_at=now,
+                expires_at=expires_at,
+                written_at=written_at,
                 created_by=actor if getattr(actor, "is_authenticated", False) else None,
             )
-            _touch_conversation(conversation.pk, at=now, body=body, inbound=False)
+            _touch_conversation(
+                conversation.pk, at=written_at, seq=message.seq, body=body, inbound=False
+            )
             # The task is only a trigger: the row is the record, and it exists before the task.
             transaction.on_commit(lambda: _enqueue_send(message.pk))
     except IntegrityError:
@@ -183,42 +240,50 @@ def _enqueue_send(message_id, *, run_after: datetime | None = None) -> None:
 
 def _retry_delay(attempt: int, retry_after: float | None) -> timedelta:
     # Exponential backoff with full jitter, never sooner than the gateway's Retry-After.
-    delay = random.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt))
-    return timedelta(seconds=max(delay, retry_after or 0))
+    ceiling = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** min(attempt, 16))
+    return timedelta(seconds=max(random.uniform(0, ceiling), retry_after or 0))
 
 
-def _claim_for_sending(message_id, *, now: datetime) -> tuple[Message | None, int, str]:
-    """Load the message with what sending needs, then claim it (queued -> sending, with a lease).
-
-    Returns (message or None, the tenant's message timeout, the status when not claimed). One
-    read and one conditional UPDATE: the worker's bookkeeping should cost little next to a send.
-    """
+def _load(message_id) -> tuple[Message | None, int]:
     message = (
         Message.objects.select_related("device", "conversation", "tenant__whatsapp_config")
         .filter(pk=message_id)
         .first()
     )
     if message is None:
-        return None, 0, "missing"
+        return None, 0
     config = getattr(message.tenant, "whatsapp_config", None)
-    timeout = config.message_timeout if config else 30
-    if message.status != MessageStatus.QUEUED:
-        return None, timeout, message.status
-    claimed = (
-        Message.objects.filter(pk=message_id, status=MessageStatus.QUEUED)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .update(
-            status=MessageStatus.SENDING,
-            attempts=F("attempts") + 1,
-            lease_until=now + timedelta(seconds=timeout + LEASE_MARGIN_SECONDS),
-        )
+    return message, config.message_timeout if config else 30
+
+
+def _lease(now: datetime, timeout: int) -> datetime:
+    return now + timedelta(seconds=timeout + LEASE_MARGIN_SECONDS)
+
+
+def _is_due(message: Message, now: datetime) -> bool:
+    return message.next_attempt_at is None or message.next_attempt_at <= now
+
+
+def _claim_for_sending(message: Message, *, now: datetime, timeout: int, from_status: str) -> bool:
+    """queued (or a reconciled unconfirmed) -> sending, with a lease. One conditional UPDATE."""
+    claim = Message.objects.filter(pk=message.pk, status=from_status)
+    if from_status == MessageStatus.QUEUED:
+        claim = claim.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    else:
+        claim = claim.filter(attempts=message.attempts)
+    claimed = claim.update(
+        status=MessageStatus.SENDING,
+        attempts=F("attempts") + 1,
+        lease_until=_lease(now, timeout),
+        attempt_started_at=now,
+        history_miss_at=None,
+        maybe_sent=False,
     )
-    if not claimed:
-        current = Message.objects.filter(pk=message_id).values_list("status", flat=True).first()
-        return None, timeout, current or "missing"
-    message.status = MessageStatus.SENDING
-    message.attempts += 1
-    return message, timeout, message.status
+    if claimed:
+        message.status = MessageStatus.SENDING
+        message.attempts += 1
+        message.attempt_started_at = now
+    return bool(claimed)
 
 
 def _reserve_pacing_slot(device: Device, *, now: datetime) -> datetime | None:
@@ -242,33 +307,111 @@ def _reserve_pacing_slot(device: Device, *, now: datetime) -> datetime | None:
     return next_free or now + gap
 
 
+def _this_attempt(message: Message, status: str = MessageStatus.SENDING):
+    # Guarded by the attempt number: a worker that outlived its lease must not overwrite the
+    # state of a newer attempt of the same message.
+    return Message.objects.filter(pk=message.pk, status=status, attempts=message.attempts)
+
+
+def _next_try(message: Message, at: datetime) -> datetime:
+    # Never later than the expiry, so an expiring message is marked expired on time.
+    return min(at, message.expires_at) if message.expires_at else at
+
+
 def _requeue(message: Message, *, at: datetime, error: str = "", count_attempt: bool) -> None:
+    at = _next_try(message, at)
     updates = {"status": MessageStatus.QUEUED, "next_attempt_at": at, "lease_until": None}
     if error:
         updates["last_error"] = error[:500]
+        updates["waiting_since"] = Coalesce(F("waiting_since"), message.attempt_started_at)
     if not count_attempt:
         updates["attempts"] = F("attempts") - 1
-    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(**updates)
-    _enqueue_send(message.pk, run_after=at)
+    if _this_attempt(message).update(**updates):
+        _enqueue_send(message.pk, run_after=at)
+
+
+def _to_unconfirmed(message: Message, *, at: datetime, error: str) -> None:
+    at = _next_try(message, at)
+    updated = _this_attempt(message).update(
+        status=MessageStatus.UNCONFIRMED,
+        maybe_sent=True,
+        next_attempt_at=at,
+        lease_until=None,
+        waiting_since=Coalesce(F("waiting_since"), message.attempt_started_at),
+        last_error=(
+            f"Not confirmed: {error} WhatsApp may have sent it; its chat history is checked "
+            "before any resend."
+        )[:500],
+    )
+    if updated:
+        logger.warning("message outcome unknown message=%s", message.pk)
+        _enqueue_send(message.pk, run_after=at)
 
 
 def _fail(message: Message, reason: str) -> None:
-    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
+    _this_attempt(message).update(
         status=MessageStatus.FAILED, last_error=reason[:500], lease_until=None, next_attempt_at=None
     )
     logger.warning("message failed message=%s reason=%s", message.pk, reason)
 
 
+def _expire(message: Message, *, now: datetime) -> None:
+    when = timezone.localtime(message.expires_at)
+    reason = f"Expired at {when:%Y-%m-%d %H:%M}: not sent before its expiry."
+    if message.maybe_sent or message.status == MessageStatus.UNCONFIRMED:
+        reason = (
+            f"Expired at {when:%Y-%m-%d %H:%M} unconfirmed: WhatsApp may have sent it, but "
+            "this could not be checked before its expiry."
+        )
+    if message.last_error and not message.last_error.startswith("Expired"):
+        reason += f" Last problem: {message.last_error}"
+    Message.objects.filter(pk=message.pk, status__in=SENDABLE).update(
+        status=MessageStatus.EXPIRED,
+        last_error=reason[:500],
+        lease_until=None,
+        next_attempt_at=None,
+        awaiting_decision=False,
+    )
+    logger.warning("message expired message=%s", message.pk)
+
+
 def message_deliver(*, message_id, now: datetime | None = None) -> str:
-    """The worker's job for one message. Returns the status it left the message in."""
+    """The worker's job for one message. Returns the status it left the message in.
+
+    A queued message is sent; an unconfirmed one is first looked up in the gateway's history.
+    """
     now = now or timezone.now()
-    message, timeout, status = _claim_for_sending(message_id, now=now)
+    message, timeout = _load(message_id)
     if message is None:
-        return status
+        return "missing"
+    if message.status not in SENDABLE or not _is_due(message, now):
+        return message.status
+    if message.expires_at and now >= message.expires_at:
+        _expire(message, now=now)
+        return MessageStatus.EXPIRED
+    if message.status == MessageStatus.UNCONFIRMED:
+        if message.awaiting_decision:
+            return message.status
+        outcome = _reconcile(message, now=now, timeout=timeout)
+        if outcome != MessageStatus.QUEUED:
+            return outcome
+        if not _claim_for_sending(
+            message, now=now, timeout=timeout, from_status=MessageStatus.UNCONFIRMED
+        ):
+            return _current_status(message)
+    elif not _claim_for_sending(message, now=now, timeout=timeout, from_status=message.status):
+        return _current_status(message)
+    return _send(message, now=now, timeout=timeout)
+
+
+def _current_status(message: Message) -> str:
+    return Message.objects.filter(pk=message.pk).values_list("status", flat=True).first() or (
+        "missing"
+    )
+
+
+def _send(message: Message, *, now: datetime, timeout: int) -> str:
     device = message.device
-    if device.status != DeviceStatus.CONNECTED and message.attempts >= MAX_ATTEMPTS:
-        _fail(message, f"Device {device.name} is not connected ({device.status}); pair it again.")
-        return MessageStatus.FAILED
     wait_until = _reserve_pacing_slot(device, now=now)
     if wait_until is not None:
         _requeue(message, at=wait_until, count_attempt=False)
@@ -292,92 +435,291 @@ def message_deliver(*, message_id, now: datetime | None = None) -> str:
 
 def _after_gateway_error(message: Message, exc: GatewayError, *, now: datetime) -> str:
     # A device that is reconnecting answers "not ready": that is worth waiting for.
-    transient = not exc.permanent or exc.code == "session_not_ready"
-    if not transient:
+    if exc.permanent and exc.code != "session_not_ready":
         _fail(message, exc.message)
         return MessageStatus.FAILED
-    if message.attempts >= MAX_ATTEMPTS:
-        _fail(message, f"Gave up after {message.attempts} attempts: {exc.message}")
-        return MessageStatus.FAILED
-    _requeue(
-        message,
-        at=now + _retry_delay(message.attempts, exc.retry_after),
-        error=exc.message,
-        count_attempt=True,
-    )
+    at = now + _retry_delay(message.attempts, exc.retry_after)
+    if request_may_have_reached(exc):
+        _to_unconfirmed(message, at=at, error=exc.message)
+        return MessageStatus.UNCONFIRMED
+    _requeue(message, at=at, error=exc.message, count_attempt=True)
     return MessageStatus.QUEUED
 
 
-def _mark_sent(message: Message, gateway_message_id: str | None, *, now: datetime) -> None:
-    # A worker that stalled past its lease finds its row re-queued: the gateway took the message,
-    # so record it as sent anyway; the pending re-send then finds nothing left to claim.
+def _mark_sent(
+    message: Message, gateway_message_id: str | None, *, now: datetime, source: str = "reply"
+) -> bool:
+    # Whatever state the row reached meanwhile (its lease expired and it became unconfirmed, it
+    # expired), the gateway took the message: the truth is "sent". Delivery acks move it on.
+    row = Message.objects.filter(pk=message.pk).exclude(status__in=DONE)
+    updates = {
+        "status": MessageStatus.SENT,
+        "sent_at": now,
+        "lease_until": None,
+        "next_attempt_at": None,
+        "last_error": "",
+        "maybe_sent": False,
+        "awaiting_decision": False,
+        "history_miss_at": None,
+        "waiting_since": None,
+    }
+    if source != "reply":
+        # A history entry that another message of ours took meanwhile is not this message's.
+        try:
+            with transaction.atomic():
+                updated = row.update(gateway_message_id=gateway_message_id, **updates)
+        except IntegrityError:
+            return False
+        logger.info("message confirmed sent message=%s by=%s", message.pk, source)
+        return bool(updated)
     try:
-        Message.objects.filter(
-            pk=message.pk, status__in=[MessageStatus.SENDING, MessageStatus.QUEUED]
-        ).update(
-            status=MessageStatus.SENT,
-            gateway_message_id=gateway_message_id,
-            sent_at=now,
-            lease_until=None,
-            next_attempt_at=None,
-            last_error="",
-        )
+        # No savepoint here: this runs once per send, and the worker is not in a transaction.
+        updated = row.update(gateway_message_id=gateway_message_id, **updates)
     except IntegrityError:
         # The gateway reused an id we already hold for another message: keep the send, not the id.
-        Message.objects.filter(pk=message.pk).update(
-            status=MessageStatus.SENT, sent_at=now, lease_until=None, next_attempt_at=None
+        updated = row.update(**updates)
+    return bool(updated)
+
+
+# -- reconciliation ----------------------------------------------------------------------------
+
+
+def _reconcile(message: Message, *, now: datetime, timeout: int) -> str:
+    """Look for an unconfirmed message in the gateway's recent history.
+
+    Returns SENT (found: it is recorded with the gateway's id), QUEUED (not there, twice: the
+    caller may send it), or UNCONFIRMED (checked again later, or held for a person).
+    """
+    claim = Message.objects.filter(
+        pk=message.pk, status=MessageStatus.UNCONFIRMED, awaiting_decision=False
+    ).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+    if not claim.update(lease_until=_lease(now, timeout)):
+        return _current_status(message)
+    device = message.device
+    since = message.created_at - timedelta(seconds=CLOCK_SKEW_SECONDS)
+    try:
+        gateway = gateway_for_endpoint(device.endpoint_name, timeout=timeout)
+        history = gateway.recent_outgoing(
+            session=device.session_name, phone=message.conversation.contact, since=since
         )
+    except ApplicationError as exc:
+        return _hold_for_person(message, exc.message)
+    except GatewayError as exc:
+        if exc.permanent and exc.code != "session_not_ready":
+            return _hold_for_person(message, exc.message)
+        at = _next_try(message, now + _retry_delay(message.attempts, exc.retry_after))
+        _release_unconfirmed(
+            message,
+            at=at,
+            error=f"Not confirmed: the chat history could not be read yet ({exc.message}); "
+            "trying again.",
+        )
+        return MessageStatus.UNCONFIRMED
+    wanted = message.body.strip()
+    candidates = [item for item in history if item.body.strip() == wanted]
+    taken = set(
+        Message.objects.filter(
+            device=device, gateway_message_id__in=[item.message_id for item in candidates]
+        ).values_list("gateway_message_id", flat=True)
+    )
+    # The oldest copy not already recorded for another message of ours.
+    for item in reversed(candidates):
+        if item.message_id not in taken and _mark_sent(
+            message, item.message_id, now=item.timestamp or now, source="history"
+        ):
+            return MessageStatus.SENT
+    if message.history_miss_at is None or now - message.history_miss_at < timedelta(
+        seconds=HISTORY_SETTLE_SECONDS
+    ):
+        at = _next_try(message, now + timedelta(seconds=HISTORY_SETTLE_SECONDS))
+        _release_unconfirmed(message, at=at, first_miss=now)
+        return MessageStatus.UNCONFIRMED
+    logger.info("message not in the gateway's history, sending again message=%s", message.pk)
+    return MessageStatus.QUEUED
+
+
+def _release_unconfirmed(
+    message: Message, *, at: datetime, error: str = "", first_miss: datetime | None = None
+) -> None:
+    updates: dict = {"lease_until": None, "next_attempt_at": at}
+    if error:
+        updates["last_error"] = error[:500]
+    if first_miss is not None:
+        updates["history_miss_at"] = Coalesce(F("history_miss_at"), first_miss)
+    if Message.objects.filter(pk=message.pk, status=MessageStatus.UNCONFIRMED).update(**updates):
+        _enqueue_send(message.pk, run_after=at)
+
+
+def _hold_for_person(message: Message, reason: str) -> str:
+    Message.objects.filter(pk=message.pk, status=MessageStatus.UNCONFIRMED).update(
+        awaiting_decision=True,
+        lease_until=None,
+        next_attempt_at=None,
+        last_error=(
+            f"May have been sent: the gateway did not confirm it and its chat history cannot be "
+            f"checked ({reason}). Choose Send again or Mark as sent."
+        )[:500],
+    )
+    logger.warning("message held for a decision message=%s", message.pk)
+    return MessageStatus.UNCONFIRMED
+
+
+# -- what people do with a message ------------------------------------------------------------
 
 
 def message_retry(*, message: Message) -> Message:
-    """Send a failed outbound message again (the Retry button)."""
-    if message.direction != Message.Direction.OUTBOUND or message.status != MessageStatus.FAILED:
-        raise ApplicationError("Only failed outgoing messages can be retried.", "not_retryable")
-    now = timezone.now()
-    with transaction.atomic():
-        Message.objects.filter(pk=message.pk, status=MessageStatus.FAILED).update(
-            status=MessageStatus.QUEUED, attempts=0, next_attempt_at=now, last_error=""
+    """The Retry button: send a failed or expired message again, or look for an unconfirmed
+    one in the gateway's history now. Anything that may have been sent is reconciled first."""
+    if message.direction != Message.Direction.OUTBOUND:
+        raise ApplicationError(
+            "Only outgoing messages can be retried.", "not_retryable", status=409
         )
-        transaction.on_commit(lambda: _enqueue_send(message.pk))
+    now = timezone.now()
+    retryable = (MessageStatus.FAILED, MessageStatus.EXPIRED, MessageStatus.UNCONFIRMED)
+    if message.status not in retryable:
+        raise ApplicationError(
+            f"This message is {message.get_status_display().lower()}: only failed, expired or "
+            "unconfirmed messages can be retried.",
+            "not_retryable",
+            status=409,
+        )
+    reconcile = message.status == MessageStatus.UNCONFIRMED or message.maybe_sent
+    updates: dict = {
+        "status": MessageStatus.UNCONFIRMED if reconcile else MessageStatus.QUEUED,
+        "next_attempt_at": now,
+        "lease_until": None,
+        "awaiting_decision": False,
+        "history_miss_at": None,
+    }
+    if message.expires_at is None or message.expires_at <= now:
+        # A person asked for it now: it gets a fresh expiry, counted from now.
+        updates["expires_at"] = _expiry_for(message.tenant, None, now=now)
+    with transaction.atomic():
+        if Message.objects.filter(pk=message.pk, status=message.status).update(**updates):
+            transaction.on_commit(lambda: _enqueue_send(message.pk))
+    message.refresh_from_db()
+    return message
+
+
+def _decision_pending(message: Message) -> None:
+    held = message.status == MessageStatus.UNCONFIRMED or (
+        message.status == MessageStatus.EXPIRED and message.maybe_sent
+    )
+    if message.direction != Message.Direction.OUTBOUND or not held:
+        raise ApplicationError(
+            "Only a message that may have been sent (unconfirmed) can be sent again or marked "
+            "as sent.",
+            "not_unconfirmed",
+            status=409,
+        )
+
+
+def message_send_again(*, message: Message) -> Message:
+    """A person decided an unconfirmed message was not sent: send it, without looking again."""
+    _decision_pending(message)
+    now = timezone.now()
+    updates: dict = {
+        "status": MessageStatus.QUEUED,
+        "next_attempt_at": now,
+        "lease_until": None,
+        "awaiting_decision": False,
+        "maybe_sent": False,
+        "history_miss_at": None,
+    }
+    if message.expires_at is None or message.expires_at <= now:
+        updates["expires_at"] = _expiry_for(message.tenant, None, now=now)
+    with transaction.atomic():
+        if Message.objects.filter(pk=message.pk, status=message.status).update(**updates):
+            transaction.on_commit(lambda: _enqueue_send(message.pk))
+    message.refresh_from_db()
+    return message
+
+
+def message_mark_sent(*, message: Message, actor=None) -> Message:
+    """A person confirmed (e.g. on the phone) that an unconfirmed message did arrive."""
+    _decision_pending(message)
+    who = getattr(actor, "get_username", lambda: "")() or getattr(actor, "name", "") or "someone"
+    Message.objects.filter(pk=message.pk, status=message.status).update(
+        status=MessageStatus.SENT,
+        sent_at=timezone.now(),
+        lease_until=None,
+        next_attempt_at=None,
+        awaiting_decision=False,
+        maybe_sent=False,
+        waiting_since=None,
+        last_error=f"Marked as sent by {who}."[:500],
+    )
+    message.refresh_from_db()
+    return message
+
+
+def message_cancel(*, message: Message) -> Message:
+    """Stop a message that has not gone out yet."""
+    cancellable = (MessageStatus.SCHEDULED, MessageStatus.QUEUED)
+    if message.direction != Message.Direction.OUTBOUND or message.status not in cancellable:
+        raise ApplicationError(
+            f"This message is {message.get_status_display().lower()}: only a queued message "
+            "can be cancelled.",
+            "not_cancellable",
+            status=409,
+        )
+    if not Message.objects.filter(pk=message.pk, status__in=cancellable).update(
+        status=MessageStatus.CANCELLED, next_attempt_at=None, lease_until=None
+    ):
+        raise ApplicationError(
+            "Too late: the message is being sent.", "not_cancellable", status=409
+        )
     message.refresh_from_db()
     return message
 
 
 def messages_requeue_stale(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Scheduler step: `sending` rows whose lease expired (a killed worker) go back to `queued`,
-    and queued rows whose task never ran are enqueued again. Claims make repeats harmless."""
+    """Scheduler step: `sending` rows whose lease expired (a killed worker) become unconfirmed
+    (the request may have reached the gateway) and are reconciled; rows past their expiry are
+    expired; due rows whose task never ran are enqueued again. Claims make repeats harmless."""
     now = now or timezone.now()
-    expired = list(
-        Message.objects.filter(status=MessageStatus.SENDING, lease_until__lt=now).values_list(
-            "pk", flat=True
-        )[:limit]
+    done = 0
+    lost = list(
+        Message.objects.filter(
+            status__in=[MessageStatus.SENDING, MessageStatus.UNCONFIRMED], lease_until__lt=now
+        ).values_list("pk", "status")[:limit]
     )
-    for pk in expired:
-        stale = Message.objects.filter(pk=pk, status=MessageStatus.SENDING, lease_until__lt=now)
-        # A message whose every attempt ended with its worker gone (a send that crashes or
-        # OOM-kills the worker) would otherwise be re-queued forever: give up with a reason.
-        if stale.filter(attempts__gte=MAX_ATTEMPTS).update(
-            status=MessageStatus.FAILED,
-            lease_until=None,
-            next_attempt_at=None,
-            last_error=f"Gave up after {MAX_ATTEMPTS} attempts: the last one never finished "
-            "(the worker stopped while sending).",
-        ):
-            logger.warning("message failed after repeated worker deaths message=%s", pk)
-            continue
-        if stale.update(status=MessageStatus.QUEUED, next_attempt_at=now, lease_until=None):
-            logger.warning("message lease expired, re-queued message=%s", pk)
+    for pk, status in lost:
+        stale = Message.objects.filter(pk=pk, status=status, lease_until__lt=now)
+        updates: dict = {"lease_until": None, "next_attempt_at": now}
+        if status == MessageStatus.SENDING:
+            updates.update(
+                status=MessageStatus.UNCONFIRMED,
+                maybe_sent=True,
+                waiting_since=Coalesce(F("waiting_since"), F("attempt_started_at")),
+                last_error="Not confirmed: the worker stopped while sending. WhatsApp may have "
+                "sent it; its chat history is checked before any resend.",
+            )
+        if stale.update(**updates):
+            logger.warning("message lease expired message=%s was=%s", pk, status)
             _enqueue_send(pk)
+            done += 1
+    expired = Message.objects.filter(
+        status__in=SENDABLE, expires_at__lte=now, lease_until__isnull=True
+    ).select_related("tenant")[:limit]
+    for message in expired:
+        _expire(message, now=now)
+        done += 1
     overdue = list(
         Message.objects.filter(
-            status=MessageStatus.QUEUED, next_attempt_at__lt=now - timedelta(seconds=60)
+            status__in=SENDABLE,
+            awaiting_decision=False,
+            next_attempt_at__lt=now - timedelta(seconds=60),
         ).values_list("pk", flat=True)[:limit]
     )
     for pk in overdue:
         # Push the due time forward as the claim, so two schedulers do not both enqueue it.
-        if Message.objects.filter(pk=pk, status=MessageStatus.QUEUED).update(next_attempt_at=now):
+        if Message.objects.filter(pk=pk, status__in=SENDABLE, next_attempt_at__lt=now).update(
+            next_attempt_at=now
+        ):
             _enqueue_send(pk)
-    return len(expired) + len(overdue)
+            done += 1
+    return done
 
 
 def message_ack_apply(*, device: Device, gateway_message_id: str, status: str) -> bool:
@@ -388,11 +730,13 @@ def message_ack_apply(*, device: Device, gateway_message_id: str, status: str) -
         .first()
     )
     if message is None:
+        _reconcile_soon(device)
         return False
     now = timezone.now()
     if status == MessageStatus.FAILED:
         Message.objects.filter(
-            pk=message.pk, status__in=[MessageStatus.SENDING, MessageStatus.SENT]
+            pk=message.pk,
+            status__in=[MessageStatus.SENDING, MessageStatus.UNCONFIRMED, MessageStatus.SENT],
         ).update(status=MessageStatus.FAILED, last_error="WhatsApp reported a delivery error.")
         return True
     rank = STATUS_RANK.get(status)
@@ -406,6 +750,22 @@ def message_ack_apply(*, device: Device, gateway_message_id: str, status: str) -
         updates["read_at"] = now
     Message.objects.filter(pk=message.pk, status__in=earlier).update(**updates)
     return True
+
+
+def _reconcile_soon(device: Device) -> None:
+    """An ack for an id we do not know may belong to an unconfirmed message of this device
+    (its send reply was lost): look in the history now, so the ack finds it when retried."""
+    now = timezone.now()
+    waiting = Message.objects.filter(
+        device=device,
+        status=MessageStatus.UNCONFIRMED,
+        awaiting_decision=False,
+        lease_until__isnull=True,
+        next_attempt_at__gt=now,
+    )
+    for pk in list(waiting.values_list("pk", flat=True)[:20]):
+        if waiting.filter(pk=pk).update(next_attempt_at=now):
+            _enqueue_send(pk)
 
 
 def _contact_for(device: Device, inbound: dict) -> str:
@@ -445,6 +805,7 @@ def _fold_lid_conversation(device: Device, *, lid: str, phone: str) -> None:
         _touch_conversation(
             target.pk,
             at=lid_conversation.last_message_at,
+            seq=lid_conversation.last_message_seq,
             body=lid_conversation.last_message_preview,
             inbound=False,
         )
@@ -452,6 +813,7 @@ def _fold_lid_conversation(device: Device, *, lid: str, phone: str) -> None:
 
 def message_receive(*, device: Device, inbound: dict) -> Message:
     """Store an incoming message once (UNIQUE device + gateway id) in its conversation."""
+    # The gateway's time (whole seconds, refined by its event time where it has one).
     at = inbound.get("timestamp") or timezone.now()
     contact = _contact_for(device, inbound)
     conversation = _conversation(device, contact, inbound.get("push_name") or "")
@@ -468,10 +830,13 @@ def message_receive(*, device: Device, inbound: dict) -> Message:
             "direction": Message.Direction.INBOUND,
             "body": inbound.get("body") or ("[media]" if inbound.get("has_media") else ""),
             "status": MessageStatus.RECEIVED,
+            "written_at": at,
         },
     )
     if created:
-        _touch_conversation(conversation.pk, at=at, body=message.body, inbound=True)
+        _touch_conversation(
+            conversation.pk, at=at, seq=message.seq, body=message.body, inbound=True
+        )
         Device.objects.filter(pk=device.pk).update(last_event_at=timezone.now())
     return message
 

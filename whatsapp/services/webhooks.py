@@ -265,7 +265,9 @@ def _handle_ack(event: WebhookEvent) -> None:
         in_flight = (
             timezone.now() - event.received_at < IN_FLIGHT_MAX_WAIT
             and Message.objects.filter(
-                device_id=event.device_id, status=MessageStatus.SENDING
+                device_id=event.device_id,
+                # An unconfirmed message is being looked up in the gateway's history.
+                status__in=[MessageStatus.SENDING, MessageStatus.UNCONFIRMED],
             ).exists()
         )
         raise RetryLater(

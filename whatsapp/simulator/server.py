@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from whatsapp.simulator import evolution, pages
+from whatsapp.simulator import evolution, history, pages
 from whatsapp.simulator.core import ALREADY_LINKED, PAIRED, Simulator
 from whatsapp.simulator.flavors import DEFAULT_FLAVOR, PLUS_ONLY
 from whatsapp.simulator.persistence import StateFile
@@ -142,6 +142,7 @@ class Api:
     @route("POST", "/api/sendText")
     def send_text(self, req: Request) -> Response:
         reply = self.sim.send_text(req.json())
+        history.after_delivery(self.sim)  # the send faults of tests (history.py)
         # send_reply_shape=empty: some engines answer 201 with no body at all.
         return Response.json(201, reply) if reply else Response(201)
 

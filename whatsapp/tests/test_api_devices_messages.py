@@ -454,8 +454,10 @@ def history(cast, device_a):
     for i in range(23):
         to = CUSTOMER if i % 2 else "+6281299998888"
         message, _ = services.message_send(tenant=cast.tenant_a, to=to, body=f"message {i}")
-        # Groups of three share a timestamp, so the cursor must break ties by id.
-        Message.objects.filter(pk=message.pk).update(created_at=base + timedelta(seconds=i // 3))
+        # Groups of three share a (whole-second) timestamp: the arrival sequence breaks ties.
+        Message.objects.filter(pk=message.pk).update(
+            written_at=(base + timedelta(seconds=i // 3)).replace(microsecond=0)
+        )
         ids.append(str(message.pk))
     Message.objects.filter(pk__in=ids[:5]).update(status=MessageStatus.READ)
     return ids
@@ -467,8 +469,10 @@ def test_it_pages_through_every_message_exactly_once_newest_first(api_a, history
     ids = [m["id"] for m in results]
     assert sorted(ids) == sorted(history)
     assert len(ids) == len(set(ids)) == 23
-    keys = [(m["created_at"], m["id"]) for m in results]
+    # Newest first as written: timestamp, then the order they arrived in.
+    keys = [(m["written_at"], m["sequence"]) for m in results]
     assert keys == sorted(keys, reverse=True)
+    assert [m["body"] for m in results] == [f"message {i}" for i in reversed(range(23))]
 
 
 def test_it_keeps_paging_stable_while_new_messages_arrive(cast, api_a, history):

@@ -129,6 +129,9 @@ TENANT_PAGES = [
     ("GET",   f"{INBOX}/{{CA}}",                          LOGIN,  200,   200,   403,     403),
     ("POST",  f"{INBOX}/{{CA}}/reply",                    LOGIN,  302,   302,   403,     403),
     ("POST",  f"{INBOX}/{{CA}}/messages/{{MA}}/retry",    LOGIN,  302,   302,   403,     403),
+    # the thread's message failed: it is not one that may have been sent, so nothing to decide
+    ("POST",  f"{INBOX}/{{CA}}/messages/{{MA}}/send-again", LOGIN, 409,  409,   403,     403),
+    ("POST",  f"{INBOX}/{{CA}}/messages/{{MA}}/mark-sent", LOGIN, 409,   409,   403,     403),
     ("GET",   TOKENS,                                     LOGIN,  200,   403,   403,     403),
     ("POST",  f"{TOKENS}/new",                            LOGIN,  201,   403,   403,     403),
     ("POST",  f"{TOKENS}/{{TA}}/revoke",                  LOGIN,  302,   403,   403,     403),
@@ -144,6 +147,8 @@ TENANT_PAGES = [
     ("POST",  f"{INBOX}/{{CB}}/reply",                    LOGIN,  404,   404,   403,     403),
     ("POST",  f"{INBOX}/{{CB}}/messages/{{MB}}/retry",    LOGIN,  404,   404,   403,     403),
     ("POST",  f"{INBOX}/{{CA}}/messages/{{MB}}/retry",    LOGIN,  404,   404,   403,     403),
+    ("POST",  f"{INBOX}/{{CB}}/messages/{{MB}}/send-again", LOGIN, 404,  404,   403,     403),
+    ("POST",  f"{INBOX}/{{CB}}/messages/{{MB}}/mark-sent", LOGIN, 404,   404,   403,     403),
     ("GET",   f"{INBOX}/{{X}}",                           LOGIN,  404,   404,   403,     403),
     ("POST",  f"{TOKENS}/{{TB}}/revoke",                  LOGIN,  404,   403,   403,     403),
 ]
@@ -164,6 +169,11 @@ TENANT_API = [
     ("POST",   f"{API}/messages",                         401,   202,   202,   403,     403),
     ("GET",    f"{API}/messages/{{MA}}",                  401,   200,   200,   403,     403),
     ("DELETE", f"{API}/messages/{{MA}}",                  405,   405,   405,   405,     405),
+    ("POST",   f"{API}/messages/{{MA}}/retry",            401,   202,   202,   403,     403),
+    ("POST",   f"{API}/messages/{{MA}}/send-again",       401,   409,   409,   403,     403),
+    ("POST",   f"{API}/messages/{{MA}}/mark-sent",        401,   409,   409,   403,     403),
+    ("POST",   f"{API}/messages/{{MA}}/cancel",           401,   409,   409,   403,     403),
+    ("GET",    f"{API}/messages/{{MA}}/retry",            405,   405,   405,   405,     405),
     ("GET",    f"{API}/conversations",                    401,   200,   200,   403,     403),
     ("POST",   f"{API}/conversations",                    405,   405,   405,   405,     405),
     ("GET",    f"{API}/devices/{{DB}}",                   401,   404,   404,   403,     403),
@@ -174,6 +184,8 @@ TENANT_API = [
     ("GET",    f"{API}/devices/{{X}}",                    401,   404,   404,   403,     403),
     ("GET",    f"{API}/messages/{{MB}}",                  401,   404,   404,   403,     403),
     ("GET",    f"{API}/messages/{{X}}",                   401,   404,   404,   403,     403),
+    ("POST",   f"{API}/messages/{{MB}}/retry",            401,   404,   404,   403,     403),
+    ("POST",   f"{API}/messages/{{MB}}/mark-sent",        401,   404,   404,   403,     403),
 ]
 
 # The same API on the platform host: a session names no tenant there (only a token does).
@@ -297,7 +309,8 @@ TOKEN_MATRIX = [
 # fmt: on
 TOKEN_HOSTS = (P, A, B, P, A, B)
 
-DENIED = {LOGIN, 400, 401, 403, 404, 405}
+# 409: allowed in, but a business rule said no (e.g. nothing to decide): it changes nothing either.
+DENIED = {LOGIN, 400, 401, 403, 404, 405, 409}
 
 
 # A new Client builds the whole middleware stack on its first request, and whitenoise scans every

@@ -348,7 +348,8 @@ EXPECTED = {
             phone="+6281234567890",
             push_name="Budi Santoso",
             body="Halo, mau booking jam 3 sore besok",
-            timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+            # The whole second, refined by the envelope's millisecond event time (.123).
+            timestamp=datetime(2026, 1, 1, 0, 0, 0, 123000, tzinfo=UTC),
         )
     ],
     "webhook_message_lid.json": [
@@ -360,7 +361,7 @@ EXPECTED = {
             phone=None,
             push_name="Sari",
             body="Is there a slot on Saturday?",
-            timestamp=datetime(2026, 1, 1, 0, 1, tzinfo=UTC),
+            timestamp=datetime(2026, 1, 1, 0, 1, 0, 456000, tzinfo=UTC),
             lid="123456789012345@lid",
         )
     ],
@@ -373,7 +374,7 @@ EXPECTED = {
             phone="+6281234567890",
             push_name="Budi Santoso",
             body="Bukti transfer",
-            timestamp=datetime(2026, 1, 1, 0, 2, tzinfo=UTC),
+            timestamp=datetime(2026, 1, 1, 0, 2, 0, 789000, tzinfo=UTC),
             has_media=True,
         )
     ],

@@ -1,5 +1,6 @@
-"""Sending messages through a mocked WAHA gateway: retries, permanent failures, pacing, leases,
-the transactional enqueue, and acks that arrive early, late or out of order."""
+"""Sending messages through a mocked WAHA gateway: retries until expiry, unknown outcomes
+reconciled with the chat history, permanent failures, pacing, leases, the transactional enqueue,
+and acks that arrive early, late or out of order."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import responses
 from django.db import transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from booqing.test import CANARY_PRIMARY
 from whatsapp import services
@@ -23,7 +25,6 @@ from whatsapp.models import (
     TenantWhatsAppConfig,
     WebhookEvent,
 )
-from whatsapp.services.messages import MAX_ATTEMPTS
 from whatsapp.tasks import send_message
 from whatsapp.tests import waha_webhooks as waha
 
@@ -32,6 +33,7 @@ pytestmark = pytest.mark.django_db
 GATEWAY = "https://primary.gateway.test"
 SEND_URL = f"{GATEWAY}/api/sendText"
 SESSION = "bq-acme-frontdesk"
+HISTORY_URL = f"{GATEWAY}/api/{SESSION}/chats/6281234567890@c.us/messages"
 SECRET = "per-device-secret-front-desk"
 CUSTOMER = "+6281234567890"
 
@@ -113,18 +115,23 @@ def test_it_treats_an_empty_201_as_sent_with_an_unknown_id(device, rsps):
     assert (message.status, message.gateway_message_id) == (MessageStatus.SENT, None)
 
 
+def refused() -> requests.ConnectionError:
+    """What requests raises when nothing listens on the gateway's port."""
+    return requests.ConnectionError(MaxRetryError(None, "/", NewConnectionError(None, "refused")))
+
+
 @pytest.mark.parametrize(
     ("reply", "reason"),
     [
-        ({"status": 500, "json": {"message": "engine crashed"}}, "500"),
-        ({"status": 502, "body": "Bad gateway"}, "502"),
         ({"status": 408, "body": ""}, "408"),
-        ({"body": requests.exceptions.ReadTimeout()}, "did not answer within 17s"),
-        ({"body": requests.exceptions.ConnectionError()}, "could not be reached"),
+        ({"body": refused()}, "could not be reached"),
+        ({"body": requests.exceptions.ConnectTimeout()}, "did not answer within 17s"),
     ],
-    ids=["500", "502", "408", "timeout", "unreachable"],
+    ids=["408", "refused", "connect-timeout"],
 )
-def test_it_puts_a_transiently_failed_send_back_in_the_queue(device, rsps, reply, reason):
+def test_it_puts_a_send_that_never_reached_the_gateway_back_in_the_queue(
+    device, rsps, reply, reason
+):
     rsps.post(SEND_URL, **reply)
     message = queue(device)
     before = timezone.now()
@@ -137,11 +144,207 @@ def test_it_puts_a_transiently_failed_send_back_in_the_queue(device, rsps, reply
     assert reason in message.last_error
     assert CANARY_PRIMARY not in message.last_error
     assert message.lease_until is None
+    assert before <= message.waiting_since <= timezone.now()
     # Backoff with full jitter for the first retry: somewhere in [0, base * 2**1] seconds.
     assert before <= message.next_attempt_at <= timezone.now() + timedelta(seconds=4)
     # A new trigger waits for the retry time, so the queue does not spin on it.
     retry = send_tasks(message).get()
     assert retry.run_after == message.next_attempt_at
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        ({"status": 500, "json": {"message": "engine crashed"}}, "500"),
+        ({"status": 502, "body": "Bad gateway"}, "502"),
+        ({"body": requests.exceptions.ReadTimeout()}, "did not answer within 17s"),
+        ({"body": requests.ConnectionError("Connection aborted.")}, "could not be reached"),
+    ],
+    ids=["500", "502", "read-timeout", "reset-after-write"],
+)
+def test_it_marks_a_send_that_may_have_reached_the_gateway_unconfirmed_not_failed(
+    device, rsps, reply, reason
+):
+    rsps.post(SEND_URL, **reply)
+    message = queue(device)
+
+    assert services.message_deliver(message_id=message.pk) == MessageStatus.UNCONFIRMED
+
+    message = reload(message)
+    assert message.status == MessageStatus.UNCONFIRMED
+    assert message.maybe_sent
+    assert reason in message.last_error
+    assert "may have sent it" in message.last_error
+    assert CANARY_PRIMARY not in message.last_error
+    # Its next run reads the history first; the trigger waits for it.
+    assert send_tasks(message).get().run_after == message.next_attempt_at
+    assert len(rsps.calls) == 1
+
+
+def history_item(short_id: str, body: str, at, from_me: bool = True) -> dict:
+    return {
+        "id": f"{'true' if from_me else 'false'}_6281234567890@c.us_{short_id}",
+        "timestamp": int(at.timestamp()),
+        "from": "6281100000000@c.us",
+        "fromMe": from_me,
+        "body": body,
+        "hasMedia": False,
+    }
+
+
+def unconfirmed(device, rsps, body: str = "Your booking is confirmed") -> Message:
+    rsps.post(SEND_URL, body=requests.exceptions.ReadTimeout())
+    message = queue(device, body)
+    assert services.message_deliver(message_id=message.pk) == MessageStatus.UNCONFIRMED
+    return reload(message)
+
+
+def sends(rsps) -> int:
+    return sum(1 for call in rsps.calls if call.request.url == SEND_URL)
+
+
+def test_it_records_an_unconfirmed_message_found_in_the_history_as_sent_without_resending(
+    device, rsps
+):
+    message = unconfirmed(device, rsps)
+    now = timezone.now()
+    rsps.get(
+        HISTORY_URL,
+        json=[
+            history_item("3EB0OTHER", "Something else", now),
+            history_item("3EB0INBOUND", "Your booking is confirmed", now, from_me=False),
+            history_item("3EB0FOUND01", "Your booking is confirmed", now),
+        ],
+    )
+
+    later = message.next_attempt_at
+    assert services.message_deliver(message_id=message.pk, now=later) == MessageStatus.SENT
+
+    message = reload(message)
+    assert (message.status, message.gateway_message_id) == (MessageStatus.SENT, "3EB0FOUND01")
+    assert not message.maybe_sent
+    assert message.last_error == ""
+    assert sends(rsps) == 1
+    history_call = next(c for c in rsps.calls if c.request.url.startswith(HISTORY_URL))
+    assert "downloadMedia=false" in history_call.request.url
+
+
+def test_it_never_matches_a_history_entry_that_belongs_to_another_of_our_messages(device, rsps):
+    earlier = sent_message(device, rsps, "3EB0EARLIER")
+    rsps.replace(responses.POST, SEND_URL, body=requests.exceptions.ReadTimeout())
+    message = queue(device, earlier.body)
+    assert services.message_deliver(message_id=message.pk) == MessageStatus.UNCONFIRMED
+    message = reload(message)
+    rsps.get(HISTORY_URL, json=[history_item("3EB0EARLIER", earlier.body, timezone.now())])
+
+    now = message.next_attempt_at
+    assert services.message_deliver(message_id=message.pk, now=now) == MessageStatus.UNCONFIRMED
+    assert reload(message).gateway_message_id is None
+
+
+def test_it_resends_only_when_two_history_reads_apart_agree_the_message_is_not_there(device, rsps):
+    message = unconfirmed(device, rsps)
+    rsps.get(HISTORY_URL, json=[])
+    now = message.next_attempt_at
+
+    # The first read may race a request the gateway is still working through: look again.
+    assert services.message_deliver(message_id=message.pk, now=now) == MessageStatus.UNCONFIRMED
+    message = reload(message)
+    assert message.history_miss_at == now
+    assert sends(rsps) == 1
+
+    rsps.replace(responses.POST, SEND_URL, status=201, json=sent_reply("3EB0RESENT01"))
+    later = message.next_attempt_at
+    assert later >= now + timedelta(seconds=10)
+    assert services.message_deliver(message_id=message.pk, now=later) == MessageStatus.SENT
+
+    message = reload(message)
+    assert (message.status, message.gateway_message_id) == (MessageStatus.SENT, "3EB0RESENT01")
+    assert message.attempts == 2
+    assert sends(rsps) == 2
+
+
+def test_it_holds_an_unconfirmed_message_for_a_person_when_the_history_cannot_be_read(device, rsps):
+    message = unconfirmed(device, rsps)
+    rsps.get(HISTORY_URL, status=422, json={"message": "history is not enabled"})
+
+    now = message.next_attempt_at
+    assert services.message_deliver(message_id=message.pk, now=now) == MessageStatus.UNCONFIRMED
+
+    message = reload(message)
+    assert message.awaiting_decision
+    assert "May have been sent" in message.last_error
+    assert "Send again or Mark as sent" in message.last_error
+    # Held: neither the task nor the scheduler sends it on their own.
+    later = now + timedelta(hours=1)
+    assert services.message_deliver(message_id=message.pk, now=later) == MessageStatus.UNCONFIRMED
+    services.messages_requeue_stale(now=later)
+    assert sends(rsps) == 1
+
+    rsps.replace(responses.POST, SEND_URL, status=201, json=sent_reply("3EB0AGAIN01"))
+    message = services.message_send_again(message=message)
+    assert message.status == MessageStatus.QUEUED
+    assert services.message_deliver(message_id=message.pk) == MessageStatus.SENT
+    assert sends(rsps) == 2
+
+
+def test_a_person_can_mark_a_held_message_as_sent(device, rsps, cast):
+    message = unconfirmed(device, rsps)
+    rsps.get(HISTORY_URL, status=404, json={"message": "not found"})
+    services.message_deliver(message_id=message.pk, now=message.next_attempt_at)
+
+    message = services.message_mark_sent(message=reload(message), actor=cast.alice)
+
+    assert message.status == MessageStatus.SENT
+    assert "Marked as sent by alice" in message.last_error
+    assert sends(rsps) == 1
+
+
+def test_it_keeps_reading_the_history_while_the_gateway_is_unreachable(device, rsps):
+    message = unconfirmed(device, rsps)
+    rsps.get(HISTORY_URL, body=refused())
+
+    now = message.next_attempt_at
+    assert services.message_deliver(message_id=message.pk, now=now) == MessageStatus.UNCONFIRMED
+
+    message = reload(message)
+    assert not message.awaiting_decision
+    assert "could not be read yet" in message.last_error
+    assert message.next_attempt_at > now
+    assert sends(rsps) == 1
+
+
+def test_retry_of_an_unconfirmed_message_reads_the_history_before_anything_else(device, rsps):
+    message = unconfirmed(device, rsps)
+    rsps.get(HISTORY_URL, json=[history_item("3EB0RETRY01", message.body, timezone.now())])
+    Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now() + timedelta(1))
+
+    message = services.message_retry(message=reload(message))
+    assert message.status == MessageStatus.UNCONFIRMED
+    assert services.message_deliver(message_id=message.pk) == MessageStatus.SENT
+
+    assert reload(message).gateway_message_id == "3EB0RETRY01"
+    assert sends(rsps) == 1
+
+
+def test_a_late_send_reply_still_records_the_message_as_sent(device, rsps):
+    message = queue(device)
+    claimed_at = timezone.now()
+    rsps.post(SEND_URL, status=201, json=sent_reply("3EB0LATE0001"))
+    # The worker claimed it, then stalled past its lease; the scheduler made it unconfirmed.
+    Message.objects.filter(pk=message.pk).update(
+        status=MessageStatus.SENDING, attempts=1, lease_until=claimed_at - timedelta(seconds=1)
+    )
+    services.messages_requeue_stale(now=claimed_at)
+    assert reload(message).status == MessageStatus.UNCONFIRMED
+
+    # The stalled worker's reply finally arrives.
+    from whatsapp.services.messages import _mark_sent
+
+    _mark_sent(reload(message), "3EB0LATE0001", now=timezone.now())
+
+    message = reload(message)
+    assert (message.status, message.gateway_message_id) == (MessageStatus.SENT, "3EB0LATE0001")
 
 
 def test_it_waits_at_least_as_long_as_the_gateways_retry_after(device, rsps):
@@ -184,24 +387,33 @@ def test_it_fails_a_message_the_gateway_refuses_with_its_reason_and_never_retrie
     assert len(rsps.calls) == 1
 
 
-def test_it_gives_up_after_the_maximum_attempts_and_says_why(device, rsps):
-    rsps.post(SEND_URL, status=503, json={"message": "overloaded"})
+def test_it_retries_until_the_message_expires_and_then_ends_expired_with_the_reason(device, rsps):
+    rsps.post(SEND_URL, status=429, json={"message": "overloaded"})
     message = queue(device)
     now = timezone.now()
+    assert message.expires_at == pytest.approx(now + timedelta(hours=24), abs=timedelta(minutes=1))
 
-    for _ in range(MAX_ATTEMPTS):
-        services.message_deliver(message_id=message.pk, now=now)
-        now = reload(message).next_attempt_at or now
-        now += timedelta(seconds=1)
-
+    while services.message_deliver(message_id=message.pk, now=now) == MessageStatus.QUEUED:
+        now = reload(message).next_attempt_at
     message = reload(message)
-    assert message.status == MessageStatus.FAILED
-    assert message.attempts == MAX_ATTEMPTS
-    assert f"Gave up after {MAX_ATTEMPTS} attempts" in message.last_error
-    assert "503" in message.last_error
-    assert len(rsps.calls) == MAX_ATTEMPTS
-    assert services.message_deliver(message_id=message.pk, now=now) == MessageStatus.FAILED
-    assert len(rsps.calls) == MAX_ATTEMPTS
+
+    assert message.status == MessageStatus.EXPIRED
+    # Far more than a fixed handful of attempts, with gaps capped at five minutes.
+    assert message.attempts > 50
+    assert "not sent before its expiry" in message.last_error
+    assert "429" in message.last_error
+    assert now == message.expires_at
+    calls = len(rsps.calls)
+    assert services.message_deliver(message_id=message.pk, now=now) == MessageStatus.EXPIRED
+    services.messages_requeue_stale(now=now + timedelta(hours=1))
+    assert len(rsps.calls) == calls
+
+
+def test_it_takes_the_default_expiry_from_the_tenants_setting(device, rsps):
+    TenantWhatsAppConfig.objects.filter(tenant=device.tenant).update(message_expiry_hours=2)
+    message = queue(device)
+    expected = message.created_at + timedelta(hours=2)
+    assert abs(message.expires_at - expected) < timedelta(seconds=1)
 
 
 def test_it_retries_a_device_that_is_reconnecting_and_then_sends(device, rsps):
@@ -268,7 +480,7 @@ def test_it_holds_messages_over_the_daily_cap_until_the_next_day(device, rsps):
 # -- leases and repeated triggers ---------------------------------------------------------------
 
 
-def test_it_requeues_a_send_whose_worker_died_but_never_touches_a_sent_message(device, rsps):
+def test_a_send_whose_worker_died_becomes_unconfirmed_and_a_sent_message_is_untouched(device, rsps):
     now = timezone.now()
     stale = queue(device, "stale")
     alive = queue(device, "alive")
@@ -287,35 +499,21 @@ def test_it_requeues_a_send_whose_worker_died_but_never_touches_a_sent_message(d
 
     assert services.messages_requeue_stale(now=now) == 1
 
-    assert reload(stale).status == MessageStatus.QUEUED
-    assert reload(stale).lease_until is None
+    # The dead worker's request may have reached the gateway: look before sending again.
+    stale = reload(stale)
+    assert stale.status == MessageStatus.UNCONFIRMED
+    assert stale.maybe_sent
+    assert stale.lease_until is None
     assert send_tasks(stale).count() == 1
     assert reload(alive).status == MessageStatus.SENDING
     assert reload(done).status == MessageStatus.SENT
     assert not send_tasks(done).exists()
 
-    rsps.post(SEND_URL, status=201, json=sent_reply("3EB0STALE"))
+    rsps.get(HISTORY_URL, json=[history_item("3EB0STALE", "stale", now)])
     assert services.message_deliver(message_id=stale.pk, now=now) == MessageStatus.SENT
     assert services.message_deliver(message_id=done.pk, now=now) == MessageStatus.SENT
-    assert [json.loads(c.request.body)["text"] for c in rsps.calls] == ["stale"]
-
-
-def test_it_fails_a_message_whose_sends_keep_dying_instead_of_retrying_it_forever(device):
-    message = queue(device)
-    now = timezone.now()
-    # Every attempt so far ended with the worker gone (killed, out of memory) mid-send.
-    Message.objects.filter(pk=message.pk).update(
-        status=MessageStatus.SENDING,
-        attempts=MAX_ATTEMPTS,
-        lease_until=now - timedelta(seconds=1),
-    )
-
-    services.messages_requeue_stale(now=now)
-
-    message = reload(message)
-    assert message.status == MessageStatus.FAILED
-    assert f"Gave up after {MAX_ATTEMPTS} attempts" in message.last_error
-    assert not send_tasks(message).exists()
+    assert reload(stale).gateway_message_id == "3EB0STALE"
+    assert sends(rsps) == 0
 
 
 def test_it_requeues_a_queued_message_whose_trigger_was_lost(device):

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from booqing.exceptions import ApplicationError
 from tenants.access import member_required
-from whatsapp import services
+from whatsapp import selectors, services
 from whatsapp.endpoints import registry
 from whatsapp.forms import DeviceForm
 from whatsapp.models import Device, TenantWhatsAppConfig
@@ -29,6 +29,7 @@ def _dashboard_context(request, *, form=None, error=None, devices=None) -> dict:
     return {
         "config": config,
         "endpoint_known": config is not None and registry().is_valid(config.endpoint_name),
+        "delivery": selectors.delivery_state(tenant=tenant),
         "is_admin": request.membership.is_admin,
         # From the database unless the live check (htmx) just refreshed them.
         "devices": devices

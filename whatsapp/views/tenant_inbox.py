@@ -71,16 +71,20 @@ def message_new(request):
 
 def _conversation_for(request, conversation_id) -> Conversation:
     return get_object_or_404(
-        Conversation.objects.select_related("device"), pk=conversation_id, tenant=request.tenant
+        Conversation.objects.select_related("device", "tenant"),
+        pk=conversation_id,
+        tenant=request.tenant,
     )
 
 
 def _thread_context(conversation: Conversation, *, form=None, error=None, replied=False) -> dict:
-    latest = conversation.messages.order_by("-created_at")[:THREAD_LIMIT]
+    # In the order written: the gateway's whole-second timestamp, then arrival.
+    latest = conversation.messages.order_by("-written_at", "-seq")[:THREAD_LIMIT]
     thread = list(reversed(latest))
     return {
         "conversation": conversation,
         "device": conversation.device,
+        "delivery": selectors.delivery_state(tenant=conversation.tenant),
         "thread": thread,
         "truncated": len(thread) == THREAD_LIMIT,
         "form": form or ReplyForm(),
@@ -128,18 +132,53 @@ def thread_reply(request, conversation_id):
     return page_or_fragment(request, THREAD_TEMPLATE, "thread-panel", context, status=status)
 
 
-@member_required
-@require_POST
-def message_retry(request, conversation_id, message_id):
+def _message_action(request, conversation_id, message_id, action, done: str):
     conversation = _conversation_for(request, conversation_id)
     message = get_object_or_404(Message, pk=message_id, conversation=conversation)
     error, status = None, 200
     try:
-        services.message_retry(message=message)
+        action(message)
     except ApplicationError as exc:
         error, status = exc.message, error_status(exc)
     if error is None and not request.htmx:
-        messages.success(request, "Sending the message again.")
+        messages.success(request, done)
         return redirect("whatsapp_thread", conversation_id=conversation.pk)
     context = _thread_context(conversation, error=error)
     return page_or_fragment(request, THREAD_TEMPLATE, "thread-panel", context, status=status)
+
+
+@member_required
+@require_POST
+def message_retry(request, conversation_id, message_id):
+    """Retry: an unconfirmed (or maybe-sent) message is looked up in the history first."""
+    return _message_action(
+        request,
+        conversation_id,
+        message_id,
+        lambda message: services.message_retry(message=message),
+        "Sending the message again (after checking it did not already go out).",
+    )
+
+
+@member_required
+@require_POST
+def message_send_again(request, conversation_id, message_id):
+    return _message_action(
+        request,
+        conversation_id,
+        message_id,
+        lambda message: services.message_send_again(message=message),
+        "Sending the message again.",
+    )
+
+
+@member_required
+@require_POST
+def message_mark_sent(request, conversation_id, message_id):
+    return _message_action(
+        request,
+        conversation_id,
+        message_id,
+        lambda message: services.message_mark_sent(message=message, actor=request.user),
+        "Marked as sent.",
+    )
