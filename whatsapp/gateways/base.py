@@ -21,6 +21,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from whatsapp.endpoints import EndpointConfig
+from whatsapp.text import clamp_datetime
 
 logger = logging.getLogger(__name__)
 
@@ -204,12 +205,12 @@ def to_datetime(value: object) -> datetime | None:
         return None
     try:
         seconds = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int such as 10**400
         return None
     if seconds > 1e11:  # milliseconds
         seconds /= 1000
     try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        return clamp_datetime(datetime.fromtimestamp(seconds, tz=UTC))
     except (OverflowError, OSError, ValueError):
         return None
 

@@ -28,6 +28,7 @@ from whatsapp.services.gateway_access import (
     tenant_config_or_error,
     webhook_url,
 )
+from whatsapp.text import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +75,9 @@ def _apply_status(device: Device, status: SessionStatus | None, *, now: datetime
     if status.phone and status.phone != device.phone:
         device.phone = status.phone
         changed.append("phone")
-    if status.push_name and status.push_name != device.push_name:
-        device.push_name = status.push_name
+    push_name = clean_text(status.push_name or "")[:100]  # a phone's name: any characters
+    if push_name and push_name != device.push_name:
+        device.push_name = push_name
         changed.append("push_name")
     if device.status_detail:
         device.status_detail = ""

@@ -21,6 +21,7 @@ from whatsapp.gateways import Ack, Event, InboundMessage, StatusChange, WebhookP
 from whatsapp.models import Device, Message, MessageStatus, TenantWhatsAppConfig, WebhookEvent
 from whatsapp.services.devices import device_apply_status_event
 from whatsapp.services.gateway_access import gateway_for_endpoint
+from whatsapp.text import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ def _event_payload(event: Event) -> dict:
     for key, value in data.items():
         if isinstance(value, datetime):
             data[key] = value.isoformat()
+        elif isinstance(value, str):
+            data[key] = clean_text(value)  # NUL / lone surrogates: stored, never refused
     return data
 
 
