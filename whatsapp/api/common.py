@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, Q, QuerySet
@@ -62,8 +62,12 @@ def decode_cursor(cursor: str) -> tuple[datetime | None, uuid.UUID]:
         padded = cursor + "=" * (-len(cursor) % 4)
         at_text, pk_text = json.loads(base64.urlsafe_b64decode(padded.encode()))
         at = parse_datetime(at_text) if at_text else None
+        if at is not None:
+            # Year 1 at +14:00 parses but is before datetime.min in UTC: the database adapter
+            # (SQLite) overflowed converting it. Converting here refuses it as a bad cursor.
+            at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
         return at, uuid.UUID(pk_text)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+    except (ValueError, TypeError, AttributeError, OverflowError, RecursionError, binascii.Error):
         raise ApplicationError(
             "Invalid cursor: pass the 'next' value from the previous page unchanged.",
             "invalid_cursor",

@@ -8,11 +8,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from booqing.exceptions import ApplicationError
+from booqing.exceptions import ApplicationError, NotFoundError
 from tenants.models import Tenant
 from whatsapp.gateways import GatewayError, SessionStatus
 from whatsapp.models import (
@@ -86,8 +86,17 @@ def _apply_status(device: Device, status: SessionStatus | None, *, now: datetime
 
 
 def _save(device: Device, fields: list[str]) -> None:
-    if fields:
-        device.save(update_fields=[*sorted(set(fields)), "updated_at"])
+    if not fields:
+        return
+    try:
+        with transaction.atomic():  # a savepoint: a failed save leaves the caller's work intact
+            device.save(update_fields=[*sorted(set(fields)), "updated_at"])
+    except DatabaseError as exc:
+        # Deleted meanwhile (e.g. a restart racing a delete): Django's own "Save with
+        # update_fields did not affect any rows" (driver errors are subclasses, re-raised).
+        if type(exc) is not DatabaseError:
+            raise
+        raise NotFoundError("This device was deleted meanwhile.", "device_not_found") from None
 
 
 def device_create(*, tenant: Tenant, name: str, actor) -> Device:
