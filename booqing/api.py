@@ -99,7 +99,50 @@ class UnsupportedBody(Exception):
         self.content_type = content_type
 
 
-api = NinjaAPI(
+SCOPE_TEXT = {
+    "messages": "a token with the `messages` scope (the default)",
+    "devices": "a token with the `devices` scope",
+    "any": "a token with any scope",
+    "none": "no token (a superadmin's session only)",
+}
+SESSION_TEXT = {
+    "admin": "a workspace admin's session",
+    "superadmin": "a superadmin's session",
+    None: "a workspace member's session",
+}
+
+
+class BooqingAPI(NinjaAPI):
+    """NinjaAPI whose OpenAPI schema says who may call each operation (session and token scope)."""
+
+    def get_openapi_schema(self, *args, **kwargs):
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                if not isinstance(operation, dict) or "operationId" not in operation:
+                    continue
+                scope = operation.setdefault("x-token-scope", "messages")
+                role = operation.get("x-session-role")
+                who = f"**Who may call:** {SESSION_TEXT[role]}, or {SCOPE_TEXT[scope]}."
+                if scope == "none":
+                    who = f"**Who may call:** {SESSION_TEXT[role]} (API tokens are refused)."
+                operation["description"] = "\n\n".join(
+                    part for part in (operation.get("description"), who) if part
+                )
+        bearer = schema.get("components", {}).get("securitySchemes", {}).get("TenantTokenAuth")
+        if bearer is not None:
+            bearer["description"] = TOKEN_DESCRIPTION
+        return schema
+
+
+TOKEN_DESCRIPTION = (
+    "A tenant API token (`bqw_...`), created by a workspace admin on the API tokens page. "
+    "Scopes: `messages` (the default) sends and reads messages and conversations; `devices` "
+    "adds, pairs, restarts, logs out and deletes devices. Each operation names the scope it needs."
+)
+
+
+api = BooqingAPI(
     title="BooQing WhatsApp API",
     version="1.0",
     description="Tenant WhatsApp configuration, devices and messages.",

@@ -132,6 +132,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "tenants.lockouts.lockout_response"
 # Only failures are recorded: a row per successful login would grow without bound.
 AXES_DISABLE_ACCESS_LOG = True
+# Its INFO lines (one per login) are noise; lockouts are logged by tenants/lockouts.py.
+AXES_VERBOSE = False
 AXES_SENSITIVE_PARAMETERS = ["username", "password"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"

@@ -15,17 +15,31 @@ from django.utils.dateparse import parse_datetime
 from booqing.exceptions import ApplicationError
 from tenants.access import membership_for
 from tenants.models import Tenant
-from whatsapp.models import ApiToken
+from whatsapp.models import ApiToken, TokenScope
 
 MAX_PAGE = 200
 
 
-def acting_tenant(request, *, admin: bool = False) -> Tenant:
-    """The tenant this call acts for: a token's own tenant, or a member's tenant on its host."""
+def acting_tenant(
+    request, *, admin: bool = False, scope: str | None = TokenScope.MESSAGES
+) -> Tenant:
+    """The tenant this call acts for: a token's own tenant, or a member's tenant on its host.
+
+    `admin`: device management, for a workspace admin's session or a token with the `devices`
+    scope. Otherwise a token needs `scope` (None: any scope, e.g. reading devices).
+    """
     token = request.auth if isinstance(request.auth, ApiToken) else None
     if token is not None:
         if request.tenant is not None and request.tenant.pk != token.tenant_id:
             raise PermissionDenied("This API token belongs to another workspace.")
+        required = TokenScope.DEVICES if admin else scope
+        if required and not token.has_scope(required):
+            raise ApplicationError(
+                f"This API token lacks the '{required}' scope. A workspace admin can create a "
+                f"token with it on the API tokens page.",
+                "insufficient_scope",
+                status=403,
+            )
         return token.tenant
     if request.tenant is None:
         raise ApplicationError(

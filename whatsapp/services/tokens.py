@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.utils import timezone
@@ -11,7 +12,7 @@ from django.utils import timezone
 from booqing.exceptions import ApplicationError
 from booqing.ttl_cache import TtlCache
 from tenants.models import Tenant
-from whatsapp.models import ApiToken
+from whatsapp.models import ApiToken, TokenScope
 from whatsapp.services.config import audit_record
 
 TOKEN_PREFIX = "bqw_"
@@ -27,12 +28,21 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def api_token_create(*, tenant: Tenant, name: str, actor) -> tuple[ApiToken, str]:
-    """Create a token; the plain value is returned once and never stored."""
+def api_token_create(
+    *, tenant: Tenant, name: str, actor, scopes: Iterable[str] = (TokenScope.MESSAGES,)
+) -> tuple[ApiToken, str]:
+    """Create a token with `scopes`; the plain value is returned once and never stored."""
     name = (name or "").strip()
     if not name or len(name) > 80:
         raise ApplicationError(
             "Name the token (1-80 characters), e.g. 'Booking app'.", "invalid_name", status=422
+        )
+    chosen = sorted({str(s) for s in scopes})
+    if not chosen or not set(chosen) <= set(TokenScope.values):
+        raise ApplicationError(
+            f"Choose the token's scopes from: {', '.join(TokenScope.values)}.",
+            "invalid_scopes",
+            status=422,
         )
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
@@ -40,9 +50,15 @@ def api_token_create(*, tenant: Tenant, name: str, actor) -> tuple[ApiToken, str
         name=name,
         prefix=raw[: len(TOKEN_PREFIX) + 6],
         token_hash=_hash(raw),
+        scopes=" ".join(chosen),
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    audit_record(actor=actor, tenant=tenant, action="api_token.created", after={"name": name})
+    audit_record(
+        actor=actor,
+        tenant=tenant,
+        action="api_token.created",
+        after={"name": name, "scopes": chosen},
+    )
     return token, raw
 
 

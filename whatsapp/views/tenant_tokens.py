@@ -11,7 +11,7 @@ from booqing.exceptions import ApplicationError
 from tenants.access import member_required
 from whatsapp import services
 from whatsapp.forms import ApiTokenForm
-from whatsapp.models import ApiToken
+from whatsapp.models import ApiToken, TokenScope
 from whatsapp.views.responses import error_status, page_or_fragment
 
 TOKENS_TEMPLATE = "whatsapp/api_tokens.html"
@@ -48,7 +48,10 @@ def api_token_create(request):
     if form.is_valid():
         try:
             token, raw = services.api_token_create(
-                tenant=request.tenant, name=form.cleaned_data["name"], actor=request.user
+                tenant=request.tenant,
+                name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["scopes"] or [TokenScope.MESSAGES],
+                actor=request.user,
             )
         except ApplicationError as exc:
             error, status = exc.message, error_status(exc)
