@@ -44,6 +44,32 @@ def scrub(text: str, secrets: list[str] | None = None) -> str:
     return text
 
 
+# An Authorization header's value in any spelling a log line may hold it: quoted in a repr or
+# JSON (`'HTTP_AUTHORIZATION': 'X'`), as a header line (`Authorization: X` to the end of the
+# line), or as logfmt (`authorization=X`, up to the next space); and, below, credentials of the
+# usual schemes wherever they stand.
+_AUTH_QUOTED = re.compile(
+    r"""(?P<name>authorization["']?\s*[:=]\s*)(?P<q>["'])(?P<value>.*?)(?<!\\)(?P=q)""", re.I
+)
+_AUTH_HEADER = re.compile(r"""(?P<name>authorization\s*:\s*)(?!["'])(?P<value>[^\r\n]+)""", re.I)
+_AUTH_LOGFMT = re.compile(r"""(?P<name>authorization=)(?!["'])(?P<value>\S+)""", re.I)
+# Standalone: the schemes as headers spell them (capitalised), so prose such as "token created"
+# is left alone.
+_SCHEME_CREDENTIALS = re.compile(
+    r"\b(?P<scheme>Bearer|Basic|Digest|Negotiate|AWS4-HMAC-SHA256)\s+(?P<value>[A-Za-z0-9._~+/=:-]{8,})"
+)
+
+
+def scrub_authorization(text: str) -> str:
+    """Mask every Authorization value in `text`, whatever its scheme (Bearer, Basic, ...)."""
+    if not text:
+        return text
+    text = _AUTH_QUOTED.sub(lambda m: m["name"] + m["q"] + REDACTED + m["q"], text)
+    text = _AUTH_HEADER.sub(lambda m: m["name"] + REDACTED, text)
+    text = _AUTH_LOGFMT.sub(lambda m: m["name"] + REDACTED, text)
+    return _SCHEME_CREDENTIALS.sub(lambda m: m["scheme"] + " " + REDACTED, text)
+
+
 class SafeReporterFilter(SafeExceptionReporterFilter):
     """Django's filter, plus: hide WHATSAPP_ENDPOINTS and any value that contains a known key."""
 
@@ -80,17 +106,33 @@ class RedactSecretsFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         secrets = secret_values()
-        if not secrets:
-            return True
         try:
             message = record.getMessage()
         except Exception:  # a badly formatted record is still logged, just not rewritten
             return True
-        cleaned = scrub(message, secrets)
+        cleaned = scrub_authorization(scrub(message, secrets))
         if cleaned != message:
             record.msg, record.args = cleaned, ()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = scrub(record.exc_text, secrets)
+            record.exc_text = scrub_authorization(scrub(record.exc_text, secrets))
         return True
+
+
+# A page or API reply can carry customer data (messages, phone numbers, tokens): no shared or
+# browser cache may keep it. Views that want other caching set Cache-Control themselves.
+NO_STORE = "private, no-store"
+
+
+class NoStoreMiddleware:
+    """Adds `Cache-Control: private, no-store` to every dynamic response that sets none."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if "Cache-Control" not in response:
+            response["Cache-Control"] = NO_STORE
+        return response

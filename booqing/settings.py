@@ -9,6 +9,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
+
+from booqing.csp import inline_style_hashes
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -46,12 +49,17 @@ INSTALLED_APPS = [
     "tenants",
     "whatsapp",
     "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whatsapp.middleware.WebhookFastPathMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After whitenoise (static files need neither): every page and API reply is private and
+    # never stored by a cache, and pages run under a Content-Security-Policy.
+    "booqing.security.NoStoreMiddleware",
+    "csp.middleware.CSPMiddleware",
     "tenants.middleware.TenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -132,7 +140,6 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "tenants.lockouts.lockout_response"
 # Only failures are recorded: a row per successful login would grow without bound.
 AXES_DISABLE_ACCESS_LOG = True
-# Its INFO lines (one per login) are noise; lockouts are logged by tenants/lockouts.py.
 AXES_VERBOSE = False
 AXES_SENSITIVE_PARAMETERS = ["username", "password"]
 LOGIN_URL = "/accounts/login/"
@@ -181,6 +188,23 @@ if HTTPS:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Content-Security-Policy (django-csp): our own files only. The one inline script (the QR
+# countdown) carries the per-request nonce; the static 500 page's inline style is allowed by its
+# hash, computed here so that editing the page cannot silently break it.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, *inline_style_hashes(BASE_DIR / "templates" / "500.html")],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 
 # Error pages and error e-mails: a filter and a reporter that never show gateway keys.
@@ -233,6 +257,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # django-axes logs every successful login at INFO; lockouts are logged by our receiver.
+        "axes": {"level": "WARNING"},
         "django.request": {
             "handlers": ["console", "mail_admins"],
             "level": "ERROR",
