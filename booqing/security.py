@@ -13,35 +13,24 @@ import re
 
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
-REDACTED = "********************"
+from whatsapp.redaction import REDACTED, configured_secrets, redact
+
 # Django's own pattern plus the variables that carry credentials inside a larger value.
 HIDDEN_ENV_NAMES = re.compile(
     SafeExceptionReporterFilter.hidden_settings.pattern
     + "|WHATSAPP_ENDPOINTS|DATABASE_URL|REDIS_URL|EMAIL_URL",
     flags=re.I,
 )
-MIN_SECRET_LENGTH = 4
 
 
 def secret_values() -> list[str]:
     """Every configured gateway key and every environment value that a key reference points to."""
-    try:
-        from whatsapp.endpoints import registry
-
-        values = registry().secret_values()
-    except Exception:  # a broken registry must never break error reporting itself
-        values = []
-    return sorted({v for v in values if len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
+    return list(configured_secrets())
 
 
 def scrub(text: str, secrets: list[str] | None = None) -> str:
-    """Replace every known secret value in `text`."""
-    if not text:
-        return text
-    for value in secret_values() if secrets is None else secrets:
-        if value in text:
-            text = text.replace(value, REDACTED)
-    return text
+    """Replace every known secret value in `text`, raw or encoded (whatsapp.redaction)."""
+    return redact(text, secrets)
 
 
 # An Authorization header's value in any spelling a log line may hold it: quoted in a repr or
@@ -79,7 +68,7 @@ class SafeReporterFilter(SafeExceptionReporterFilter):
         meta = super().get_safe_request_meta(request)
         secrets = secret_values()
         for name, value in list(meta.items()):
-            contains_secret = isinstance(value, str) and any(s in value for s in secrets)
+            contains_secret = isinstance(value, str) and redact(value, secrets) != value
             if HIDDEN_ENV_NAMES.search(name) or contains_secret:
                 meta[name] = self.cleansed_substitute
         return meta

@@ -21,6 +21,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from whatsapp.endpoints import EndpointConfig
+from whatsapp.redaction import redact
 from whatsapp.text import clamp_datetime
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class GatewayError(Exception):
         retry_after: float | None = None,
         code: str = "gateway_error",
     ):
+        message = redact(message)  # a gateway may echo its key, e.g. URL-encoded in an error
         super().__init__(message)
         self.message = message
         self.permanent = permanent

@@ -22,6 +22,7 @@ from whatsapp.models import (
     HealthStatus,
     TenantWhatsAppConfig,
 )
+from whatsapp.redaction import redact
 from whatsapp.services.config import audit_record
 from whatsapp.services.gateway_access import (
     gateway_for_endpoint,
@@ -167,6 +168,11 @@ def device_create(*, tenant: Tenant, name: str, actor) -> Device:
         )
         _forget_device(device)
         raise _gateway_error("Failed to create device", exc) from exc
+    except BaseException:
+        # Anything else (a crash parsing a hostile reply, a worker killed mid-call): the row
+        # must not stay behind as an orphan device "starting" forever.
+        _forget_device(device)
+        raise
     with transaction.atomic():
         device = Device.objects.select_for_update().get(pk=device.pk)
         # A webhook may already have moved the new device on; the create reply is older news.
@@ -211,7 +217,7 @@ def device_refresh_status(*, device: Device) -> Device:
 
 
 def _set_detail(device: Device, detail: str) -> list[str]:
-    detail = detail[:300]
+    detail = redact(detail)[:300]  # shown on the device page: never a gateway key, in any form
     if device.status_detail == detail:
         return []
     device.status_detail = detail
