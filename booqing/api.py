@@ -17,6 +17,7 @@ from ninja.parser import Parser
 from ninja.security import APIKeyCookie, HttpBearer
 
 from booqing.exceptions import ApplicationError
+from whatsapp.limits import RateLimited, api_token_rate_check
 from whatsapp.text import has_unstorable
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,10 @@ class TenantTokenAuth(HttpBearer):
     def authenticate(self, request, token):
         from whatsapp.services.tokens import api_token_authenticate
 
-        return api_token_authenticate(token)
+        found = api_token_authenticate(token)
+        if found is not None:
+            api_token_rate_check(request=request, token=found)
+        return found
 
 
 def error_response(status: int, code: str, message: str, **extra) -> JsonResponse:
@@ -193,6 +197,13 @@ def _on_http_error(request, exc: HttpError):
 @api.exception_handler(ApplicationError)
 def _on_application_error(request, exc: ApplicationError):
     return error_response(exc.status, exc.code, exc.message)
+
+
+@api.exception_handler(RateLimited)
+def _on_rate_limited(request, exc: RateLimited):
+    response = error_response(429, exc.code, exc.message)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(Http404)

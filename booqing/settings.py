@@ -218,10 +218,24 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # WhatsApp. The endpoint list itself (WHATSAPP_ENDPOINTS) is deliberately NOT copied into
 # settings: whatsapp.endpoints reads it from the environment so no settings dump can show a key.
+# Per-tenant limits (whatsapp/limits.py; shown to superadmins on each tenant's setup page).
+# Each tenant's devices are sessions on a gateway that other tenants share.
+WHATSAPP_MAX_DEVICES_PER_TENANT = env.int("WHATSAPP_MAX_DEVICES_PER_TENANT", default=10)
+WHATSAPP_MAX_ACTIVE_TOKENS_PER_TENANT = env.int("WHATSAPP_MAX_ACTIVE_TOKENS_PER_TENANT", default=20)
+# Requests per API token (django-ratelimit syntax: 120/m, 10/s, 5000/h; empty: no limit).
+WHATSAPP_API_TOKEN_RATE = env.str("WHATSAPP_API_TOKEN_RATE", default="120/m")
 WHATSAPP_WEBHOOK_BASE_URL = env.str("WHATSAPP_WEBHOOK_BASE_URL", default="http://localhost:8000")
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# The API rate limit counts in this cache. Redis, when configured, is shared by every process;
+# the in-memory default counts per process (docs/security.md says what that means).
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if REDIS_URL:
     TASKS = {
         "default": {

@@ -15,6 +15,7 @@ from django.utils import timezone
 from booqing.exceptions import ApplicationError, NotFoundError
 from tenants.models import Tenant
 from whatsapp.gateways import GatewayError, SessionStatus
+from whatsapp.limits import device_quota_check
 from whatsapp.models import (
     DROPPED_STATUSES,
     Device,
@@ -144,6 +145,7 @@ def device_create(*, tenant: Tenant, name: str, actor) -> Device:
     # the user sees why and can simply retry; nothing is left half-created.
     try:
         with transaction.atomic():
+            device_quota_check(tenant=tenant)  # per-tenant limit (whatsapp/limits.py)
             device.save()
     except IntegrityError as exc:
         raise ApplicationError(

@@ -7,11 +7,13 @@ import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
 from booqing.exceptions import ApplicationError
 from booqing.ttl_cache import TtlCache
 from tenants.models import Tenant
+from whatsapp.limits import token_quota_check
 from whatsapp.models import ApiToken, TokenScope
 from whatsapp.services.config import audit_record
 
@@ -45,14 +47,9 @@ def api_token_create(
             status=422,
         )
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(
-        tenant=tenant,
-        name=name,
-        prefix=raw[: len(TOKEN_PREFIX) + 6],
-        token_hash=_hash(raw),
-        scopes=" ".join(chosen),
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
-    )
+    with transaction.atomic():
+        token_quota_check(tenant=tenant)
+        token = _token_insert(tenant, name, raw, chosen, actor)
     audit_record(
         actor=actor,
         tenant=tenant,
@@ -60,6 +57,17 @@ def api_token_create(
         after={"name": name, "scopes": chosen},
     )
     return token, raw
+
+
+def _token_insert(tenant: Tenant, name: str, raw: str, chosen: list[str], actor) -> ApiToken:
+    return ApiToken.objects.create(
+        tenant=tenant,
+        name=name,
+        prefix=raw[: len(TOKEN_PREFIX) + 6],
+        token_hash=_hash(raw),
+        scopes=" ".join(chosen),
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
 
 
 def api_token_revoke(*, token: ApiToken, actor) -> None:

@@ -12,6 +12,7 @@ from tenants.models import Tenant
 from whatsapp import selectors, services
 from whatsapp.endpoints import registry
 from whatsapp.forms import AssignEndpointForm, SettingsForm
+from whatsapp.limits import tenant_usage
 from whatsapp.models import TenantWhatsAppConfig
 from whatsapp.views.responses import page_or_fragment
 
@@ -34,6 +35,7 @@ def _setup_context(tenant: Tenant, *, settings_form=None, error=None) -> dict:
         "settings_form": settings_form or SettingsForm(instance=config or TenantWhatsAppConfig()),
         "audit_events": selectors.recent_audit_events(tenant=tenant),
         "endpoint_state": selectors.endpoint_state(config.endpoint_name) if config else None,
+        "usage": tenant_usage(tenant=tenant),
         "error": error,
     }
 
