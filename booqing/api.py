@@ -7,6 +7,7 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.db import OperationalError
 from django.http import Http404, JsonResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.http.request import RawPostDataException
@@ -21,6 +22,8 @@ from whatsapp.limits import RateLimited, api_token_rate_check
 from whatsapp.text import has_unstorable
 
 logger = logging.getLogger(__name__)
+# Seconds a client should wait before retrying when the database had no connection to spare.
+DATABASE_BUSY_RETRY_AFTER = 5
 
 
 class SessionAuth(APIKeyCookie):
@@ -235,6 +238,15 @@ def _on_unreadable_body(request, exc):
         "bad_request",
         "The request body could not be read: send JSON with Content-Type: application/json.",
     )
+
+
+@api.exception_handler(OperationalError)
+def _on_database_busy(request, exc):
+    # The pool had no free connection in time (or PostgreSQL refused one): a retryable 503.
+    logger.warning("api database busy path=%s error=%s", request.path, type(exc).__name__)
+    response = error_response(503, "database_busy", "The service is busy; retry in a few seconds.")
+    response["Retry-After"] = str(DATABASE_BUSY_RETRY_AFTER)
+    return response
 
 
 @api.exception_handler(Exception)

@@ -60,6 +60,7 @@ MIDDLEWARE = [
     # never stored by a cache, and pages run under a Content-Security-Policy.
     "booqing.security.NoStoreMiddleware",
     "csp.middleware.CSPMiddleware",
+    "booqing.security.DatabaseBusyMiddleware",
     "tenants.middleware.TenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -110,6 +111,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+elif (pool_max := env.int("DATABASE_POOL_MAX_SIZE", default=8)) > 0:
+    # Django's native psycopg pool, one per process: at most DATABASE_POOL_MAX_SIZE connections
+    # however many threads serve requests (runserver starts one per request). A request that
+    # finds every connection busy waits up to DATABASE_POOL_TIMEOUT seconds, then gets a 503
+    # with Retry-After. Size it so processes x max_size stays under PostgreSQL's
+    # max_connections (docs/scaling.md); 0 turns the pool off.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+        "max_size": pool_max,
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+    }
+    # The pool checks a connection before handing it out: one broken while idle is replaced.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -89,9 +89,7 @@ def test_a_token_over_its_request_rate_gets_429_with_retry_after(acme, settings)
     _, other = services.api_token_create(tenant=acme.tenant_a, name="Calm", actor=None)
     client = client_for()
 
-    answers = [
-        client.get(f"{API}/messages", HTTP_AUTHORIZATION=f"Bearer {raw}") for _ in range(4)
-    ]
+    answers = [client.get(f"{API}/messages", HTTP_AUTHORIZATION=f"Bearer {raw}") for _ in range(4)]
 
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     limited = answers[-1]
