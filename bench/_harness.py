@@ -121,6 +121,8 @@ def bench_env(database_url: str, **extra: str) -> dict[str, str]:
         ALLOWED_HOSTS="localhost,.localhost,127.0.0.1",
         DJANGO_HTTPS="false",
         WHATSAPP_WEBHOOK_BASE_URL="http://localhost:9",
+        # Benchmarks measure throughput, not the per-token rate limit (empty: no limit).
+        WHATSAPP_API_TOKEN_RATE="",
         PYTHONUNBUFFERED="1",
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     )

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.db import OperationalError
+from django.http import Http404, JsonResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
+from django.http.request import RawPostDataException
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.security import APIKeyCookie, HttpBearer
 
 from booqing.exceptions import ApplicationError
+from whatsapp.limits import RateLimited, api_token_rate_check
+from whatsapp.text import has_unstorable
 
 logger = logging.getLogger(__name__)
+# Seconds a client should wait before retrying when the database had no connection to spare.
+DATABASE_BUSY_RETRY_AFTER = 5
 
 
 class SessionAuth(APIKeyCookie):
@@ -40,7 +49,10 @@ class TenantTokenAuth(HttpBearer):
     def authenticate(self, request, token):
         from whatsapp.services.tokens import api_token_authenticate
 
-        return api_token_authenticate(token)
+        found = api_token_authenticate(token)
+        if found is not None:
+            api_token_rate_check(request=request, token=found)
+        return found
 
 
 def error_response(status: int, code: str, message: str, **extra) -> JsonResponse:
@@ -55,7 +67,89 @@ def _validation_message(errors: list[dict]) -> str:
     return "Invalid request. " + "; ".join(parts)
 
 
-api = NinjaAPI(
+class UnstorableText(ApplicationError):
+    """A NUL or an unpaired surrogate in the caller's input: no database column can hold it."""
+
+    status = 400
+
+    def __init__(self, where: str):
+        super().__init__(
+            f"The {where} contains a NUL character or an unpaired UTF-16 surrogate (such as "
+            "\\u0000 or \\ud800), which cannot be stored. Remove it and send again.",
+            "invalid_text",
+        )
+
+
+class StrictJsonParser(Parser):
+    """JSON bodies only, with text a database can store; query strings checked the same way."""
+
+    def parse_body(self, request):
+        if request.content_type and request.content_type != "application/json":
+            # Multipart and form bodies are not part of this API. Reading them would also
+            # consume the stream that the JSON parser needs (RawPostDataException).
+            raise UnsupportedBody(request.content_type)
+        data = json.loads(request.body)
+        if has_unstorable(data):
+            raise UnstorableText("request body")
+        return data
+
+    def parse_querydict(self, data, list_fields, request):
+        result = super().parse_querydict(data, list_fields, request)
+        if has_unstorable(result):
+            raise UnstorableText("query string")
+        return result
+
+
+class UnsupportedBody(Exception):
+    def __init__(self, content_type: str):
+        super().__init__(content_type)
+        self.content_type = content_type
+
+
+SCOPE_TEXT = {
+    "messages": "a token with the `messages` scope (the default)",
+    "devices": "a token with the `devices` scope",
+    "any": "a token with any scope",
+    "none": "no token (a superadmin's session only)",
+}
+SESSION_TEXT = {
+    "admin": "a workspace admin's session",
+    "superadmin": "a superadmin's session",
+    None: "a workspace member's session",
+}
+
+
+class BooqingAPI(NinjaAPI):
+    """NinjaAPI whose OpenAPI schema says who may call each operation (session and token scope)."""
+
+    def get_openapi_schema(self, *args, **kwargs):
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                if not isinstance(operation, dict) or "operationId" not in operation:
+                    continue
+                scope = operation.setdefault("x-token-scope", "messages")
+                role = operation.get("x-session-role")
+                who = f"**Who may call:** {SESSION_TEXT[role]}, or {SCOPE_TEXT[scope]}."
+                if scope == "none":
+                    who = f"**Who may call:** {SESSION_TEXT[role]} (API tokens are refused)."
+                operation["description"] = "\n\n".join(
+                    part for part in (operation.get("description"), who) if part
+                )
+        bearer = schema.get("components", {}).get("securitySchemes", {}).get("TenantTokenAuth")
+        if bearer is not None:
+            bearer["description"] = TOKEN_DESCRIPTION
+        return schema
+
+
+TOKEN_DESCRIPTION = (
+    "A tenant API token (`bqw_...`), created by a workspace admin on the API tokens page. "
+    "Scopes: `messages` (the default) sends and reads messages and conversations; `devices` "
+    "adds, pairs, restarts, logs out and deletes devices. Each operation names the scope it needs."
+)
+
+
+api = BooqingAPI(
     title="BooQing WhatsApp API",
     version="1.0",
     description="Tenant WhatsApp configuration, devices and messages.",
@@ -63,6 +157,7 @@ api = NinjaAPI(
     auth=[TenantTokenAuth(), SessionAuth()],
     docs_url="/docs",
     openapi_url="/openapi.json",
+    parser=StrictJsonParser(),
 )
 
 
@@ -87,6 +182,16 @@ def _on_http_error(request, exc: HttpError):
         return error_response(
             403, "csrf_failed", "CSRF check failed: send the X-CSRFToken header with the cookie."
         )
+    cause = exc.__cause__
+    if isinstance(cause, UnsupportedBody):
+        # 400 (not 415) like any other body that is not JSON: one answer for clients to handle.
+        return error_response(
+            400,
+            "bad_request",
+            f"Bodies must be JSON (Content-Type: application/json), not {cause.content_type}.",
+        )
+    if isinstance(cause, ApplicationError):
+        return _on_application_error(request, cause)
     if exc.status_code == 400:
         return error_response(400, "bad_request", "The request body is not valid JSON.")
     return error_response(exc.status_code, "http_error", str(exc))
@@ -97,6 +202,13 @@ def _on_application_error(request, exc: ApplicationError):
     return error_response(exc.status, exc.code, exc.message)
 
 
+@api.exception_handler(RateLimited)
+def _on_rate_limited(request, exc: RateLimited):
+    response = error_response(429, exc.code, exc.message)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 @api.exception_handler(Http404)
 def _on_not_found(request, exc):
     return error_response(404, "not_found", str(exc) or "Not found.")
@@ -105,6 +217,36 @@ def _on_not_found(request, exc):
 @api.exception_handler(PermissionDenied)
 def _on_forbidden(request, exc):
     return error_response(403, "forbidden", str(exc) or "You may not do that.")
+
+
+@api.exception_handler(RequestDataTooBig)
+def _on_too_big(request, exc):
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return error_response(413, "request_too_large", f"Request bodies are limited to {limit} bytes.")
+
+
+@api.exception_handler(SuspiciousOperation)
+@api.exception_handler(MultiPartParserError)
+@api.exception_handler(UnreadablePostError)
+@api.exception_handler(RawPostDataException)
+def _on_unreadable_body(request, exc):
+    # Django raises these while reading a body it cannot parse (a form or multipart body read
+    # by the CSRF check, too many fields, a broken boundary): the client's mistake, not ours.
+    logger.info("api unreadable body path=%s error=%s", request.path, type(exc).__name__)
+    return error_response(
+        400,
+        "bad_request",
+        "The request body could not be read: send JSON with Content-Type: application/json.",
+    )
+
+
+@api.exception_handler(OperationalError)
+def _on_database_busy(request, exc):
+    # The pool had no free connection in time (or PostgreSQL refused one): a retryable 503.
+    logger.warning("api database busy path=%s error=%s", request.path, type(exc).__name__)
+    response = error_response(503, "database_busy", "The service is busy; retry in a few seconds.")
+    response["Retry-After"] = str(DATABASE_BUSY_RETRY_AFTER)
+    return response
 
 
 @api.exception_handler(Exception)

@@ -11,40 +11,59 @@ from __future__ import annotations
 import logging
 import re
 
+from django.db import OperationalError
+from django.http import HttpResponse
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
-REDACTED = "********************"
+from whatsapp.redaction import REDACTED, configured_secrets, redact
+
 # Django's own pattern plus the variables that carry credentials inside a larger value.
 HIDDEN_ENV_NAMES = re.compile(
     SafeExceptionReporterFilter.hidden_settings.pattern
     + "|WHATSAPP_ENDPOINTS|DATABASE_URL|REDIS_URL|EMAIL_URL",
     flags=re.I,
 )
-MIN_SECRET_LENGTH = 4
 # Each device's webhook URL ends in its secret token (a capability URL): never in a log line.
 WEBHOOK_TOKEN_IN_PATH = re.compile(r"(/api/whatsapp/webhooks/[0-9a-fA-F-]{32,36}/)[^/\s?#\"']+")
 
 
 def secret_values() -> list[str]:
     """Every configured gateway key and every environment value that a key reference points to."""
-    try:
-        from whatsapp.endpoints import registry
-
-        values = registry().secret_values()
-    except Exception:  # a broken registry must never break error reporting itself
-        values = []
-    return sorted({v for v in values if len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
+    return list(configured_secrets())
 
 
 def scrub(text: str, secrets: list[str] | None = None) -> str:
-    """Replace every known secret value (and webhook URL tokens) in `text`."""
+    """Replace every known secret value in `text`, raw or encoded (whatsapp.redaction), and the
+    secret token at the end of a device's webhook URL."""
     if not text:
         return text
-    text = WEBHOOK_TOKEN_IN_PATH.sub(r"\g<1>" + REDACTED, text)
-    for value in secret_values() if secrets is None else secrets:
-        if value in text:
-            text = text.replace(value, REDACTED)
-    return text
+    return redact(WEBHOOK_TOKEN_IN_PATH.sub(r"\g<1>" + REDACTED, text), secrets)
+
+
+# An Authorization header's value in any spelling a log line may hold it: quoted in a repr or
+# JSON (`'HTTP_AUTHORIZATION': 'X'`), as a header line (`Authorization: X` to the end of the
+# line), or as logfmt (`authorization=X`, up to the next space); and, below, credentials of the
+# usual schemes wherever they stand.
+_AUTH_QUOTED = re.compile(
+    r"""(?P<name>authorization["']?\s*[:=]\s*)(?P<q>["'])(?P<value>.*?)(?<!\\)(?P=q)""", re.I
+)
+_AUTH_HEADER = re.compile(r"""(?P<name>authorization\s*:\s*)(?!["'])(?P<value>[^\r\n]+)""", re.I)
+_AUTH_LOGFMT = re.compile(r"""(?P<name>authorization=)(?!["'])(?P<value>\S+)""", re.I)
+# Standalone: the schemes as headers spell them (capitalised), so prose such as "token created"
+# is left alone.
+_SCHEME_CREDENTIALS = re.compile(
+    r"\b(?P<scheme>Bearer|Basic|Digest|Negotiate|AWS4-HMAC-SHA256)\s+(?P<value>[A-Za-z0-9._~+/=:-]{8,})"
+)
+
+
+def scrub_authorization(text: str) -> str:
+    """Mask every Authorization value in `text`, whatever its scheme (Bearer, Basic, ...)."""
+    if not text:
+        return text
+    text = _AUTH_QUOTED.sub(lambda m: m["name"] + m["q"] + REDACTED + m["q"], text)
+    text = _AUTH_HEADER.sub(lambda m: m["name"] + REDACTED, text)
+    text = _AUTH_LOGFMT.sub(lambda m: m["name"] + REDACTED, text)
+    return _SCHEME_CREDENTIALS.sub(lambda m: m["scheme"] + " " + REDACTED, text)
 
 
 class SafeReporterFilter(SafeExceptionReporterFilter):
@@ -56,7 +75,7 @@ class SafeReporterFilter(SafeExceptionReporterFilter):
         meta = super().get_safe_request_meta(request)
         secrets = secret_values()
         for name, value in list(meta.items()):
-            contains_secret = isinstance(value, str) and any(s in value for s in secrets)
+            contains_secret = isinstance(value, str) and redact(value, secrets) != value
             if HIDDEN_ENV_NAMES.search(name) or contains_secret:
                 meta[name] = self.cleansed_substitute
         return meta
@@ -87,11 +106,59 @@ class RedactSecretsFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a badly formatted record is still logged, just not rewritten
             return True
-        cleaned = scrub(message, secrets)
+        cleaned = scrub_authorization(scrub(message, secrets))
         if cleaned != message:
             record.msg, record.args = cleaned, ()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = scrub(record.exc_text, secrets)
+            record.exc_text = scrub_authorization(scrub(record.exc_text, secrets))
         return True
+
+
+# A page or API reply can carry customer data (messages, phone numbers, tokens): no shared or
+# browser cache may keep it. Views that want other caching set Cache-Control themselves.
+NO_STORE = "private, no-store"
+
+
+class NoStoreMiddleware:
+    """Adds `Cache-Control: private, no-store` to every dynamic response that sets none."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if "Cache-Control" not in response:
+            response["Cache-Control"] = NO_STORE
+        return response
+
+
+class DatabaseBusyMiddleware:
+    """A page whose database connection could not be had answers 503 with Retry-After.
+
+    With a bounded pool, a burst may find every connection busy for longer than the pool's
+    timeout; that is a moment to wait, not a server error (and not an error e-mail).
+    """
+
+    RETRY_AFTER = 5
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, OperationalError):
+            return None
+        logging.getLogger(__name__).warning(
+            "database busy path=%s error=%s", request.path, type(exception).__name__
+        )
+        response = HttpResponse(
+            "<!doctype html><title>Busy</title><h1>We are busy</h1>"
+            "<p>Too many requests at once. Please try again in a few seconds.</p>",
+            status=503,
+        )
+        response["Retry-After"] = str(self.RETRY_AFTER)
+        return response

@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
+
+from booqing.csp import inline_style_hashes
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,12 +48,19 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "tenants",
     "whatsapp",
+    "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whatsapp.middleware.WebhookFastPathMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After whitenoise (static files need neither): every page and API reply is private and
+    # never stored by a cache, and pages run under a Content-Security-Policy.
+    "booqing.security.NoStoreMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "booqing.security.DatabaseBusyMiddleware",
     "tenants.middleware.TenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -59,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the "too many attempts" page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "booqing.urls"
@@ -98,6 +111,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+elif (pool_max := env.int("DATABASE_POOL_MAX_SIZE", default=8)) > 0:
+    # Django's native psycopg pool, one per process: at most DATABASE_POOL_MAX_SIZE connections
+    # however many threads serve requests (runserver starts one per request). A request that
+    # finds every connection busy waits up to DATABASE_POOL_TIMEOUT seconds, then gets a 503
+    # with Retry-After. Size it so processes x max_size stays under PostgreSQL's
+    # max_connections (docs/scaling.md); 0 turns the pool off.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+        "max_size": pool_max,
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+    }
+    # The pool checks a connection before handing it out: one broken while idle is replaced.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -112,6 +139,24 @@ AUTH_PASSWORD_VALIDATORS = [
 if TESTING:
     # Hashing four passwords per test with PBKDF2 would dominate the suite's run time.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Login throttling (django-axes) on every login form: tenant hosts, the platform host and
+# /django-admin/. A username or an address that fails AXES_FAILURE_LIMIT times in a row is
+# locked out for AXES_COOLOFF_MINUTES (each further try restarts the wait); superadmins get
+# an e-mail (tenants/lockouts.py). Attempts live in the database: every process sees them.
+AUTHENTICATION_BACKENDS = [
+    "booqing.auth_backends.ThrottledLoginBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_MINUTES = env.int("AXES_COOLOFF_MINUTES", default=15)
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one alone locks
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "tenants.lockouts.lockout_response"
+# Only failures are recorded: a row per successful login would grow without bound.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+AXES_SENSITIVE_PARAMETERS = ["username", "password"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -158,6 +203,23 @@ if HTTPS:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Content-Security-Policy (django-csp): our own files only. The one inline script (the QR
+# countdown) carries the per-request nonce; the static 500 page's inline style is allowed by its
+# hash, computed here so that editing the page cannot silently break it.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, *inline_style_hashes(BASE_DIR / "templates" / "500.html")],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 
 # Error pages and error e-mails: a filter and a reporter that never show gateway keys.
@@ -171,12 +233,26 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # WhatsApp. The endpoint list itself (WHATSAPP_ENDPOINTS) is deliberately NOT copied into
 # settings: whatsapp.endpoints reads it from the environment so no settings dump can show a key.
+# Per-tenant limits (whatsapp/limits.py; shown to superadmins on each tenant's setup page).
+# Each tenant's devices are sessions on a gateway that other tenants share.
+WHATSAPP_MAX_DEVICES_PER_TENANT = env.int("WHATSAPP_MAX_DEVICES_PER_TENANT", default=10)
+WHATSAPP_MAX_ACTIVE_TOKENS_PER_TENANT = env.int("WHATSAPP_MAX_ACTIVE_TOKENS_PER_TENANT", default=20)
+# Requests per API token (django-ratelimit syntax: 120/m, 10/s, 5000/h; empty: no limit).
+WHATSAPP_API_TOKEN_RATE = env.str("WHATSAPP_API_TOKEN_RATE", default="120/m")
 WHATSAPP_WEBHOOK_BASE_URL = env.str("WHATSAPP_WEBHOOK_BASE_URL", default="http://localhost:8000")
 # Stored gateway webhook events are deleted after this many days (dedupe needs only recent ones).
 WHATSAPP_WEBHOOK_EVENT_RETENTION_DAYS = env.int("WHATSAPP_WEBHOOK_EVENT_RETENTION_DAYS", default=7)
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# The API rate limit counts in this cache. Redis, when configured, is shared by every process;
+# the in-memory default counts per process (docs/security.md says what that means).
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if REDIS_URL:
     TASKS = {
         "default": {
@@ -212,6 +288,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # django-axes logs every successful login at INFO; lockouts are logged by our receiver.
+        "axes": {"level": "WARNING"},
         "django.request": {
             "handlers": ["console", "mail_admins"],
             "level": "ERROR",

@@ -41,7 +41,8 @@ def tenant_list(request):
                 messages.success(request, f"Created {tenant.name} at {tenant.subdomain}.")
                 return redirect("tenant_setup", tenant_id=tenant.pk)
         status = 422
-    search = request.GET.get("q", "")
+    # PostgreSQL refuses a NUL in a query's text: search past it instead of failing.
+    search = request.GET.get("q", "").replace("\x00", "")
     page = Paginator(selectors.tenant_list(search=search), TENANTS_PER_PAGE).get_page(
         request.GET.get("page")
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from whatsapp.models import TenantWhatsAppConfig
+from whatsapp.models import TenantWhatsAppConfig, TokenScope
 
 
 class AssignEndpointForm(forms.Form):
@@ -71,4 +71,13 @@ class ApiTokenForm(forms.Form):
         label="Token name",
         max_length=80,
         widget=forms.TextInput(attrs={"placeholder": "e.g. Booking app", "autocomplete": "off"}),
+    )
+    scopes = forms.MultipleChoiceField(
+        label="Scopes",
+        choices=TokenScope.choices,
+        initial=[TokenScope.MESSAGES],
+        widget=forms.CheckboxSelectMultiple,
+        # None ticked (or an older form): the default scope, messages.
+        required=False,
+        help_text="Give a token only what its app needs: the booking app needs Messages.",
     )

@@ -452,6 +452,13 @@ class ContactLid(models.Model):
         return f"{self.lid} -> {self.phone}"
 
 
+class TokenScope(models.TextChoices):
+    """What a tenant API token may do. `messages` is the default: what the booking product needs."""
+
+    MESSAGES = "messages", "Messages: send and read messages and conversations"
+    DEVICES = "devices", "Devices: add, pair, restart, log out and delete devices"
+
+
 class ApiToken(models.Model):
     """A tenant API token for the booking product. Only its SHA-256 hash is stored."""
 
@@ -466,6 +473,15 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Space-separated TokenScope values, as OAuth writes scopes.
+    scopes = models.CharField(max_length=100, default=TokenScope.MESSAGES)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scope_list

@@ -24,6 +24,7 @@ from whatsapp.models import (
     MessageStatus,
     TenantWhatsAppConfig,
 )
+from whatsapp.text import clean_text
 
 
 def recent_audit_events(*, tenant: Tenant, limit: int = 10) -> list[AuditEvent]:
@@ -152,7 +153,7 @@ def conversation_match(q: str) -> Q:
     leading national trunk 0 may also stand for the country code ('0812-3456' finds +62812-3456;
     '0001' still finds numbers ending in 0001). The inbox page and the API share this.
     """
-    q = q.strip()
+    q = clean_text(q).strip()  # a NUL would make PostgreSQL refuse the query
     match = Q(contact_name__icontains=q) | Q(contact__icontains=q) | Q(contact_lid__icontains=q)
     digits = "".join(ch for ch in q if ch.isdigit())
     if digits and _PHONE_LIKE.fullmatch(q):

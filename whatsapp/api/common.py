@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, Q, QuerySet
@@ -15,17 +15,31 @@ from django.utils.dateparse import parse_datetime
 from booqing.exceptions import ApplicationError
 from tenants.access import membership_for
 from tenants.models import Tenant
-from whatsapp.models import ApiToken
+from whatsapp.models import ApiToken, TokenScope
 
 MAX_PAGE = 200
 
 
-def acting_tenant(request, *, admin: bool = False) -> Tenant:
-    """The tenant this call acts for: a token's own tenant, or a member's tenant on its host."""
+def acting_tenant(
+    request, *, admin: bool = False, scope: str | None = TokenScope.MESSAGES
+) -> Tenant:
+    """The tenant this call acts for: a token's own tenant, or a member's tenant on its host.
+
+    `admin`: device management, for a workspace admin's session or a token with the `devices`
+    scope. Otherwise a token needs `scope` (None: any scope, e.g. reading devices).
+    """
     token = request.auth if isinstance(request.auth, ApiToken) else None
     if token is not None:
         if request.tenant is not None and request.tenant.pk != token.tenant_id:
             raise PermissionDenied("This API token belongs to another workspace.")
+        required = TokenScope.DEVICES if admin else scope
+        if required and not token.has_scope(required):
+            raise ApplicationError(
+                f"This API token lacks the '{required}' scope. A workspace admin can create a "
+                f"token with it on the API tokens page.",
+                "insufficient_scope",
+                status=403,
+            )
         return token.tenant
     if request.tenant is None:
         raise ApplicationError(
@@ -62,8 +76,12 @@ def decode_cursor(cursor: str) -> tuple[datetime | None, uuid.UUID]:
         padded = cursor + "=" * (-len(cursor) % 4)
         at_text, pk_text = json.loads(base64.urlsafe_b64decode(padded.encode()))
         at = parse_datetime(at_text) if at_text else None
+        if at is not None:
+            # Year 1 at +14:00 parses but is before datetime.min in UTC: the database adapter
+            # (SQLite) overflowed converting it. Converting here refuses it as a bad cursor.
+            at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
         return at, uuid.UUID(pk_text)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+    except (ValueError, TypeError, AttributeError, OverflowError, RecursionError, binascii.Error):
         raise ApplicationError(
             "Invalid cursor: pass the 'next' value from the previous page unchanged.",
             "invalid_cursor",

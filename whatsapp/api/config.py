@@ -18,6 +18,12 @@ from whatsapp.models import ApiToken
 router = Router(tags=["configuration"])
 
 
+# Token scopes in the OpenAPI docs (booqing/api.py): reading its own config needs any scope;
+# the superadmin's operations take no token at all.
+ANY_SCOPE = {"x-token-scope": "any"}
+SUPERADMIN = {"x-token-scope": "none", "x-session-role": "superadmin"}
+
+
 def require_superadmin(request) -> None:
     if not request.user.is_superuser:
         raise PermissionDenied("Only platform administrators may do this.")
@@ -80,7 +86,7 @@ class SuccessOut(Schema):
     success: bool
 
 
-@router.get("/available-endpoints", response=AvailableEndpointsOut)
+@router.get("/available-endpoints", response=AvailableEndpointsOut, openapi_extra=SUPERADMIN)
 def available_endpoints(request):
     """Names of the endpoints configured on this server (superadmin)."""
     require_superadmin(request)
@@ -88,14 +94,14 @@ def available_endpoints(request):
     return {"endpoints": names, "count": len(names)}
 
 
-@router.get("/tenant-config/{tenant_id}", response=ConfigOut)
+@router.get("/tenant-config/{tenant_id}", response=ConfigOut, openapi_extra=ANY_SCOPE)
 def tenant_config_get(request, tenant_id: uuid.UUID):
     """The tenant's WhatsApp configuration, or null when no endpoint is assigned."""
     tenant = tenant_for_config_read(request, tenant_id)
     return {"config": selectors.config_snapshot(tenant.pk)}
 
 
-@router.post("/tenant-config/{tenant_id}", response=ConfigOut)
+@router.post("/tenant-config/{tenant_id}", response=ConfigOut, openapi_extra=SUPERADMIN)
 def tenant_config_post(request, tenant_id: uuid.UUID, payload: ConfigIn):
     """Assign (or change) the tenant's endpoint and settings (superadmin)."""
     require_superadmin(request)
@@ -109,7 +115,7 @@ def tenant_config_post(request, tenant_id: uuid.UUID, payload: ConfigIn):
     return {"config": selectors.config_as_dict(config)}
 
 
-@router.delete("/tenant-config/{tenant_id}", response=SuccessOut)
+@router.delete("/tenant-config/{tenant_id}", response=SuccessOut, openapi_extra=SUPERADMIN)
 def tenant_config_delete(request, tenant_id: uuid.UUID):
     """Remove the tenant's endpoint assignment (superadmin)."""
     require_superadmin(request)

@@ -13,6 +13,9 @@ from whatsapp.models import Device
 from whatsapp.qr import qr_svg
 
 router = Router(tags=["devices"])
+# The OpenAPI docs show which token scope each operation needs (booqing/api.py renders it).
+ANY_SCOPE = {"x-token-scope": "any"}
+MANAGE = {"x-token-scope": "devices", "x-session-role": "admin"}
 
 
 class DeviceIn(Schema):
@@ -46,18 +49,22 @@ def device_as_dict(device: Device, *, with_qr: bool = False) -> dict:
 
 
 def _device(request, device_id: uuid.UUID, *, admin: bool = False) -> Device:
-    tenant = acting_tenant(request, admin=admin)
+    # Reading devices is open to any token (a sender picks its device_id); managing them needs
+    # an admin session or the `devices` scope.
+    tenant = acting_tenant(request, admin=admin, scope=None)
     return get_object_or_404(Device.objects.select_related("tenant"), pk=device_id, tenant=tenant)
 
 
-@router.get("/devices")
+@router.get("/devices", openapi_extra=ANY_SCOPE)
 def device_list(request):
-    """The tenant's devices (statuses as last known; no gateway calls)."""
-    tenant = acting_tenant(request)
+    """The tenant's devices (statuses as last known; no gateway calls).
+
+    Token scope: any."""
+    tenant = acting_tenant(request, scope=None)
     return {"devices": [device_as_dict(d) for d in Device.objects.filter(tenant=tenant)]}
 
 
-@router.post("/devices", response={201: dict})
+@router.post("/devices", response={201: dict}, openapi_extra=MANAGE)
 def device_create(request, payload: DeviceIn):
     """Create a device: a gateway session with our webhook. Pair it with the returned QR."""
     tenant = acting_tenant(request, admin=True)
@@ -65,7 +72,7 @@ def device_create(request, payload: DeviceIn):
     return Status(201, {"device": device_as_dict(device, with_qr=True)})
 
 
-@router.get("/devices/{device_id}")
+@router.get("/devices/{device_id}", openapi_extra=ANY_SCOPE)
 def device_get(request, device_id: uuid.UUID):
     """One device; while pairing, its status is refreshed from the gateway and the QR included."""
     device = _device(request, device_id)
@@ -74,14 +81,14 @@ def device_get(request, device_id: uuid.UUID):
     return {"device": device_as_dict(device, with_qr=device.is_pairing)}
 
 
-@router.delete("/devices/{device_id}")
+@router.delete("/devices/{device_id}", openapi_extra=MANAGE)
 def device_delete(request, device_id: uuid.UUID):
     device = _device(request, device_id, admin=True)
     services.device_delete(device=device, actor=actor(request))
     return {"success": True}
 
 
-@router.post("/devices/{device_id}/qr")
+@router.post("/devices/{device_id}/qr", openapi_extra=MANAGE)
 def device_new_qr(request, device_id: uuid.UUID):
     """A fresh QR (restarts a stopped or failed session)."""
     device = services.device_pairing_start(
@@ -90,7 +97,7 @@ def device_new_qr(request, device_id: uuid.UUID):
     return {"device": device_as_dict(device, with_qr=True)}
 
 
-@router.post("/devices/{device_id}/restart")
+@router.post("/devices/{device_id}/restart", openapi_extra=MANAGE)
 def device_restart(request, device_id: uuid.UUID):
     device = services.device_restart(
         device=_device(request, device_id, admin=True), actor=actor(request)
@@ -98,7 +105,7 @@ def device_restart(request, device_id: uuid.UUID):
     return {"device": device_as_dict(device, with_qr=device.is_pairing)}
 
 
-@router.post("/devices/{device_id}/logout")
+@router.post("/devices/{device_id}/logout", openapi_extra=MANAGE)
 def device_logout(request, device_id: uuid.UUID):
     device = services.device_logout(
         device=_device(request, device_id, admin=True), actor=actor(request)

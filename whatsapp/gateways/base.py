@@ -23,6 +23,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from whatsapp.endpoints import EndpointConfig
+from whatsapp.redaction import redact
+from whatsapp.text import clamp_datetime
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ class GatewayError(Exception):
         retry_after: float | None = None,
         code: str = "gateway_error",
     ):
+        message = redact(message)  # a gateway may echo its key, e.g. URL-encoded in an error
         super().__init__(message)
         self.message = message
         self.permanent = permanent
@@ -244,12 +247,12 @@ def to_datetime(value: object) -> datetime | None:
         return None
     try:
         seconds = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int such as 10**400
         return None
     if seconds > 1e11:  # milliseconds
         seconds /= 1000
     try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        return clamp_datetime(datetime.fromtimestamp(seconds, tz=UTC))
     except (OverflowError, OSError, ValueError):
         return None
 

@@ -8,14 +8,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from booqing.exceptions import ApplicationError
+from booqing.exceptions import ApplicationError, NotFoundError
 from tenants.models import Tenant
 from whatsapp.gateways import GatewayError, SessionStatus
 from whatsapp.gateways.waha import CORE_SESSION
+from whatsapp.limits import device_quota_check
 from whatsapp.models import (
     DROPPED_STATUSES,
     Device,
@@ -23,6 +24,7 @@ from whatsapp.models import (
     HealthStatus,
     TenantWhatsAppConfig,
 )
+from whatsapp.redaction import redact
 from whatsapp.services.config import audit_record
 from whatsapp.services.gateway_access import (
     gateway_for_endpoint,
@@ -31,6 +33,7 @@ from whatsapp.services.gateway_access import (
     webhook_url,
 )
 from whatsapp.services.health import endpoint_capabilities
+from whatsapp.text import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +80,9 @@ def _apply_status(device: Device, status: SessionStatus | None, *, now: datetime
     if status.phone and status.phone != device.phone:
         device.phone = status.phone
         changed.append("phone")
-    if status.push_name and status.push_name != device.push_name:
-        device.push_name = status.push_name
+    push_name = clean_text(status.push_name or "")[:100]  # a phone's name: any characters
+    if push_name and push_name != device.push_name:
+        device.push_name = push_name
         changed.append("push_name")
     if device.status_detail:
         device.status_detail = ""
@@ -87,8 +91,17 @@ def _apply_status(device: Device, status: SessionStatus | None, *, now: datetime
 
 
 def _save(device: Device, fields: list[str]) -> None:
-    if fields:
-        device.save(update_fields=[*sorted(set(fields)), "updated_at"])
+    if not fields:
+        return
+    try:
+        with transaction.atomic():  # a savepoint: a failed save leaves the caller's work intact
+            device.save(update_fields=[*sorted(set(fields)), "updated_at"])
+    except DatabaseError as exc:
+        # Deleted meanwhile (e.g. a restart racing a delete): Django's own "Save with
+        # update_fields did not affect any rows" (driver errors are subclasses, re-raised).
+        if type(exc) is not DatabaseError:
+            raise
+        raise NotFoundError("This device was deleted meanwhile.", "device_not_found") from None
 
 
 def device_create(*, tenant: Tenant, name: str, actor) -> Device:
@@ -148,6 +161,7 @@ def device_create(*, tenant: Tenant, name: str, actor) -> Device:
     # the user sees why and can simply retry; nothing is left half-created.
     try:
         with transaction.atomic():
+            device_quota_check(tenant=tenant)  # per-tenant limit (whatsapp/limits.py)
             device.save()
     except IntegrityError as exc:
         if one_number:
@@ -171,6 +185,11 @@ def device_create(*, tenant: Tenant, name: str, actor) -> Device:
         )
         _forget_device(device)
         raise _gateway_error("Failed to create device", exc) from exc
+    except BaseException:
+        # Anything else (a crash parsing a hostile reply, a worker killed mid-call): the row
+        # must not stay behind as an orphan device "starting" forever.
+        _forget_device(device)
+        raise
     with transaction.atomic():
         device = Device.objects.select_for_update().get(pk=device.pk)
         # A webhook may already have moved the new device on; the create reply is older news.
@@ -278,7 +297,7 @@ def device_refresh_status(*, device: Device) -> Device:
 
 
 def _set_detail(device: Device, detail: str) -> list[str]:
-    detail = detail[:300]
+    detail = redact(detail)[:300]  # shown on the device page: never a gateway key, in any form
     if device.status_detail == detail:
         return []
     device.status_detail = detail

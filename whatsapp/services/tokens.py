@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from datetime import timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
 from booqing.exceptions import ApplicationError
 from booqing.ttl_cache import TtlCache
 from tenants.models import Tenant
-from whatsapp.models import ApiToken
+from whatsapp.limits import token_quota_check
+from whatsapp.models import ApiToken, TokenScope
 from whatsapp.services.config import audit_record
 
 TOKEN_PREFIX = "bqw_"
@@ -27,23 +30,44 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def api_token_create(*, tenant: Tenant, name: str, actor) -> tuple[ApiToken, str]:
-    """Create a token; the plain value is returned once and never stored."""
+def api_token_create(
+    *, tenant: Tenant, name: str, actor, scopes: Iterable[str] = (TokenScope.MESSAGES,)
+) -> tuple[ApiToken, str]:
+    """Create a token with `scopes`; the plain value is returned once and never stored."""
     name = (name or "").strip()
     if not name or len(name) > 80:
         raise ApplicationError(
             "Name the token (1-80 characters), e.g. 'Booking app'.", "invalid_name", status=422
         )
+    chosen = sorted({str(s) for s in scopes})
+    if not chosen or not set(chosen) <= set(TokenScope.values):
+        raise ApplicationError(
+            f"Choose the token's scopes from: {', '.join(TokenScope.values)}.",
+            "invalid_scopes",
+            status=422,
+        )
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(
+    with transaction.atomic():
+        token_quota_check(tenant=tenant)
+        token = _token_insert(tenant, name, raw, chosen, actor)
+    audit_record(
+        actor=actor,
+        tenant=tenant,
+        action="api_token.created",
+        after={"name": name, "scopes": chosen},
+    )
+    return token, raw
+
+
+def _token_insert(tenant: Tenant, name: str, raw: str, chosen: list[str], actor) -> ApiToken:
+    return ApiToken.objects.create(
         tenant=tenant,
         name=name,
         prefix=raw[: len(TOKEN_PREFIX) + 6],
         token_hash=_hash(raw),
+        scopes=" ".join(chosen),
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    audit_record(actor=actor, tenant=tenant, action="api_token.created", after={"name": name})
-    return token, raw
 
 
 def api_token_revoke(*, token: ApiToken, actor) -> None:

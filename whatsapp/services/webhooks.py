@@ -30,6 +30,7 @@ from whatsapp.models import (
 )
 from whatsapp.services.devices import device_apply_status_event, device_status_confirm
 from whatsapp.services.gateway_access import gateway_for_endpoint
+from whatsapp.text import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ def _event_payload(event: Event, *, signed: bool = True) -> dict:
     for key, value in data.items():
         if isinstance(value, datetime):
             data[key] = value.isoformat()
+        elif isinstance(value, str):
+            data[key] = clean_text(value)  # NUL / lone surrogates: stored, never refused
     if isinstance(event, StatusChange) and not signed:
         # Anyone holding the URL could have sent it: a hint, confirmed with the gateway.
         data["confirm"] = True

@@ -70,7 +70,9 @@ def device_b(cast):
 
 
 def token_for(tenant, name: str = "Booking app") -> str:
-    return services.api_token_create(tenant=tenant, name=name, actor=None)[1]
+    # Both scopes: these tests are about tenants and hosts (test_token_scopes: each scope alone).
+    scopes = ("messages", "devices")
+    return services.api_token_create(tenant=tenant, name=name, actor=None, scopes=scopes)[1]
 
 
 @pytest.fixture

@@ -17,8 +17,9 @@ GATEWAY = "https://primary.gateway.test"
 
 def test_it_names_the_api_token_that_created_a_device(cast):
     services.endpoint_assign(tenant=cast.tenant_a, endpoint_name="Primary", actor=cast.superadmin)
+    # (device management needs the `devices` scope since issue 9)
     _token, raw = services.api_token_create(
-        tenant=cast.tenant_a, name="Booking app", actor=cast.alice
+        tenant=cast.tenant_a, name="Booking app", actor=cast.alice, scopes=["devices"]
     )
     with responses.RequestsMock() as rsps:
         rsps.post(f"{GATEWAY}/api/sessions", json={"name": "x", "status": "STARTING"}, status=201)

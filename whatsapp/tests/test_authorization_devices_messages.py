@@ -309,6 +309,33 @@ TOKEN_MATRIX = [
 # fmt: on
 TOKEN_HOSTS = (P, A, B, P, A, B)
 
+ALL_SCOPES = ("messages", "devices")
+# fmt: off
+# Every API route x token scope (issue 9): tenant A's tokens with one scope each, and both, on
+# the platform host. Managing devices needs `devices`; messages need `messages`; reading devices
+# and the tenant's own config takes any scope; the superadmin's operations take no token.
+SCOPE_COLUMNS = ("messages", "devices", "messages+devices")
+SCOPE_MATRIX = [
+    # method   path                                  messages devices  both
+    ("GET",    f"{API}/devices",                     200,     200,     200),
+    ("POST",   f"{API}/devices",                     403,     201,     201),
+    ("GET",    f"{API}/devices/{{DA}}",              200,     200,     200),
+    ("DELETE", f"{API}/devices/{{DA}}",              403,     200,     200),
+    ("POST",   f"{API}/devices/{{DA}}/qr",           403,     200,     200),
+    ("POST",   f"{API}/devices/{{DA}}/restart",      403,     200,     200),
+    ("POST",   f"{API}/devices/{{DA}}/logout",       403,     200,     200),
+    ("DELETE", f"{API}/devices/{{DB}}",              403,     404,     404),
+    ("POST",   f"{API}/messages",                    202,     403,     202),
+    ("GET",    f"{API}/messages",                    200,     403,     200),
+    ("GET",    f"{API}/messages/{{MA}}",             200,     403,     200),
+    ("GET",    f"{API}/conversations",               200,     403,     200),
+    ("GET",    f"{API}/tenant-config/{{A}}",         200,     200,     200),
+    ("POST",   f"{API}/tenant-config/{{A}}",         403,     403,     403),
+    ("DELETE", f"{API}/tenant-config/{{A}}",         403,     403,     403),
+    ("GET",    f"{API}/available-endpoints",         403,     403,     403),
+]
+# fmt: on
+
 # 409: allowed in, but a business rule said no (e.g. nothing to decide): it changes nothing either.
 DENIED = {LOGIN, 400, 401, 403, 404, 405, 409}
 
@@ -444,10 +471,14 @@ def world_fixture(cast, gateway, settings) -> World:
         device.save(update_fields=["webhook_token"])
     conversation_a, message_a = make_thread(device_a)
     conversation_b, message_b = make_thread(device_b)
-    token_a, raw_a = services.api_token_create(tenant=cast.tenant_a, name="Booking app", actor=None)
+    # Tenant A's token holds both scopes, so TOKEN_MATRIX tests hosts alone; SCOPE_MATRIX
+    # tests each scope alone.
+    token_a, raw_a = services.api_token_create(
+        tenant=cast.tenant_a, name="Booking app", actor=None, scopes=ALL_SCOPES
+    )
     token_b, _ = services.api_token_create(tenant=cast.tenant_b, name="Booking app", actor=None)
     revoked, raw_revoked = services.api_token_create(
-        tenant=cast.tenant_a, name="Old booking app", actor=None
+        tenant=cast.tenant_a, name="Old booking app", actor=None, scopes=ALL_SCOPES
     )
     services.api_token_revoke(token=revoked, actor=None)
     ids = {
@@ -613,6 +644,67 @@ def test_it_answers_tenant_api_tokens_on_each_host_as_the_matrix_says(
         problems += check(world, gateway, client, method, path, status, column, before)
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def scoped_tokens(world) -> dict[str, str]:
+    """Raw tokens of tenant A, one per SCOPE_COLUMNS entry."""
+    scopes = {"messages": ["messages"], "devices": ["devices"], "messages+devices": ALL_SCOPES}
+    return {
+        column: services.api_token_create(
+            tenant=world.cast.tenant_a, name=f"Scoped {column}", actor=None, scopes=chosen
+        )[1]
+        for column, chosen in scopes.items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        pytest.param(m, p, tuple(e), id=f"{m} {p} -> {'/'.join(map(str, e))}")
+        for m, p, *e in SCOPE_MATRIX
+    ],
+)
+def test_it_answers_each_token_scope_as_the_matrix_says(
+    world, gateway, scoped_tokens, method, path, expected
+):
+    before, problems = snapshot(), []
+    for column, status in zip(SCOPE_COLUMNS, expected, strict=True):
+        client = world.bearer(scoped_tokens[column], P)
+        problems += check(world, gateway, client, method, path, status, column, before)
+        superadmin_only = "tenant-config" in path or "available-endpoints" in path
+        if status == 403 and column != "messages+devices" and not superadmin_only:
+            response = send(client, method, path, world)
+            if response.json()["error"]["code"] != "insufficient_scope":
+                problems.append(f"{method} {path} as {column}: not insufficient_scope")
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+def test_the_scope_matrix_covers_every_api_route():
+    from booqing.api import api
+
+    def shape(path: str) -> str:
+        return re.sub(r"<[^>]+>|\{[^}]+\}", "*", path).strip("/")
+
+    routes = {shape(f"api/{p.pattern}") for p in api.urls[0]} - {
+        "api",  # ninja's root
+        "api/docs",
+        "api/openapi.json",
+    }
+    covered = {shape(path) for _, path, *_ in SCOPE_MATRIX}
+    assert routes <= covered, f"API routes without a scope row: {sorted(routes - covered)}"
+
+
+def test_a_new_token_has_only_the_messages_scope(world):
+    _, raw = services.api_token_create(tenant=world.cast.tenant_a, name="Plain", actor=None)
+    client = world.bearer(raw, P)
+
+    refused = send(client, "POST", f"{API}/devices", world)
+
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "insufficient_scope"
+    assert send(client, "POST", f"{API}/messages", world).status_code == 202
 
 
 def test_it_lists_each_url_once_per_host():

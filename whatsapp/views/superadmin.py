@@ -12,6 +12,7 @@ from tenants.models import Tenant
 from whatsapp import selectors, services
 from whatsapp.endpoints import registry
 from whatsapp.forms import AssignEndpointForm, SettingsForm
+from whatsapp.limits import tenant_usage
 from whatsapp.models import TenantWhatsAppConfig
 from whatsapp.views.responses import page_or_fragment
 
@@ -40,6 +41,7 @@ def _setup_context(tenant: Tenant, *, settings_form=None, error=None) -> dict:
         "endpoint_host": reg.metadata(config.endpoint_name).host if known else "",
         "single_session_conflict": config is not None
         and selectors.single_session_conflict(tenant=tenant, endpoint_name=config.endpoint_name),
+        "usage": tenant_usage(tenant=tenant),
         "error": error,
     }
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import F
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -11,20 +13,24 @@ from booqing.exceptions import ApplicationError
 from tenants.access import member_required
 from whatsapp import services
 from whatsapp.forms import ApiTokenForm
-from whatsapp.models import ApiToken
+from whatsapp.models import ApiToken, TokenScope
 from whatsapp.views.responses import error_status, page_or_fragment
 
 TOKENS_TEMPLATE = "whatsapp/api_tokens.html"
+# Active tokens first; a page stays small however many revoked tokens pile up.
+TOKENS_PER_PAGE = 25
 
 
 def _tokens_context(request, *, form=None, error=None, created=None, raw=None) -> dict:
     tokens = (
         ApiToken.objects.filter(tenant=request.tenant)
         .select_related("created_by")
-        .order_by("revoked_at", "-created_at")
+        .order_by(F("revoked_at").asc(nulls_first=True), "-created_at", "-id")
     )
+    page = Paginator(tokens, TOKENS_PER_PAGE).get_page(request.GET.get("page"))
     return {
-        "tokens": tokens,
+        "page": page,
+        "tokens": page.object_list,
         "form": form or ApiTokenForm(),
         "error": error,
         "created": created,
@@ -48,7 +54,10 @@ def api_token_create(request):
     if form.is_valid():
         try:
             token, raw = services.api_token_create(
-                tenant=request.tenant, name=form.cleaned_data["name"], actor=request.user
+                tenant=request.tenant,
+                name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["scopes"] or [TokenScope.MESSAGES],
+                actor=request.user,
             )
         except ApplicationError as exc:
             error, status = exc.message, error_status(exc)

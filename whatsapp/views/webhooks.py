@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import OperationalError
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -12,6 +13,7 @@ from booqing.exceptions import ApplicationError
 from whatsapp.services.webhooks import MAX_WEBHOOK_BYTES, webhook_ingest
 
 logger = logging.getLogger(__name__)
+DATABASE_BUSY_RETRY_AFTER = 5
 
 
 def _error(status: int, code: str, message: str) -> JsonResponse:
@@ -37,4 +39,11 @@ def receive(request, webhook_id, token: str | None = None):
     except ApplicationError as exc:
         logger.info("webhook refused webhook=%s code=%s", webhook_id, exc.code)
         return _error(exc.status, exc.code, exc.message)
+    except OperationalError:
+        # Every pooled connection is busy (or PostgreSQL is full): nothing was stored, and the
+        # gateway retries a 503 after Retry-After, so the message is delayed, not lost.
+        logger.warning("webhook deferred: database busy webhook=%s", webhook_id)
+        response = _error(503, "database_busy", "Busy: retry this delivery shortly.")
+        response["Retry-After"] = str(DATABASE_BUSY_RETRY_AFTER)
+        return response
     return JsonResponse({"ok": True, "events": stored})

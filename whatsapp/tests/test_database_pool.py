@@ -1,0 +1,201 @@
+"""Bounded database connections (issue 9, hole 9): a saturated database answers 503 with
+Retry-After, never 500; on PostgreSQL a burst of 1,000 signed webhooks from 50 concurrent
+clients (30% duplicates) against the threaded server `make run` uses, and against gunicorn,
+gets no 5xx and stores exactly the unique messages."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from django.conf import settings
+from django.db import OperationalError, connection
+
+from booqing.test import client_for
+from whatsapp.models import Device, Message, TenantWhatsAppConfig, WebhookEvent
+from whatsapp.simulator.testing import PROJECT_ROOT
+from whatsapp.tests import waha_webhooks as waha
+from whatsapp.tests.test_reliability_pg import (
+    SECRET,
+    Flood,
+    message_envelope,
+    process_concurrently,
+)
+from whatsapp.tests.test_webhook_security import make_device, url
+
+
+@pytest.fixture
+def no_error_logs(caplog):
+    caplog.set_level(logging.WARNING)
+    yield
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, errors
+
+
+def busy(*args, **kwargs):
+    raise OperationalError("couldn't get a connection after 10.00 sec")
+
+
+@pytest.mark.django_db
+def test_a_webhook_answers_503_with_retry_after_when_the_database_is_busy(
+    cast, monkeypatch, no_error_logs
+):
+    TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
+    device = make_device(cast.tenant_a, "Front desk", SECRET)
+    monkeypatch.setattr("whatsapp.views.webhooks.webhook_ingest", busy)
+    body = waha.encode(waha.inbound_message(device.session_name))
+
+    response = client_for(enforce_csrf=True).post(
+        url(device),
+        body,
+        content_type="application/json",
+        headers=waha.signed_headers(body, SECRET),
+    )
+
+    assert response.status_code == 503
+    assert int(response["Retry-After"]) > 0
+    assert response.json()["error"]["code"] == "database_busy"
+
+
+@pytest.mark.django_db
+def test_the_api_answers_503_with_retry_after_when_the_database_is_busy(
+    cast, monkeypatch, no_error_logs
+):
+    monkeypatch.setattr("whatsapp.api.devices.acting_tenant", busy)
+
+    response = client_for(cast.alice, cast.host_a).get("/api/whatsapp/devices")
+
+    assert response.status_code == 503
+    assert int(response["Retry-After"]) > 0
+    assert response.json()["error"]["code"] == "database_busy"
+
+
+@pytest.mark.django_db
+def test_a_page_answers_503_with_retry_after_when_the_database_is_busy(
+    cast, monkeypatch, no_error_logs
+):
+    monkeypatch.setattr("whatsapp.views.tenant_inbox.selectors.inbox_conversations", busy)
+
+    response = client_for(cast.alice, cast.host_a).get("/admin/whatsapp/conversations/")
+
+    assert response.status_code == 503
+    assert int(response["Retry-After"]) > 0
+    assert "try again in a few seconds" in response.content.decode()
+
+
+def test_postgresql_uses_a_bounded_pool_per_process():
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("SQLite has no connection pool")
+    pool = settings.DATABASES["default"]["OPTIONS"]["pool"]
+    assert 1 <= pool["max_size"] <= 20 and pool["timeout"] > 0
+    assert settings.DATABASES["default"]["CONN_MAX_AGE"] == 0
+
+
+# -- a burst against live servers on PostgreSQL ------------------------------------------------
+
+BURST_CLIENTS = 50
+BURST_DELIVERIES = 1000
+BURST_UNIQUE = 700  # + 300 duplicate deliveries (30%)
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL (the pool is PostgreSQL's)"
+)
+
+
+def burst_deliveries(session: str, rng: random.Random) -> list[bytes]:
+    contacts = [f"6281300{i:06d}" for i in range(40)]
+    unique = [
+        message_envelope(session, f"3EB1{n:08X}{rng.getrandbits(32):08X}", contacts[n % 40], n)
+        for n in range(BURST_UNIQUE)
+    ]
+    deliveries = unique + rng.choices(unique, k=BURST_DELIVERIES - BURST_UNIQUE)
+    rng.shuffle(deliveries)
+    return deliveries
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+SERVERS = {
+    # what `make run` serves (scripts/run_demo.sh): Django's threaded development server
+    "runserver": ["manage.py", "runserver", "--noreload", "127.0.0.1:{port}"],
+    # what Procfile serves in production
+    "gunicorn": ["-m", "gunicorn", "booqing.wsgi:application", "--bind", "127.0.0.1:{port}",
+                 "--workers", "2", "--threads", "8", "--log-level", "warning"],
+}  # fmt: skip
+
+
+def start_server(kind: str, port: int) -> subprocess.Popen:
+    """The server as a separate process on the test database, each with its own pools."""
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DATABASE_URL": (
+            f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        ),
+        "DJANGO_DEBUG": "false",
+        "DJANGO_HTTPS": "false",
+        "ALLOWED_HOSTS": "localhost,127.0.0.1",
+        "TESTING": "true",
+    }
+    args = [sys.executable, *(a.format(port=port) for a in SERVERS[kind])]
+    process = subprocess.Popen(
+        args, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return process
+        except requests.RequestException:
+            time.sleep(0.2)
+    process.kill()
+    raise AssertionError(f"{kind} did not start")
+
+
+@postgres_only
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("server", list(SERVERS))
+def test_a_burst_of_webhooks_gets_no_5xx_and_stores_every_unique_message_once(
+    cast, request, server
+):
+    TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
+    device = make_device(cast.tenant_a, "Front desk", SECRET)
+    Device.objects.filter(pk=device.pk).update(session_name="bq-acme-burst")
+    deliveries = burst_deliveries("bq-acme-burst", random.Random(server))
+    port = free_port()
+    process = start_server(server, port)
+    request.addfinalizer(process.kill)
+    base = f"http://127.0.0.1:{port}"
+    flood = Flood(f"{base}/api/whatsapp/webhooks/{device.webhook_id}")
+    barrier = threading.Barrier(BURST_CLIENTS)
+
+    def client(index: int) -> None:
+        barrier.wait(timeout=30)  # all 50 clients start together
+        for body in deliveries[index::BURST_CLIENTS]:
+            flood.post(body)
+
+    with ThreadPoolExecutor(BURST_CLIENTS) as pool:
+        list(pool.map(client, range(BURST_CLIENTS)))
+
+    assert sum(flood.statuses.values()) == BURST_DELIVERIES
+    assert not [s for s in flood.statuses if s >= 500], flood.statuses
+    assert flood.statuses == {200: BURST_DELIVERIES}
+    process_concurrently()
+    assert WebhookEvent.objects.exclude(status=WebhookEvent.Status.PROCESSED).count() == 0
+    inbound = Message.objects.filter(direction=Message.Direction.INBOUND)
+    assert inbound.count() == BURST_UNIQUE
+    assert inbound.values("gateway_message_id").distinct().count() == BURST_UNIQUE
