@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -47,6 +49,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "booqing.observability.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whatsapp.middleware.WebhookFastPathMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -188,23 +191,31 @@ else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# text: one readable line per record; json: one JSON object per line for log shippers.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "booqing.security.RedactSecretsFilter"}},
+    "filters": {
+        "redact_secrets": {"()": "booqing.security.RedactSecretsFilter"},
+        "request_context": {"()": "booqing.request_context.RequestContextFilter"},
+    },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
+        "json": {"()": "booqing.request_context.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_secrets"],
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_context", "redact_secrets"],
         },
         "mail_admins": {
             "level": "ERROR",
             "class": "django.utils.log.AdminEmailHandler",
-            "filters": ["redact_secrets"],
+            "filters": ["request_context", "redact_secrets"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
@@ -220,3 +231,17 @@ LOGGING = {
 ADMINS = [("Platform", a) for a in env.list("DJANGO_ADMINS", default=[])]
 
 NINJA_PAGINATION_PER_PAGE = 50
+
+# prometheus-client's multiprocess mode: every process (gunicorn workers, db_worker, the
+# scheduler) writes its counters to files in this directory and /metrics sums them. It must be
+# set before prometheus_client is first imported, which is why it lives here. Processes that
+# should add up share one directory (scripts/run_demo.sh and gunicorn.conf.py set it); without
+# one, each run gets its own temporary directory, so test runs never read each other's counts.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _metrics_dir = tempfile.mkdtemp(prefix="booqing-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+    _metrics_owner = os.getpid()
+    # Only the process that made it removes it: forked children (gunicorn workers) share it.
+    atexit.register(
+        lambda: os.getpid() == _metrics_owner and shutil.rmtree(_metrics_dir, ignore_errors=True)
+    )

@@ -234,7 +234,11 @@ class WebhookEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["device", "event_id"], name="unique_event_per_device")
         ]
-        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            # The Operations page reads the last week's intake by time.
+            models.Index(fields=["received_at"], name="webhook_received_at_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.event_id} ({self.status})"
@@ -367,3 +371,31 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class DeviceEvent(models.Model):
+    """What happened to a device that no other row remembers: status changes, refused webhooks,
+    pairing and reconnect attempts. The device page's timeline merges these with its webhook
+    events and messages. Details are sentences for the tenant: never a gateway host or key."""
+
+    class Kind(models.TextChoices):
+        STATUS = "status", "Status changed"
+        PAIRING = "pairing", "Pairing started"
+        RECONNECT = "reconnect", "Reconnect attempt"
+        WEBHOOK_REFUSED = "webhook_refused", "Webhook refused"
+
+    id = models.BigAutoField(primary_key=True)
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="timeline_events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    outcome = models.CharField(max_length=40, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["device", "-created_at"]),
+            models.Index(fields=["kind", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.outcome}"

@@ -21,6 +21,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from whatsapp.endpoints import EndpointConfig
+from whatsapp.metrics import observe_gateway_call
 
 logger = logging.getLogger(__name__)
 
@@ -388,6 +389,7 @@ class HttpGateway(Gateway):
     @abc.abstractmethod
     def _auth_headers(self) -> dict[str, str]: ...
 
+    @observe_gateway_call
     def _request(
         self,
         method: str,

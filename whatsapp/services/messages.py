@@ -14,6 +14,7 @@ from django.utils import timezone
 from booqing.exceptions import ApplicationError, NotFoundError
 from tenants.models import Tenant
 from whatsapp.gateways import GatewayError
+from whatsapp.metrics import message_outcome
 from whatsapp.models import (
     DEFAULT_PHONE_REGION,
     STATUS_RANK,
@@ -253,9 +254,10 @@ def _requeue(message: Message, *, at: datetime, error: str = "", count_attempt: 
 
 
 def _fail(message: Message, reason: str) -> None:
-    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
+    failed = Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
         status=MessageStatus.FAILED, last_error=reason[:500], lease_until=None, next_attempt_at=None
     )
+    message_outcome(endpoint=message.device.endpoint_name, outcome="failed", count=failed)
     logger.warning("message failed message=%s reason=%s", message.pk, reason)
 
 
@@ -311,6 +313,7 @@ def _after_gateway_error(message: Message, exc: GatewayError, *, now: datetime) 
 def _mark_sent(message: Message, gateway_message_id: str | None, *, now: datetime) -> None:
     # A worker that stalled past its lease finds its row re-queued: the gateway took the message,
     # so record it as sent anyway; the pending re-send then finds nothing left to claim.
+    message_outcome(endpoint=message.device.endpoint_name, outcome="sent")
     try:
         Message.objects.filter(
             pk=message.pk, status__in=[MessageStatus.SENDING, MessageStatus.QUEUED]
@@ -364,6 +367,8 @@ def messages_requeue_stale(*, now: datetime | None = None, limit: int = 500) -> 
             "(the worker stopped while sending).",
         ):
             logger.warning("message failed after repeated worker deaths message=%s", pk)
+            endpoint = Message.objects.filter(pk=pk).values_list("device__endpoint_name").first()
+            message_outcome(endpoint=endpoint[0] if endpoint else "", outcome="failed")
             continue
         if stale.update(status=MessageStatus.QUEUED, next_attempt_at=now, lease_until=None):
             logger.warning("message lease expired, re-queued message=%s", pk)
@@ -391,9 +396,10 @@ def message_ack_apply(*, device: Device, gateway_message_id: str, status: str) -
         return False
     now = timezone.now()
     if status == MessageStatus.FAILED:
-        Message.objects.filter(
+        failed = Message.objects.filter(
             pk=message.pk, status__in=[MessageStatus.SENDING, MessageStatus.SENT]
         ).update(status=MessageStatus.FAILED, last_error="WhatsApp reported a delivery error.")
+        message_outcome(endpoint=device.endpoint_name, outcome="failed", count=failed)
         return True
     rank = STATUS_RANK.get(status)
     if rank is None:
@@ -404,7 +410,11 @@ def message_ack_apply(*, device: Device, gateway_message_id: str, status: str) -
         updates["delivered_at"] = now
     elif status == MessageStatus.READ:
         updates["read_at"] = now
-    Message.objects.filter(pk=message.pk, status__in=earlier).update(**updates)
+    moved = Message.objects.filter(pk=message.pk, status__in=earlier).update(**updates)
+    message_outcome(endpoint=device.endpoint_name, outcome=status, count=moved)
+    if moved and status == MessageStatus.READ and STATUS_RANK.get(message.status, 0) < 3:
+        # Read without a delivered ack first: it was delivered too, for the delivery rate.
+        message_outcome(endpoint=device.endpoint_name, outcome=MessageStatus.DELIVERED)
     return True
 
 

@@ -757,7 +757,7 @@ def test_it_serves_metrics_only_for_the_metrics_token(world, host):
     allowed = scrape(METRICS_TOKEN)
 
     assert allowed.status_code == 200
-    assert "booqing_whatsapp_messages" in allowed.content.decode()
+    assert "booqing_whatsapp_endpoints_configured" in allowed.content.decode()
     for token in (None, world.token_a, METRICS_TOKEN + "x", METRICS_TOKEN[:-1]):
         refused = scrape(token)
         assert refused.status_code == 401

@@ -9,6 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from booqing.exceptions import ApplicationError
+from whatsapp.services.timeline import webhook_delivery_recorded
 from whatsapp.services.webhooks import MAX_WEBHOOK_BYTES, webhook_ingest
 
 logger = logging.getLogger(__name__)
@@ -34,5 +35,7 @@ def receive(request, webhook_id):
         stored = webhook_ingest(webhook_id=webhook_id, body=body, headers=request.headers)
     except ApplicationError as exc:
         logger.info("webhook refused webhook=%s code=%s", webhook_id, exc.code)
+        webhook_delivery_recorded(webhook_id=webhook_id, code=exc.code, reason=exc.message)
         return _error(exc.status, exc.code, exc.message)
+    webhook_delivery_recorded(webhook_id=webhook_id)
     return JsonResponse({"ok": True, "events": stored})
