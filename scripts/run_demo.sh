@@ -12,6 +12,13 @@ default WAHA_API_KEY demo-simulator-key-change-me
 default WHATSAPP_ENDPOINTS '[{"name": "Demo", "apiUrl": "http://localhost:3000", "apiKey": "${WAHA_API_KEY}"}]'
 default WHATSAPP_WEBHOOK_BASE_URL http://localhost:8000
 
+# web, worker and scheduler add their counters up in one directory (prometheus-client's
+# multiprocess mode); a fresh one per run, since old files would be counted again.
+if [ -z "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+  PROMETHEUS_MULTIPROC_DIR="$(mktemp -d -t booqing-metrics-XXXXXX)"
+  export PROMETHEUS_MULTIPROC_DIR
+fi
+
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py seed_demo
 echo
