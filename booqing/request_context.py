@@ -49,6 +49,13 @@ def request_context(request_id: str = "", tenant: str = "", request=None) -> Ite
         _request.reset(tokens[2])
 
 
+def task_kwargs() -> dict[str, str]:
+    """Extra task arguments that carry the current request id to the work it enqueues (an id,
+    like every task argument; nothing when there is no request)."""
+    rid = _request_id.get()
+    return {"request_id": rid} if rid else {}
+
+
 class RequestContextFilter(logging.Filter):
     """Adds `request_id` and `tenant` to every record (blank outside a request or task)."""
 

@@ -12,6 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from booqing.exceptions import ApplicationError, NotFoundError
+from booqing.request_context import task_kwargs
 from tenants.models import Tenant
 from whatsapp.gateways import GatewayError
 from whatsapp.metrics import message_outcome
@@ -176,7 +177,7 @@ def _enqueue_send(message_id, *, run_after: datetime | None = None) -> None:
 
     try:
         task = send_message.using(run_after=run_after) if run_after else send_message
-        task.enqueue(str(message_id))
+        task.enqueue(str(message_id), **task_kwargs())
     except Exception:
         # The scheduler re-enqueues overdue queued rows, so a queue hiccup delays, never loses.
         logger.exception("could not enqueue send message=%s", message_id)
