@@ -33,7 +33,9 @@ def device_status_changed(*, device: Device, old: str, new: str, detail: str = "
     """A device moved from `old` to `new` (called before the row is saved)."""
     if old == new:
         return
-    _record(device.pk, DeviceEvent.Kind.STATUS, new, detail or f"{old} → {new}")
+    labels = dict(DeviceStatus.choices)
+    summary = f"{labels.get(old, old)} → {labels.get(new, new)}"
+    _record(device.pk, DeviceEvent.Kind.STATUS, new, detail or summary)
     if old in PAIRING_STATUSES and new == DeviceStatus.CONNECTED:
         metrics.pairing_successes.labels(device.endpoint_name).inc()
     elif old in PAIRING_STATUSES and new == DeviceStatus.FAILED:
