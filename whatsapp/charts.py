@@ -19,8 +19,8 @@ _SCRIPT = re.compile(r"<script\b.*?</script>", re.S)
 
 SIZES = {
     # wide: desktop cards; narrow: phones (390 px), drawn with larger type for the smaller scale
-    "wide": {"width": 800, "height": 360, "font": 13, "labels_every": 6},
-    "narrow": {"width": 420, "height": 360, "font": 15, "labels_every": 12},
+    "wide": {"width": 640, "height": 340, "font": 16, "labels_every": 6},
+    "narrow": {"width": 400, "height": 360, "font": 19, "labels_every": 12},
 }
 
 
@@ -67,6 +67,7 @@ def chart_svg(chart: Chart, *, size: str = "wide") -> str:
         x_label_rotation=0,
         show_minor_x_labels=False,
         truncate_legend=24,
+        truncate_label=-1,
         y_title=chart.unit,
         include_x_axis=True,
         margin=8,
