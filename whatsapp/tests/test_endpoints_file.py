@@ -92,3 +92,29 @@ def test_the_endpoints_page_shows_file_endpoints_but_never_their_keys(endpoints_
     html = client_for(cast.superadmin).get("/admin/endpoints/").content.decode()
     assert "Tenant0002" in html
     assert "key-file-canary" not in html
+
+
+def rows(html: str) -> list[str]:
+    import re
+
+    return re.findall(r"\?endpoint=(Tenant\d{4})", html)
+
+
+def test_the_endpoints_page_searches_and_pages_through_two_thousand(endpoints_file, cast):
+    write(endpoints_file, many(2000))
+    client = client_for(cast.superadmin)
+    first = client.get("/admin/endpoints/").content.decode()
+    assert rows(first) == [f"Tenant{i:04d}" for i in range(50)]
+    assert "Page 1 of 40" in first
+    last = client.get("/admin/endpoints/?page=40").content.decode()
+    assert rows(last)[-1] == "Tenant1999"
+    by_name = client.get("/admin/endpoints/?q=tenant19").content.decode()
+    assert "100 endpoints matching" in by_name
+    assert rows(by_name)[0] == "Tenant1900"
+    assert "Page 1 of 2" in by_name
+    assert 'href="?q=tenant19&amp;page=2"' in by_name
+    by_host = client.get("/admin/endpoints/?q=WA-0042.gateway").content.decode()
+    assert rows(by_host) == ["Tenant0042"]
+    nothing = client.get("/admin/endpoints/?q=nope&page=zz")
+    assert nothing.status_code == 200
+    assert "No endpoint name or host contains" in nothing.content.decode()

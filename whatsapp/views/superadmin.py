@@ -13,6 +13,7 @@ from whatsapp import selectors, services
 from whatsapp.endpoints import registry
 from whatsapp.forms import AssignEndpointForm, SettingsForm
 from whatsapp.models import TenantWhatsAppConfig
+from whatsapp.selectors_endpoints import endpoint_overview_page
 from whatsapp.views.responses import page_or_fragment
 
 SETUP_TEMPLATE = "whatsapp/tenant_setup.html"
@@ -89,8 +90,12 @@ def tenant_setup(request, tenant_id):
 @superadmin_required
 @require_GET
 def endpoint_list(request):
+    search = request.GET.get("q", "")[:100]
+    page = endpoint_overview_page(search=search, page=request.GET.get("page"))
     context = {
-        "endpoints": selectors.endpoint_overview(),
+        "endpoints": page.object_list,
+        "page": page,
+        "search": search,
         "problems": registry().problems,
     }
     return render(request, "whatsapp/endpoint_list.html", context)
