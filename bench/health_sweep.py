@@ -1,6 +1,7 @@
 """Benchmark: one health sweep over 2,000 tenants on 40 simulator endpoints at 200 ms latency.
 
     .venv/bin/python bench/health_sweep.py [--concurrency 8] [--endpoints 40] [--tenants 2000]
+    .venv/bin/python bench/health_sweep.py --endpoints 2000   # one WAHA Core per tenant
 
 40 WAHA simulators run in one helper process (bench/_sim_farm.py; start_simulator_thread with
 latency_ms=200, each its own HTTP server and port), WHATSAPP_ENDPOINTS lists them, and 2,000
@@ -35,7 +36,8 @@ from pathlib import Path
 import _harness as h
 
 TARGET = 1.5
-DB_NAME = "bench_health_sweep"
+# Per process: two runs at once (two developers on one server) must not drop each other's database.
+DB_NAME = f"bench_health_sweep_{os.getpid()}"
 API_KEY = "bench-health-key"
 
 
@@ -180,7 +182,7 @@ def main() -> int:
     with h.run_dir("health", args.keep) as logdir:
         try:
             farm = SimFarm(args.endpoints, args.latency_ms)
-            names = [f"Sim{i:02d}" for i in range(args.endpoints)]
+            names = [f"Sim{i:04d}" for i in range(args.endpoints)]
             endpoints = [
                 {"name": name, "apiUrl": url, "apiKey": API_KEY, "provider": "waha"}
                 for name, url in zip(names, farm.urls, strict=True)
@@ -190,7 +192,10 @@ def main() -> int:
                 f"(latency {args.latency_ms} ms on /api/*)"
             )
             url = h.db_create(args.pg, DB_NAME)
-            env = h.bench_env(url, WHATSAPP_ENDPOINTS=json.dumps(endpoints), LOG_LEVEL="WARNING")
+            # A file, not the variable: 2,000 endpoints are more than one variable may hold.
+            endpoints_file = logdir / "endpoints.json"
+            endpoints_file.write_text(json.dumps(endpoints))
+            env = h.bench_env(url, WHATSAPP_ENDPOINTS_FILE=str(endpoints_file), LOG_LEVEL="WARNING")
             h.migrate(env, logdir)
             h.django_setup(env)
             seed(names, args.tenants)

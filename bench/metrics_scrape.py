@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -174,8 +175,6 @@ def main() -> int:
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)  # the child's job
     args = parser.parse_args()
     if args.seed is not None:
-        import os
-
         h.django_setup(dict(os.environ))
         seed(args.seed)
         return 0
@@ -189,7 +188,7 @@ def main() -> int:
         try:
             ports = {}
             for side, count in (("small", args.small), ("large", args.large)):
-                url = h.db_create(args.pg, f"bench_metrics_{side}")
+                url = h.db_create(args.pg, f"bench_metrics_{side}_{os.getpid()}")
                 urls[side] = url
                 env = h.bench_env(url, WHATSAPP_ENDPOINTS=ENDPOINTS, METRICS_TOKEN=TOKEN)
                 h.migrate(env, logdir)

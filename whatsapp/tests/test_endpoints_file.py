@@ -118,3 +118,34 @@ def test_the_endpoints_page_searches_and_pages_through_two_thousand(endpoints_fi
     nothing = client.get("/admin/endpoints/?q=nope&page=zz")
     assert nothing.status_code == 200
     assert "No endpoint name or host contains" in nothing.content.decode()
+
+
+def options(html: str) -> list[str]:
+    import re
+
+    select = re.search(r'<select name="endpoint_name".*?</select>', html, re.S)[0]
+    return [v for v in re.findall(r'<option value="([^"]*)"', select) if v]
+
+
+def test_the_setup_dropdown_searches_and_pages_through_two_thousand(endpoints_file, cast):
+    from whatsapp import services
+
+    write(endpoints_file, many(2000))
+    services.endpoint_assign(
+        tenant=cast.tenant_a, endpoint_name="Tenant1500", actor=cast.superadmin
+    )
+    client = client_for(cast.superadmin)
+    url = f"/admin/tenants/{cast.tenant_a.pk}/whatsapp"
+    first = client.get(url).content.decode()
+    # The assigned endpoint stays selectable, then the first page of names.
+    assert options(first) == ["Tenant1500", *[f"Tenant{i:04d}" for i in range(50)]]
+    assert "The list shows 1–50 of 2000." in first
+    found = client.get(url + "?endpoint_q=tenant007").content.decode()
+    assert options(found) == ["Tenant1500", *[f"Tenant{i:04d}" for i in range(70, 80)]]
+    second = client.get(url + "?endpoint_q=&endpoint_page=2").content.decode()
+    assert options(second)[1] == "Tenant0050"
+    # Any configured name can be assigned, shown on the current page or not.
+    response = client.post(url, {"action": "assign", "endpoint_name": "Tenant1999"})
+    assert response.status_code == 302
+    cast.tenant_a.whatsapp_config.refresh_from_db()
+    assert cast.tenant_a.whatsapp_config.endpoint_name == "Tenant1999"

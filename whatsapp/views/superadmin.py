@@ -13,23 +13,32 @@ from whatsapp import selectors, services
 from whatsapp.endpoints import registry
 from whatsapp.forms import AssignEndpointForm, SettingsForm
 from whatsapp.models import TenantWhatsAppConfig
-from whatsapp.selectors_endpoints import endpoint_overview_page
+from whatsapp.selectors_endpoints import endpoint_choice_page, endpoint_overview_page
 from whatsapp.views.responses import page_or_fragment
 
 SETUP_TEMPLATE = "whatsapp/tenant_setup.html"
 
 
-def _setup_context(tenant: Tenant, *, settings_form=None, error=None) -> dict:
+def _setup_context(tenant: Tenant, *, settings_form=None, error=None, query=None) -> dict:
     reg = registry()
     config = TenantWhatsAppConfig.objects.filter(tenant=tenant).first()
+    query = query or {}
+    choices_page, choices = endpoint_choice_page(
+        names=reg.names(),
+        search=query.get("endpoint_q", "")[:100],
+        page=query.get("endpoint_page"),
+        current=config.endpoint_name if config else "",
+    )
     return {
+        "endpoint_choices_page": choices_page,
+        "endpoint_search": query.get("endpoint_q", "")[:100],
         "tenant": tenant,
         "config": config,
         "endpoint_known": config is not None and reg.is_valid(config.endpoint_name),
         "endpoint_names": reg.names(),
         "no_endpoints_reason": None if reg.names() else reg.unavailable_reason(),
         "assign_form": AssignEndpointForm(
-            endpoint_names=reg.names(),
+            endpoint_names=choices,
             initial={"endpoint_name": config.endpoint_name if config else ""},
         ),
         "settings_form": settings_form or SettingsForm(instance=config or TenantWhatsAppConfig()),
@@ -71,7 +80,7 @@ def _perform(request, tenant: Tenant, action: str):
 def tenant_setup(request, tenant_id):
     tenant = get_object_or_404(Tenant, pk=tenant_id)
     if request.method != "POST":
-        return render(request, SETUP_TEMPLATE, _setup_context(tenant))
+        return render(request, SETUP_TEMPLATE, _setup_context(tenant, query=request.GET))
     try:
         success, forms = _perform(request, tenant, request.POST.get("action", ""))
         error = None if success else "Please correct the highlighted fields."
