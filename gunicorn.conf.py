@@ -14,7 +14,10 @@ def on_starting(server) -> None:
     # (and the one /metrics, answered by any worker, reads). A directory the caller chose (e.g.
     # shared with db_worker and the scheduler by scripts/run_demo.sh) is used as it is.
     global _created_dir
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # A directory some other process made up for itself (settings mark those) is not ours.
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.pop(
+        "BOOQING_METRICS_DIR_OWNER", None
+    ):
         _created_dir = tempfile.mkdtemp(prefix="booqing-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_dir
     os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)

@@ -237,9 +237,13 @@ NINJA_PAGINATION_PER_PAGE = 50
 # set before prometheus_client is first imported, which is why it lives here. Processes that
 # should add up share one directory (scripts/run_demo.sh and gunicorn.conf.py set it); without
 # one, each run gets its own temporary directory, so test runs never read each other's counts.
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+# A directory made up here is marked with its owner's pid: a separate process started from this
+# one (a pytest-xdist worker, a subprocess) makes its own instead of adding to the parent's.
+_auto_owner = os.environ.get("BOOQING_METRICS_DIR_OWNER")
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR") or _auto_owner not in (None, str(os.getpid())):
     _metrics_dir = tempfile.mkdtemp(prefix="booqing-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+    os.environ["BOOQING_METRICS_DIR_OWNER"] = str(os.getpid())
     _metrics_owner = os.getpid()
     # Only the process that made it removes it: forked children (gunicorn workers) share it.
     atexit.register(

@@ -29,6 +29,8 @@ GUNICORN = (
     "--log-level",
     "warning",
 )
+# This test process's own metrics directory (and its owner mark) must not leak into gunicorn.
+SCRUB = ("DJANGO_SETTINGS_MODULE", "TESTING", "BOOQING_METRICS_DIR_OWNER")
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -70,7 +72,7 @@ def two_workers(tmp_path):
     port = _free_port()
     metrics_dir = tmp_path / "metrics"
     env = {
-        **{k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "TESTING")},
+        **{k: v for k, v in os.environ.items() if k not in SCRUB},
         "DATABASE_URL": _database_url(),
         "METRICS_TOKEN": TOKEN,
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
