@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -119,3 +120,16 @@ def test_it_writes_json_lines_with_log_format_json_and_still_hides_keys():
     assert record["tenant"] == "acme"
     assert record["message"].startswith("gateway said ")
     assert CANARY_PRIMARY not in result.stderr
+
+
+def test_each_scheduler_step_runs_under_its_own_request_id(console_output):
+    import logging
+
+    from whatsapp.management.commands.whatsapp_scheduler import Step, run_steps
+
+    log = logging.getLogger("whatsapp.services.example")
+    steps = [Step("health_sweep", lambda: log.warning("probing"), every=0)] * 2
+    run_steps(steps)
+    ids = re.findall(r"\[(sched-health_sweep-[0-9a-f]{12})\] probing", console_output.getvalue())
+    assert len(ids) == 2
+    assert ids[0] != ids[1]
