@@ -43,6 +43,11 @@ browser:
 	else \
 		$(PY) -m playwright install chromium; \
 	fi
+	@# axe-core (npm) for the accessibility checks of the browser tests; skipped without npm.
+	@if [ ! -f .cache/npm/node_modules/axe-core/axe.min.js ] && command -v npm >/dev/null; then \
+		npm install --prefix .cache/npm --no-save --no-package-lock --no-audit --no-fund --silent axe-core@^4 \
+		|| echo "axe-core not installed: the browser tests run without accessibility checks"; \
+	fi
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

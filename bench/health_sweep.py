@@ -1,9 +1,11 @@
 """Benchmark: one health sweep over 2,000 tenants on 40 simulator endpoints at 200 ms latency.
 
     .venv/bin/python bench/health_sweep.py [--concurrency 8] [--endpoints 40] [--tenants 2000]
+    .venv/bin/python bench/health_sweep.py --endpoints 2000   # one WAHA Core per tenant
 
 40 WAHA simulators run in one helper process (bench/_sim_farm.py; start_simulator_thread with
-latency_ms=200, each its own HTTP server and port), WHATSAPP_ENDPOINTS lists them, and 2,000
+latency_ms=200, each its own HTTP server and port; more endpoints than --simulators share them
+round-robin), WHATSAPP_ENDPOINTS_FILE lists them, and 2,000
 tenant configs are spread over them in a fresh PostgreSQL database. services.health_sweep(
 concurrency=C) then runs in this process, making real HTTP calls: once cold (shown, not
 counted), then --sweeps times, each one interval later (the median counts). Reported: probes
@@ -35,7 +37,8 @@ from pathlib import Path
 import _harness as h
 
 TARGET = 1.5
-DB_NAME = "bench_health_sweep"
+# Per process: two runs at once (two developers on one server) must not drop each other's database.
+DB_NAME = f"bench_health_sweep_{os.getpid()}"
 API_KEY = "bench-health-key"
 
 
@@ -165,6 +168,9 @@ def main() -> int:
     h.common_args(parser)
     parser.add_argument("--concurrency", type=int, default=8, help="health_sweep(concurrency=)")
     parser.add_argument("--endpoints", type=int, default=40)
+    parser.add_argument(
+        "--simulators", type=int, default=40, help="simulator servers the endpoints share"
+    )
     parser.add_argument("--tenants", type=int, default=2000)
     parser.add_argument("--latency-ms", type=int, default=200)
     parser.add_argument(
@@ -179,18 +185,25 @@ def main() -> int:
     results: dict = {"bench": "health_sweep", "target": TARGET, "args": vars(args)}
     with h.run_dir("health", args.keep) as logdir:
         try:
-            farm = SimFarm(args.endpoints, args.latency_ms)
-            names = [f"Sim{i:02d}" for i in range(args.endpoints)]
+            # Thousands of simulators (a thread pool and a port each) in one process would
+            # measure that process's scheduling, not the sweep: endpoints share --simulators
+            # servers (each request still pays the latency; each endpoint its own session).
+            farm = SimFarm(min(args.endpoints, args.simulators), args.latency_ms)
+            names = [f"Sim{i:04d}" for i in range(args.endpoints)]
+            endpoint_urls = [farm.urls[i % len(farm.urls)] for i in range(args.endpoints)]
             endpoints = [
                 {"name": name, "apiUrl": url, "apiKey": API_KEY, "provider": "waha"}
-                for name, url in zip(names, farm.urls, strict=True)
+                for name, url in zip(names, endpoint_urls, strict=True)
             ]
             h.log(
                 f"{len(farm.urls)} simulators up in one helper process "
                 f"(latency {args.latency_ms} ms on /api/*)"
             )
             url = h.db_create(args.pg, DB_NAME)
-            env = h.bench_env(url, WHATSAPP_ENDPOINTS=json.dumps(endpoints), LOG_LEVEL="WARNING")
+            # A file, not the variable: 2,000 endpoints are more than one variable may hold.
+            endpoints_file = logdir / "endpoints.json"
+            endpoints_file.write_text(json.dumps(endpoints))
+            env = h.bench_env(url, WHATSAPP_ENDPOINTS_FILE=str(endpoints_file), LOG_LEVEL="WARNING")
             h.migrate(env, logdir)
             h.django_setup(env)
             seed(names, args.tenants)
@@ -227,7 +240,7 @@ def main() -> int:
                 health_status=HealthStatus.HEALTHY, last_health_check__isnull=False
             ).count()
             h.django_close()
-            reference = reference_loop(farm.urls, args.concurrency)
+            reference = reference_loop(endpoint_urls, args.concurrency)
         finally:
             if farm is not None:
                 farm.stop()

@@ -1,47 +1,79 @@
-"""Prometheus metrics at /metrics (Bearer METRICS_TOKEN), computed from the database per scrape."""
+"""Prometheus metrics at /metrics (Bearer METRICS_TOKEN): every process's counters, summed, plus
+gauges read from small tables. Nothing here scans the message or webhook history."""
 
 from __future__ import annotations
 
 import hmac
+import os
 
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, Min, Q
 from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.core import GaugeMetricFamily
+
+from whatsapp.endpoints import registry as endpoint_registry
+from whatsapp.models import (
+    Device,
+    EndpointState,
+    HealthStatus,
+    Message,
+    MessageStatus,
+    TenantWhatsAppConfig,
+    WebhookEvent,
+)
+
+HEALTH_VALUES = [choice.value for choice in HealthStatus]
 
 
 class DatabaseCollector:
-    """Counts by status, read at scrape time, so every web process reports the same truth."""
+    """Gauges computed at scrape time from tables whose size follows the number of endpoints,
+    tenants and devices (or the queue's backlog), never the number of messages ever stored."""
 
     def collect(self):
-        from whatsapp.models import Device, EndpointState, Message, WebhookEvent
-
-        messages = GaugeMetricFamily(
-            "booqing_whatsapp_messages",
-            "Messages by direction and status",
-            labels=["direction", "status"],
+        now = timezone.now()
+        names = endpoint_registry().names()
+        configured = GaugeMetricFamily(
+            "booqing_whatsapp_endpoints_configured", "Endpoints in the server's configuration"
         )
-        for row in Message.objects.values("direction", "status").annotate(n=Count("id")):
-            messages.add_metric([row["direction"], row["status"]], row["n"])
-        yield messages
+        configured.add_metric([], len(names))
+        yield configured
 
-        events = GaugeMetricFamily(
-            "booqing_whatsapp_webhook_events", "Stored webhook events by status", labels=["status"]
+        tenants = GaugeMetricFamily(
+            "booqing_whatsapp_endpoint_tenants",
+            "Tenants assigned to each endpoint",
+            labels=["endpoint"],
         )
-        for row in WebhookEvent.objects.values("status").annotate(n=Count("id")):
-            events.add_metric([row["status"]], row["n"])
-        yield events
-
-        devices = GaugeMetricFamily(
-            "booqing_whatsapp_devices", "Devices by status", labels=["status"]
+        assigned = dict(
+            TenantWhatsAppConfig.objects.values_list("endpoint_name").annotate(n=Count("id"))
         )
-        for row in Device.objects.values("status").annotate(n=Count("id")):
-            devices.add_metric([row["status"]], row["n"])
-        yield devices
+        for name in names:
+            tenants.add_metric([name], assigned.get(name, 0))
+        yield tenants
 
+        by_tenant = GaugeMetricFamily(
+            "booqing_whatsapp_tenants_by_health",
+            "Tenants by the health of their endpoint",
+            labels=["status"],
+        )
+        tenant_health = dict(
+            TenantWhatsAppConfig.objects.values_list("health_status").annotate(n=Count("id"))
+        )
+        for status in HEALTH_VALUES:
+            by_tenant.add_metric([status], tenant_health.get(status, 0))
+        yield by_tenant
+
+        states = {s.endpoint_name: s for s in EndpointState.objects.filter(endpoint_name__in=names)}
+        distribution = dict.fromkeys(HEALTH_VALUES, 0)
         healthy = GaugeMetricFamily(
             "booqing_whatsapp_endpoint_healthy",
             "1 when the last probe succeeded",
@@ -50,12 +82,80 @@ class DatabaseCollector:
         latency = GaugeMetricFamily(
             "booqing_whatsapp_endpoint_latency_ms", "Latency of the last probe", labels=["endpoint"]
         )
-        for state in EndpointState.objects.all():
-            healthy.add_metric([state.endpoint_name], 1 if state.health_status == "healthy" else 0)
+        unhealthy_for = GaugeMetricFamily(
+            "booqing_whatsapp_endpoint_unhealthy_seconds",
+            "How long the endpoint has failed its probes (0 when healthy)",
+            labels=["endpoint"],
+        )
+        for name in names:
+            state = states.get(name)
+            status = state.health_status if state else HealthStatus.UNKNOWN
+            distribution[status] = distribution.get(status, 0) + 1
+            if state is None:
+                continue
+            healthy.add_metric([name], 1 if status == HealthStatus.HEALTHY else 0)
             if state.last_latency_ms is not None:
-                latency.add_metric([state.endpoint_name], state.last_latency_ms)
+                latency.add_metric([name], state.last_latency_ms)
+            since = state.unhealthy_since
+            unhealthy_for.add_metric([name], (now - since).total_seconds() if since else 0)
+        by_health = GaugeMetricFamily(
+            "booqing_whatsapp_endpoints_by_health",
+            "Configured endpoints by the result of their last probe",
+            labels=["status"],
+        )
+        for status, count in distribution.items():
+            by_health.add_metric([status], count)
+        yield by_health
         yield healthy
         yield latency
+        yield unhealthy_for
+
+        devices = GaugeMetricFamily(
+            "booqing_whatsapp_devices", "Devices by status", labels=["status"]
+        )
+        for status, count in Device.objects.values_list("status").annotate(n=Count("id")):
+            devices.add_metric([status], count)
+        yield devices
+
+        # Queue ages: both filters start on an indexed status column, so they read the backlog
+        # only (normally a handful of rows), whatever the history holds.
+        ages = GaugeMetricFamily(
+            "booqing_whatsapp_queue_oldest_seconds",
+            "Age of the oldest item waiting: messages due to send, webhook events to process",
+            labels=["queue"],
+        )
+        oldest_message = (
+            Message.objects.filter(status=MessageStatus.QUEUED)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .aggregate(at=Min("created_at"))["at"]
+        )
+        oldest_event = WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING).aggregate(
+            at=Min("received_at")
+        )["at"]
+        for queue, at in (("messages", oldest_message), ("webhooks", oldest_event)):
+            ages.add_metric([queue], max((now - at).total_seconds(), 0) if at else 0)
+        yield ages
+
+
+def build_registry() -> CollectorRegistry:
+    """The counters and histograms of every process (multiprocess mode) plus the gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:  # a process started without the directory only knows its own counters
+        registry = CollectorRegistry()
+        registry.register(_ProcessCollector())
+    registry.register(DatabaseCollector())
+    return registry
+
+
+class _ProcessCollector:
+    def collect(self):
+        yield from REGISTRY.collect()
+
+
+def _error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
 @never_cache
@@ -63,26 +163,8 @@ class DatabaseCollector:
 def metrics(request):
     token = settings.METRICS_TOKEN
     if not token:
-        return JsonResponse(
-            {
-                "error": {
-                    "code": "metrics_disabled",
-                    "message": "Set METRICS_TOKEN to enable /metrics.",
-                }
-            },
-            status=404,
-        )
+        return _error(404, "metrics_disabled", "Set METRICS_TOKEN to enable /metrics.")
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not hmac.compare_digest(given.encode(), token.encode()):
-        return JsonResponse(
-            {
-                "error": {
-                    "code": "unauthorized",
-                    "message": "Send Authorization: Bearer <METRICS_TOKEN>.",
-                }
-            },
-            status=401,
-        )
-    registry = CollectorRegistry()
-    registry.register(DatabaseCollector())
-    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+        return _error(401, "unauthorized", "Send Authorization: Bearer <METRICS_TOKEN>.")
+    return HttpResponse(generate_latest(build_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from datetime import timedelta
@@ -53,6 +55,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "booqing.observability.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whatsapp.middleware.WebhookFastPathMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -266,23 +269,31 @@ else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# text: one readable line per record; json: one JSON object per line for log shippers.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "booqing.security.RedactSecretsFilter"}},
+    "filters": {
+        "redact_secrets": {"()": "booqing.security.RedactSecretsFilter"},
+        "request_context": {"()": "booqing.request_context.RequestContextFilter"},
+    },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
+        "json": {"()": "booqing.request_context.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_secrets"],
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_context", "redact_secrets"],
         },
         "mail_admins": {
             "level": "ERROR",
             "class": "django.utils.log.AdminEmailHandler",
-            "filters": ["redact_secrets"],
+            "filters": ["request_context", "redact_secrets"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
@@ -300,3 +311,21 @@ LOGGING = {
 ADMINS = [("Platform", a) for a in env.list("DJANGO_ADMINS", default=[])]
 
 NINJA_PAGINATION_PER_PAGE = 50
+
+# prometheus-client's multiprocess mode: every process (gunicorn workers, db_worker, the
+# scheduler) writes its counters to files in this directory and /metrics sums them. It must be
+# set before prometheus_client is first imported, which is why it lives here. Processes that
+# should add up share one directory (scripts/run_demo.sh and gunicorn.conf.py set it); without
+# one, each run gets its own temporary directory, so test runs never read each other's counts.
+# A directory made up here is marked with its owner's pid: a separate process started from this
+# one (a pytest-xdist worker, a subprocess) makes its own instead of adding to the parent's.
+_auto_owner = os.environ.get("BOOQING_METRICS_DIR_OWNER")
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR") or _auto_owner not in (None, str(os.getpid())):
+    _metrics_dir = tempfile.mkdtemp(prefix="booqing-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+    os.environ["BOOQING_METRICS_DIR_OWNER"] = str(os.getpid())
+    _metrics_owner = os.getpid()
+    # Only the process that made it removes it: forked children (gunicorn workers) share it.
+    atexit.register(
+        lambda: os.getpid() == _metrics_owner and shutil.rmtree(_metrics_dir, ignore_errors=True)
+    )

@@ -8,7 +8,7 @@ from django.views.generic import RedirectView
 
 from booqing.urls_common import common_patterns
 from tenants import views as tenant_views
-from whatsapp.views import superadmin
+from whatsapp.views import operations, superadmin
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/tenants/", permanent=False)),
@@ -19,6 +19,12 @@ urlpatterns = [
         RedirectView.as_view(pattern_name="tenant_setup", permanent=False),
     ),
     path("admin/endpoints/", superadmin.endpoint_list, name="endpoint_list"),
+    path("admin/operations/", operations.operations, name="operations"),
+    path(
+        "admin/operations/charts/<slug:chart_key>.svg",
+        operations.operations_chart,
+        name="operations_chart",
+    ),
     path("django-admin/", admin.site.urls),
     *common_patterns,
 ]

@@ -6,7 +6,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from booqing.urls_common import common_patterns
-from whatsapp.views import tenant, tenant_devices, tenant_inbox, tenant_tokens
+from whatsapp.views import device_timeline, tenant, tenant_devices, tenant_inbox, tenant_tokens
 
 WA = "admin/whatsapp"
 
@@ -34,6 +34,11 @@ urlpatterns = [
         tenant_devices.device_action,
         {"action": "logout"},
         name="whatsapp_device_logout",
+    ),
+    path(
+        f"{WA}/devices/<uuid:device_id>/timeline",
+        device_timeline.device_timeline,
+        name="whatsapp_device_timeline",
     ),
     path(
         f"{WA}/devices/<uuid:device_id>/delete",

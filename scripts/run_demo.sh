@@ -32,6 +32,13 @@ if [ "${1:-}" = simulator ]; then
     exit 2
 fi
 
+# web, worker and scheduler add their counters up in one directory (prometheus-client's
+# multiprocess mode); a fresh one per run, since old files would be counted again.
+if [ -z "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+  PROMETHEUS_MULTIPROC_DIR="$(mktemp -d -t booqing-metrics-XXXXXX)"
+  export PROMETHEUS_MULTIPROC_DIR
+fi
+
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py seed_demo
 echo

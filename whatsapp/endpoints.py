@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -343,15 +344,94 @@ class EndpointRegistry:
 _lock = threading.Lock()
 _cached: EndpointRegistry | None = None
 
+# WHATSAPP_ENDPOINTS_FILE: the same JSON list in a file (e.g. a mounted secret), for operators with
+# more endpoints than one environment variable holds (Linux caps one at 128 KiB). It wins over
+# WHATSAPP_ENDPOINTS when set, and is re-read when it changes, without a restart.
+FILE_ENV_VAR = "WHATSAPP_ENDPOINTS_FILE"
+MAX_ENDPOINTS_FILE_BYTES = 32 * 1024 * 1024
+# registry() runs on every request that touches a gateway: look at the file at most this often.
+FILE_RECHECK_SECONDS = 2.0
+
+
+class _EndpointsFile:
+    """The file's last text, re-read only when its modification time, size or inode change."""
+
+    def __init__(self) -> None:
+        self.path: str | None = None
+        self.stamp: tuple | None = None
+        self.text: str | None = None
+        self.error: str | None = None
+        self.checked_at = float("-inf")
+
+    def read(self, path: str) -> tuple[str | None, str | None]:
+        now = time.monotonic()
+        if path == self.path and now - self.checked_at < FILE_RECHECK_SECONDS:
+            return self.text, self.error
+        try:
+            # os.stat follows symlinks: a Kubernetes secret swaps a link when it is updated.
+            st = os.stat(path)
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError as exc:
+            stamp, self.text, self.error = None, None, f"cannot be read ({exc.strerror})"
+        if stamp is not None and (stamp != self.stamp or path != self.path):
+            self.text, self.error = self._load(path)
+        self.path, self.stamp, self.checked_at = path, stamp, now
+        return self.text, self.error
+
+    @staticmethod
+    def _load(path: str) -> tuple[str | None, str | None]:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_ENDPOINTS_FILE_BYTES + 1)
+        except OSError as exc:
+            return None, f"cannot be read ({exc.strerror})"
+        if len(data) > MAX_ENDPOINTS_FILE_BYTES:
+            return None, f"is larger than {MAX_ENDPOINTS_FILE_BYTES // (1024 * 1024)} MiB"
+        try:
+            return data.decode("utf-8-sig"), None
+        except UnicodeDecodeError:
+            return None, "is not UTF-8 text"
+
+
+_endpoints_file = _EndpointsFile()
+
+
+def _source() -> tuple[tuple, str | None, str | None]:
+    """(cache key, endpoint JSON text, why the file could not be used)."""
+    path = os.environ.get(FILE_ENV_VAR, "").strip()
+    if path:
+        text, error = _endpoints_file.read(path)
+        return ("file", path, text, error), text, error
+    raw = os.environ.get(ENV_VAR)
+    return ("env", raw), raw, None
+
+
+def _registry_for(raw: str | None, error: str | None, path: str) -> EndpointRegistry:
+    if error is None:
+        return EndpointRegistry(raw)
+    built = EndpointRegistry("[]")
+    built.raw = raw
+    built.problems = [
+        Problem(
+            "E009",
+            f"WHATSAPP_ENDPOINTS_FILE {path!r} {error}.",
+            "Point WHATSAPP_ENDPOINTS_FILE at a readable UTF-8 file holding the JSON list "
+            "WHATSAPP_ENDPOINTS would hold, or unset it.",
+        )
+    ]
+    return built
+
 
 def registry() -> EndpointRegistry:
-    """The registry for the current WHATSAPP_ENDPOINTS value (re-parsed only when it changes)."""
+    """The registry for the current WHATSAPP_ENDPOINTS(_FILE) value, re-parsed only on change."""
     global _cached
-    raw = os.environ.get(ENV_VAR)
+    key, raw, error = _source()
     current = _cached
-    if current is not None and current.raw == raw:
+    if current is not None and getattr(current, "source_key", None) == key:
         return current
     with _lock:
-        if _cached is None or _cached.raw != raw:
-            _cached = EndpointRegistry(raw)
+        if _cached is None or getattr(_cached, "source_key", None) != key:
+            fresh = _registry_for(raw, error, key[1] or "")
+            fresh.source_key = key
+            _cached = fresh
         return _cached

@@ -485,3 +485,30 @@ class ApiToken(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scope_list
+
+class DeviceEvent(models.Model):
+    """What happened to a device that no other row remembers: status changes, refused webhooks,
+    pairing and reconnect attempts. The device page's timeline merges these with its webhook
+    events and messages. Details are sentences for the tenant: never a gateway host or key."""
+
+    class Kind(models.TextChoices):
+        STATUS = "status", "Status changed"
+        PAIRING = "pairing", "Pairing started"
+        RECONNECT = "reconnect", "Reconnect attempt"
+        WEBHOOK_REFUSED = "webhook_refused", "Webhook refused"
+
+    id = models.BigAutoField(primary_key=True)
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="timeline_events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    outcome = models.CharField(max_length=40, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["device", "-created_at"]),
+            models.Index(fields=["kind", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.outcome}"

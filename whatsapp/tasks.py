@@ -6,28 +6,33 @@ import logging
 
 from django_tasks import task
 
+from booqing.request_context import request_context, task_kwargs
+
 logger = logging.getLogger(__name__)
 
 
 @task()
-def probe_endpoint(endpoint_name: str) -> bool:
+def probe_endpoint(endpoint_name: str, request_id: str = "") -> bool:
     """Probe one endpoint now (enqueued when a tenant is assigned to it)."""
     from whatsapp.services.health import endpoint_probe
 
-    return endpoint_probe(endpoint_name=endpoint_name).ok
+    with request_context(request_id):
+        return endpoint_probe(endpoint_name=endpoint_name).ok
 
 
 def enqueue_endpoint_probe(endpoint_name: str) -> None:
     try:
-        probe_endpoint.enqueue(endpoint_name)
+        probe_endpoint.enqueue(endpoint_name, **task_kwargs())
     except Exception:
         # The scheduler probes every endpoint anyway; a queue hiccup must not fail the assignment.
         logger.exception("could not enqueue probe endpoint=%s", endpoint_name)
 
 
 @task()
-def send_message(message_id: str) -> str:
+def send_message(message_id: str, request_id: str = "") -> str:
     """Deliver one queued message (the row holds the state; this is only the trigger)."""
     from whatsapp.services.messages import message_deliver
 
-    return message_deliver(message_id=message_id)
+    # The request that queued the message lends its id to the send's log lines.
+    with request_context(request_id):
+        return message_deliver(message_id=message_id)

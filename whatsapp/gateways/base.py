@@ -25,6 +25,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from whatsapp.endpoints import EndpointConfig
 from whatsapp.redaction import redact
 from whatsapp.text import clamp_datetime
+from whatsapp.metrics import observe_gateway_call
 
 logger = logging.getLogger(__name__)
 
@@ -485,6 +486,7 @@ class HttpGateway(Gateway):
     @abc.abstractmethod
     def _auth_headers(self) -> dict[str, str]: ...
 
+    @observe_gateway_call
     def _request(
         self,
         method: str,

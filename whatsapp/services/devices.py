@@ -25,6 +25,7 @@ from whatsapp.models import (
     TenantWhatsAppConfig,
 )
 from whatsapp.redaction import redact
+from whatsapp.services import timeline
 from whatsapp.services.config import audit_record
 from whatsapp.services.gateway_access import (
     gateway_for_endpoint,
@@ -75,6 +76,7 @@ def _apply_status(device: Device, status: SessionStatus | None, *, now: datetime
             device.next_reconnect_at = now
         if status.status != DeviceStatus.SCAN_QR:
             device.qr_value = ""
+        timeline.device_status_changed(device=device, old=device.status, new=status.status)
         device.status = status.status
         changed += ["status", "connected_at", "reconnect_attempts", "next_reconnect_at", "qr_value"]
     if status.phone and status.phone != device.phone:
@@ -184,6 +186,7 @@ def device_create(*, tenant: Tenant, name: str, actor) -> Device:
             exc.message,
         )
         _forget_device(device)
+        timeline.pairing_refused(endpoint_name=config.endpoint_name, code=exc.code)
         raise _gateway_error("Failed to create device", exc) from exc
     except BaseException:
         # Anything else (a crash parsing a hostile reply, a worker killed mid-call): the row
@@ -202,6 +205,7 @@ def device_create(*, tenant: Tenant, name: str, actor) -> Device:
             after={"device": name, "session": device.session_name},
         )
     logger.info("device created tenant=%s device=%s", tenant.subdomain, device.pk)
+    timeline.pairing_started(device=device, detail="device added")
     return device
 
 
@@ -329,6 +333,7 @@ def device_qr(*, device: Device, force: bool = False) -> QrInfo | None:
                 device.qr_count = F("qr_count") + 1
                 fields += ["qr_value", "qr_changed_at", "qr_count"]
             if device.status == DeviceStatus.STARTING:
+                timeline.device_status_changed(device=device, old=device.status, new="scan_qr")
                 device.status = DeviceStatus.SCAN_QR
                 fields.append("status")
             _save(device, fields)
@@ -397,6 +402,7 @@ def device_pairing_start(*, device: Device, actor=None) -> Device:
             "already_connected",
             status=409,
         )
+    timeline.pairing_started(device=device, detail="new QR requested")
     if device.status in DROPPED_STATUSES:
         return device_restart(device=device, actor=actor)
     device_refresh_status(device=device)
@@ -532,7 +538,9 @@ def devices_reconnect_due(*, now: datetime | None = None, limit: int = 50) -> in
             device_restart(device=device)
             restarted += 1
             logger.info("device reconnect device=%s tenant=%s", device.pk, device.tenant.subdomain)
+            timeline.reconnect_attempted(device=device, ok=True)
         except ApplicationError as exc:
             logger.warning("device reconnect failed device=%s error=%s", device.pk, exc.message)
+            timeline.reconnect_attempted(device=device, ok=False, detail=exc.message)
             Device.objects.filter(pk=device.pk).update(status_detail=exc.message[:300])
     return restarted

@@ -14,9 +14,11 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from booqing.exceptions import ApplicationError, NotFoundError
+from booqing.request_context import task_kwargs
 from tenants.models import Tenant
 from whatsapp.gateways import GatewayError
 from whatsapp.gateways.base import request_may_have_reached
+from whatsapp.metrics import message_outcome
 from whatsapp.models import (
     DEFAULT_PHONE_REGION,
     STATUS_RANK,
@@ -232,7 +234,7 @@ def _enqueue_send(message_id, *, run_after: datetime | None = None) -> None:
 
     try:
         task = send_message.using(run_after=run_after) if run_after else send_message
-        task.enqueue(str(message_id))
+        task.enqueue(str(message_id), **task_kwargs())
     except Exception:
         # The scheduler re-enqueues overdue queued rows, so a queue hiccup delays, never loses.
         logger.exception("could not enqueue send message=%s", message_id)
@@ -349,9 +351,10 @@ def _to_unconfirmed(message: Message, *, at: datetime, error: str) -> None:
 
 
 def _fail(message: Message, reason: str) -> None:
-    _this_attempt(message).update(
+    failed = _this_attempt(message).update(
         status=MessageStatus.FAILED, last_error=reason[:500], lease_until=None, next_attempt_at=None
     )
+    message_outcome(endpoint=message.device.endpoint_name, outcome="failed", count=failed)
     logger.warning("message failed message=%s reason=%s", message.pk, reason)
 
 
@@ -365,13 +368,14 @@ def _expire(message: Message, *, now: datetime) -> None:
         )
     if message.last_error and not message.last_error.startswith("Expired"):
         reason += f" Last problem: {message.last_error}"
-    Message.objects.filter(pk=message.pk, status__in=SENDABLE).update(
+    expired = Message.objects.filter(pk=message.pk, status__in=SENDABLE).update(
         status=MessageStatus.EXPIRED,
         last_error=reason[:500],
         lease_until=None,
         next_attempt_at=None,
         awaiting_decision=False,
     )
+    message_outcome(endpoint=message.device.endpoint_name, outcome="expired", count=expired)
     logger.warning("message expired message=%s", message.pk)
 
 
@@ -471,6 +475,7 @@ def _mark_sent(
         except IntegrityError:
             return False
         logger.info("message confirmed sent message=%s by=%s", message.pk, source)
+        message_outcome(endpoint=message.device.endpoint_name, outcome="sent", count=updated)
         return bool(updated)
     try:
         # No savepoint here: this runs once per send, and the worker is not in a transaction.
@@ -478,6 +483,7 @@ def _mark_sent(
     except IntegrityError:
         # The gateway reused an id we already hold for another message: keep the send, not the id.
         updated = row.update(**updates)
+    message_outcome(endpoint=message.device.endpoint_name, outcome="sent", count=updated)
     return bool(updated)
 
 
@@ -639,7 +645,7 @@ def message_mark_sent(*, message: Message, actor=None) -> Message:
     """A person confirmed (e.g. on the phone) that an unconfirmed message did arrive."""
     _decision_pending(message)
     who = getattr(actor, "get_username", lambda: "")() or getattr(actor, "name", "") or "someone"
-    Message.objects.filter(pk=message.pk, status=message.status).update(
+    marked = Message.objects.filter(pk=message.pk, status=message.status).update(
         status=MessageStatus.SENT,
         sent_at=timezone.now(),
         lease_until=None,
@@ -649,6 +655,7 @@ def message_mark_sent(*, message: Message, actor=None) -> Message:
         waiting_since=None,
         last_error=f"Marked as sent by {who}."[:500],
     )
+    message_outcome(endpoint=message.device.endpoint_name, outcome="sent", count=marked)
     message.refresh_from_db()
     return message
 
@@ -738,6 +745,7 @@ def message_ack_apply(*, device: Device, gateway_message_id: str, status: str) -
             pk=message.pk,
             status__in=[MessageStatus.SENDING, MessageStatus.UNCONFIRMED, MessageStatus.SENT],
         ).update(status=MessageStatus.FAILED, last_error="WhatsApp reported a delivery error.")
+        message_outcome(endpoint=device.endpoint_name, outcome="failed", count=failed)
         return True
     rank = STATUS_RANK.get(status)
     if rank is None:
@@ -748,7 +756,11 @@ def message_ack_apply(*, device: Device, gateway_message_id: str, status: str) -
         updates["delivered_at"] = now
     elif status == MessageStatus.READ:
         updates["read_at"] = now
-    Message.objects.filter(pk=message.pk, status__in=earlier).update(**updates)
+    moved = Message.objects.filter(pk=message.pk, status__in=earlier).update(**updates)
+    message_outcome(endpoint=device.endpoint_name, outcome=status, count=moved)
+    if moved and status == MessageStatus.READ and STATUS_RANK.get(message.status, 0) < 3:
+        # Read without a delivered ack first: it was delivered too, for the delivery rate.
+        message_outcome(endpoint=device.endpoint_name, outcome=MessageStatus.DELIVERED)
     return True
 
 

@@ -36,6 +36,8 @@ CFG = "/api/whatsapp/tenant-config"
 AVAILABLE = "/api/whatsapp/available-endpoints"
 SETUP = "/admin/tenants/{A}/whatsapp"
 SETUP_B = "/admin/tenants/{B}/whatsapp"
+OPS = "/admin/operations/"
+OPS_CHART = "/admin/operations/charts/messages.svg?range=24h"
 
 # What each unsafe request sends (a valid request, so only authorisation can refuse it).
 BODIES = {
@@ -64,6 +66,11 @@ MATRIX = [
     ("GET",    "/admin/tenants/{X}/whatsapp",  P,       LOGIN,   403,     403,     403,     404),
     ("GET",    "/admin/endpoints/",            P,       LOGIN,   403,     403,     403,     200),
     ("POST",   "/admin/endpoints/",            P,       LOGIN,   403,     403,     403,     405),
+    ("GET",    OPS,                            P,       LOGIN,   403,     403,     403,     200),
+    ("GET",    f"{OPS}?range=7d&endpoint=Primary", P,   LOGIN,   403,     403,     403,     200),
+    ("POST",   OPS,                            P,       LOGIN,   403,     403,     403,     405),
+    ("GET",    OPS_CHART,                      P,       LOGIN,   403,     403,     403,     200),
+    ("GET",    f"{OPS}charts/nope.svg",        P,       LOGIN,   403,     403,     403,     404),
     ("GET",    "/django-admin/",               P,       DJLOGIN, DJLOGIN, DJLOGIN, DJLOGIN, 200),
     ("GET",    "/admin/whatsapp",              P,       404,     404,     404,     404,     404),
     ("GET",    "/healthz",                     P,       200,     200,     200,     200,     200),
@@ -92,6 +99,8 @@ MATRIX = [
     ("GET",    SETUP,                          A,       404,     404,     404,     404,     404),
     ("POST",   SETUP,                          A,       404,     404,     404,     404,     404),
     ("GET",    "/admin/endpoints/",            A,       404,     404,     404,     404,     404),
+    ("GET",    OPS,                            A,       404,     404,     404,     404,     404),
+    ("GET",    OPS_CHART,                      A,       404,     404,     404,     404,     404),
     ("GET",    "/django-admin/",               A,       404,     404,     404,     404,     404),
     ("GET",    "/healthz",                     A,       200,     200,     200,     200,     200),
     # --- tenant A's host: API -------------------------------------------------------------------

@@ -123,6 +123,8 @@ TENANT_PAGES = [
     ("POST",  f"{DEV}/{{DA}}/logout",                     LOGIN,  302,   403,   403,     403),
     ("POST",  f"{DEV}/{{DA}}/delete",                     LOGIN,  302,   403,   403,     403),
     ("GET",   f"{DEV}/{{DA}}/delete",                     LOGIN,  405,   403,   403,     403),
+    ("GET",   f"{DEV}/{{DA}}/timeline",                   LOGIN,  200,   200,   403,     403),
+    ("POST",  f"{DEV}/{{DA}}/timeline",                   LOGIN,  405,   405,   403,     403),
     ("GET",   f"{INBOX}/",                                LOGIN,  200,   200,   403,     403),
     ("POST",  f"{INBOX}/",                                LOGIN,  405,   405,   403,     403),
     ("POST",  f"{INBOX}/new",                             LOGIN,  302,   302,   403,     403),
@@ -143,6 +145,7 @@ TENANT_PAGES = [
     ("POST",  f"{DEV}/{{DB}}/logout",                     LOGIN,  404,   403,   403,     403),
     ("POST",  f"{DEV}/{{DB}}/delete",                     LOGIN,  404,   403,   403,     403),
     ("GET",   f"{DEV}/{{X}}",                             LOGIN,  404,   404,   403,     403),
+    ("GET",   f"{DEV}/{{DB}}/timeline",                   LOGIN,  404,   404,   403,     403),
     ("GET",   f"{INBOX}/{{CB}}",                          LOGIN,  404,   404,   403,     403),
     ("POST",  f"{INBOX}/{{CB}}/reply",                    LOGIN,  404,   404,   403,     403),
     ("POST",  f"{INBOX}/{{CB}}/messages/{{MB}}/retry",    LOGIN,  404,   404,   403,     403),
@@ -880,7 +883,7 @@ def test_it_serves_metrics_only_for_the_metrics_token(world, host):
     allowed = scrape(METRICS_TOKEN)
 
     assert allowed.status_code == 200
-    assert "booqing_whatsapp_messages" in allowed.content.decode()
+    assert "booqing_whatsapp_endpoints_configured" in allowed.content.decode()
     for token in (None, world.token_a, METRICS_TOKEN + "x", METRICS_TOKEN[:-1]):
         refused = scrape(token)
         assert refused.status_code == 401

@@ -41,7 +41,8 @@ def test_it_exports_endpoint_health_and_message_counts(cast, settings):
     assert response.status_code == 200
     assert 'booqing_whatsapp_endpoint_healthy{endpoint="Primary"} 1.0' in text
     assert 'booqing_whatsapp_endpoint_latency_ms{endpoint="Primary"} 42.0' in text
-    assert "booqing_whatsapp_messages" in text
+    assert 'booqing_whatsapp_endpoints_by_health{status="healthy"} 1.0' in text
+    assert 'booqing_whatsapp_endpoints_by_health{status="unknown"} 1.0' in text
     assert not any(key in text for key in CANARY_KEYS)
 
 

@@ -14,24 +14,34 @@ from whatsapp.endpoints import registry
 from whatsapp.forms import AssignEndpointForm, SettingsForm
 from whatsapp.limits import tenant_usage
 from whatsapp.models import TenantWhatsAppConfig
+from whatsapp.selectors_endpoints import endpoint_choice_page, endpoint_overview_page
 from whatsapp.views.responses import page_or_fragment
 
 SETUP_TEMPLATE = "whatsapp/tenant_setup.html"
 
 
-def _setup_context(tenant: Tenant, *, settings_form=None, error=None) -> dict:
+def _setup_context(tenant: Tenant, *, settings_form=None, error=None, query=None) -> dict:
     reg = registry()
     config = TenantWhatsAppConfig.objects.filter(tenant=tenant).first()
     state = selectors.endpoint_state(config.endpoint_name) if config else None
     known = config is not None and reg.is_valid(config.endpoint_name)
+    query = query or {}
+    choices_page, choices = endpoint_choice_page(
+        names=reg.names(),
+        search=query.get("endpoint_q", "")[:100],
+        page=query.get("endpoint_page"),
+        current=config.endpoint_name if config else "",
+    )
     return {
+        "endpoint_choices_page": choices_page,
+        "endpoint_search": query.get("endpoint_q", "")[:100],
         "tenant": tenant,
         "config": config,
         "endpoint_known": config is not None and reg.is_valid(config.endpoint_name),
         "endpoint_names": reg.names(),
         "no_endpoints_reason": None if reg.names() else reg.unavailable_reason(),
         "assign_form": AssignEndpointForm(
-            endpoint_names=reg.names(),
+            endpoint_names=choices,
             initial={"endpoint_name": config.endpoint_name if config else ""},
         ),
         "settings_form": settings_form or SettingsForm(instance=config or TenantWhatsAppConfig()),
@@ -78,7 +88,7 @@ def _perform(request, tenant: Tenant, action: str):
 def tenant_setup(request, tenant_id):
     tenant = get_object_or_404(Tenant, pk=tenant_id)
     if request.method != "POST":
-        return render(request, SETUP_TEMPLATE, _setup_context(tenant))
+        return render(request, SETUP_TEMPLATE, _setup_context(tenant, query=request.GET))
     try:
         success, forms = _perform(request, tenant, request.POST.get("action", ""))
         error = None if success else "Please correct the highlighted fields."
@@ -97,8 +107,12 @@ def tenant_setup(request, tenant_id):
 @superadmin_required
 @require_GET
 def endpoint_list(request):
+    search = request.GET.get("q", "")[:100]
+    page = endpoint_overview_page(search=search, page=request.GET.get("page"))
     context = {
-        "endpoints": selectors.endpoint_overview(),
+        "endpoints": page.object_list,
+        "page": page,
+        "search": search,
         "problems": registry().problems,
     }
     return render(request, "whatsapp/endpoint_list.html", context)

@@ -10,6 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from booqing.exceptions import ApplicationError
+from whatsapp.services.timeline import webhook_delivery_recorded
 from whatsapp.services.webhooks import MAX_WEBHOOK_BYTES, webhook_ingest
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def receive(request, webhook_id, token: str | None = None):
         )
     except ApplicationError as exc:
         logger.info("webhook refused webhook=%s code=%s", webhook_id, exc.code)
+        webhook_delivery_recorded(webhook_id=webhook_id, code=exc.code, reason=exc.message)
         return _error(exc.status, exc.code, exc.message)
     except OperationalError:
         # Every pooled connection is busy (or PostgreSQL is full): nothing was stored, and the
@@ -46,4 +48,5 @@ def receive(request, webhook_id, token: str | None = None):
         response = _error(503, "database_busy", "Busy: retry this delivery shortly.")
         response["Retry-After"] = str(DATABASE_BUSY_RETRY_AFTER)
         return response
+    webhook_delivery_recorded(webhook_id=webhook_id)
     return JsonResponse({"ok": True, "events": stored})

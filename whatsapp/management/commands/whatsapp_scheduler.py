@@ -11,6 +11,7 @@ import logging
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,6 +19,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from booqing.request_context import request_context
 from whatsapp.services.devices import devices_reconnect_due
 from whatsapp.services.health import health_sweep, probes_prune
 from whatsapp.services.messages import messages_requeue_stale
@@ -65,7 +67,10 @@ def run_steps(steps: list[Step]) -> bool:
         if not connection.in_atomic_block:  # inside a transaction (tests) the link must stay
             close_old_connections()
         try:
-            result = step.run()
+            # Each step run gets its own id: its gateway calls and the tasks it enqueues share it.
+            rid = f"sched-{step.name.replace(' ', '-')[:30]}-{uuid.uuid4().hex[:12]}"
+            with request_context(rid):
+                result = step.run()
         except Exception:
             logger.exception("scheduler step failed step=%s", step.name)
             continue
