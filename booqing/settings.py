@@ -173,19 +173,25 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # settings: whatsapp.endpoints reads it from the environment so no settings dump can show a key.
 WHATSAPP_WEBHOOK_BASE_URL = env.str("WHATSAPP_WEBHOOK_BASE_URL", default="http://localhost:8000")
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Event endpoints (the booking product's URLs) on loopback/private addresses are refused (SSRF)
+# unless this is true: for development and tests only.
+WHATSAPP_EVENTS_ALLOW_PRIVATE_URLS = env.bool("WHATSAPP_EVENTS_ALLOW_PRIVATE_URLS", default=False)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     TASKS = {
         "default": {
             "BACKEND": "django_tasks_rq.RQBackend",
-            "QUEUES": ["default"],
+            "QUEUES": ["default", "events"],
         }
     }
-    RQ_QUEUES = {"default": {"URL": REDIS_URL}}
+    RQ_QUEUES = {"default": {"URL": REDIS_URL}, "events": {"URL": REDIS_URL}}
     INSTALLED_APPS.append("django_rq")
 else:
-    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    # "events": deliveries to the booking product, worked by their own worker (Procfile).
+    TASKS = {
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "events"]}
+    }
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -31,3 +31,12 @@ def send_message(message_id: str) -> str:
     from whatsapp.services.messages import message_deliver
 
     return message_deliver(message_id=message_id)
+
+
+@task(queue_name="events")
+def deliver_event(delivery_id: str) -> str:
+    """One attempt to deliver an event to the booking product. Its own queue (and worker), so a
+    slow endpoint never holds up sends."""
+    from whatsapp.services.events import event_delivery_attempt
+
+    return event_delivery_attempt(delivery_id=delivery_id)

@@ -111,6 +111,8 @@ class InboundMessage:
     timestamp: datetime
     has_media: bool = False
     lid: str | None = None
+    # The id of the message this one quotes (a WhatsApp "reply"), short form as acks carry it.
+    quoted_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,6 +369,12 @@ class Gateway(abc.ABC):
 
     @abc.abstractmethod
     def parse_webhook(self, body: bytes) -> list[Event]: ...
+
+    # --- contacts (issue 12) -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def contact_exists(self, *, session: str, phone: str) -> bool:
+        """Whether `phone` (E.164) has WhatsApp, asked through the connected `session`."""
 
 
 class HttpGateway(Gateway):

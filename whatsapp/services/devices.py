@@ -23,6 +23,7 @@ from whatsapp.models import (
     TenantWhatsAppConfig,
 )
 from whatsapp.services.config import audit_record
+from whatsapp.services.events import events_emit_device_status
 from whatsapp.services.gateway_access import (
     gateway_for_endpoint,
     tenant_config_or_error,
@@ -69,6 +70,7 @@ def _apply_status(device: Device, status: SessionStatus | None, *, now: datetime
             device.next_reconnect_at = now
         if status.status != DeviceStatus.SCAN_QR:
             device.qr_value = ""
+        events_emit_device_status(device=device, previous=device.status, new=status.status)
         device.status = status.status
         changed += ["status", "connected_at", "reconnect_attempts", "next_reconnect_at", "qr_value"]
     if status.phone and status.phone != device.phone:

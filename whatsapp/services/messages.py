@@ -17,6 +17,7 @@ from whatsapp.gateways import GatewayError
 from whatsapp.models import (
     DEFAULT_PHONE_REGION,
     STATUS_RANK,
+    ContactCheck,
     ContactLid,
     Conversation,
     Device,
@@ -24,6 +25,7 @@ from whatsapp.models import (
     Message,
     MessageStatus,
 )
+from whatsapp.services.events import events_emit_message_received, events_emit_message_status
 from whatsapp.services.gateway_access import gateway_for_endpoint
 
 logger = logging.getLogger(__name__)
@@ -132,6 +134,12 @@ def message_send(
         existing = Message.objects.filter(tenant=tenant, idempotency_key=idempotency_key).first()
         if existing is not None:
             return _same_request(existing, contact, body), False
+    if ContactCheck.objects.known_absent(tenant_id=tenant.pk, phone=contact):
+        raise ApplicationError(
+            f"{contact} is not on WhatsApp (checked within the last day).",
+            "not_on_whatsapp",
+            status=422,
+        )
     device = _pick_device(tenant, device_id)
     now = timezone.now()
     try:
@@ -149,6 +157,7 @@ def message_send(
                 created_by=actor if getattr(actor, "is_authenticated", False) else None,
             )
             _touch_conversation(conversation.pk, at=now, body=body, inbound=False)
+            events_emit_message_status(message_id=message.pk, tenant_id=tenant.pk, status="queued")
             # The task is only a trigger: the row is the record, and it exists before the task.
             transaction.on_commit(lambda: _enqueue_send(message.pk))
     except IntegrityError:
@@ -248,14 +257,21 @@ def _requeue(message: Message, *, at: datetime, error: str = "", count_attempt: 
         updates["last_error"] = error[:500]
     if not count_attempt:
         updates["attempts"] = F("attempts") - 1
-    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(**updates)
+    requeued = Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(**updates)
+    if requeued and count_attempt:  # a pacing wait never announced `sending`, so no `queued` either
+        events_emit_message_status(
+            message_id=message.pk, tenant_id=message.tenant_id, status="queued", error=error
+        )
     _enqueue_send(message.pk, run_after=at)
 
 
 def _fail(message: Message, reason: str) -> None:
-    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
+    if Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
         status=MessageStatus.FAILED, last_error=reason[:500], lease_until=None, next_attempt_at=None
-    )
+    ):
+        events_emit_message_status(
+            message_id=message.pk, tenant_id=message.tenant_id, status="failed", error=reason
+        )
     logger.warning("message failed message=%s reason=%s", message.pk, reason)
 
 
@@ -273,6 +289,7 @@ def message_deliver(*, message_id, now: datetime | None = None) -> str:
     if wait_until is not None:
         _requeue(message, at=wait_until, count_attempt=False)
         return MessageStatus.QUEUED
+    events_emit_message_status(message_id=message.pk, tenant_id=message.tenant_id, status="sending")
     try:
         gateway = gateway_for_endpoint(device.endpoint_name, timeout=timeout)
         sent = gateway.send_text(
@@ -312,7 +329,7 @@ def _mark_sent(message: Message, gateway_message_id: str | None, *, now: datetim
     # A worker that stalled past its lease finds its row re-queued: the gateway took the message,
     # so record it as sent anyway; the pending re-send then finds nothing left to claim.
     try:
-        Message.objects.filter(
+        marked = Message.objects.filter(
             pk=message.pk, status__in=[MessageStatus.SENDING, MessageStatus.QUEUED]
         ).update(
             status=MessageStatus.SENT,
@@ -324,8 +341,12 @@ def _mark_sent(message: Message, gateway_message_id: str | None, *, now: datetim
         )
     except IntegrityError:
         # The gateway reused an id we already hold for another message: keep the send, not the id.
-        Message.objects.filter(pk=message.pk).update(
+        marked = Message.objects.filter(pk=message.pk).update(
             status=MessageStatus.SENT, sent_at=now, lease_until=None, next_attempt_at=None
+        )
+    if marked:
+        events_emit_message_status(
+            message_id=message.pk, tenant_id=message.tenant_id, status="sent"
         )
 
 
@@ -335,9 +356,12 @@ def message_retry(*, message: Message) -> Message:
         raise ApplicationError("Only failed outgoing messages can be retried.", "not_retryable")
     now = timezone.now()
     with transaction.atomic():
-        Message.objects.filter(pk=message.pk, status=MessageStatus.FAILED).update(
+        if Message.objects.filter(pk=message.pk, status=MessageStatus.FAILED).update(
             status=MessageStatus.QUEUED, attempts=0, next_attempt_at=now, last_error=""
-        )
+        ):
+            events_emit_message_status(
+                message_id=message.pk, tenant_id=message.tenant_id, status="queued"
+            )
         transaction.on_commit(lambda: _enqueue_send(message.pk))
     message.refresh_from_db()
     return message
@@ -364,9 +388,11 @@ def messages_requeue_stale(*, now: datetime | None = None, limit: int = 500) -> 
             "(the worker stopped while sending).",
         ):
             logger.warning("message failed after repeated worker deaths message=%s", pk)
+            _emit_stale(pk, "failed")
             continue
         if stale.update(status=MessageStatus.QUEUED, next_attempt_at=now, lease_until=None):
             logger.warning("message lease expired, re-queued message=%s", pk)
+            _emit_stale(pk, "queued")
             _enqueue_send(pk)
     overdue = list(
         Message.objects.filter(
@@ -380,6 +406,11 @@ def messages_requeue_stale(*, now: datetime | None = None, limit: int = 500) -> 
     return len(expired) + len(overdue)
 
 
+def _emit_stale(message_id, status: str) -> None:
+    tenant_id = Message.objects.filter(pk=message_id).values_list("tenant_id", flat=True).first()
+    events_emit_message_status(message_id=message_id, tenant_id=tenant_id, status=status)
+
+
 def message_ack_apply(*, device: Device, gateway_message_id: str, status: str) -> bool:
     """Move an outbound message forward (never back). False when the id is not known yet."""
     message = (
@@ -391,9 +422,15 @@ def message_ack_apply(*, device: Device, gateway_message_id: str, status: str) -
         return False
     now = timezone.now()
     if status == MessageStatus.FAILED:
-        Message.objects.filter(
+        if Message.objects.filter(
             pk=message.pk, status__in=[MessageStatus.SENDING, MessageStatus.SENT]
-        ).update(status=MessageStatus.FAILED, last_error="WhatsApp reported a delivery error.")
+        ).update(status=MessageStatus.FAILED, last_error="WhatsApp reported a delivery error."):
+            events_emit_message_status(
+                message_id=message.pk,
+                tenant_id=device.tenant_id,
+                status="failed",
+                error="WhatsApp reported a delivery error.",
+            )
         return True
     rank = STATUS_RANK.get(status)
     if rank is None:
@@ -404,7 +441,8 @@ def message_ack_apply(*, device: Device, gateway_message_id: str, status: str) -
         updates["delivered_at"] = now
     elif status == MessageStatus.READ:
         updates["read_at"] = now
-    Message.objects.filter(pk=message.pk, status__in=earlier).update(**updates)
+    if Message.objects.filter(pk=message.pk, status__in=earlier).update(**updates):
+        events_emit_message_status(message_id=message.pk, tenant_id=device.tenant_id, status=status)
     return True
 
 
@@ -473,6 +511,7 @@ def message_receive(*, device: Device, inbound: dict) -> Message:
     if created:
         _touch_conversation(conversation.pk, at=at, body=message.body, inbound=True)
         Device.objects.filter(pk=device.pk).update(last_event_at=timezone.now())
+        events_emit_message_received(message=message, quoted_id=inbound.get("quoted_id"))
     return message
 
 

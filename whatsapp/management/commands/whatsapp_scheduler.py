@@ -19,6 +19,7 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from whatsapp.services.devices import devices_reconnect_due
+from whatsapp.services.events import event_deliveries_enqueue_due, event_deliveries_prune
 from whatsapp.services.health import health_sweep, probes_prune
 from whatsapp.services.messages import messages_requeue_stale
 from whatsapp.services.webhooks import webhook_events_process_due
@@ -41,6 +42,7 @@ def fast_steps() -> list[Step]:
     return [
         Step("webhook_events", lambda: webhook_events_process_due(limit=200), every=0.0),
         Step("stale_messages", messages_requeue_stale, every=5.0),
+        Step("event_deliveries", event_deliveries_enqueue_due, every=5.0),
     ]
 
 
@@ -49,6 +51,7 @@ def slow_steps(concurrency: int) -> list[Step]:
         Step("health_sweep", lambda: health_sweep(concurrency=concurrency), every=1.0),
         Step("reconnect", devices_reconnect_due, every=2.0),
         Step("prune_probes", probes_prune, every=3600.0),
+        Step("prune_event_deliveries", event_deliveries_prune, every=3600.0),
     ]
 
 
