@@ -145,7 +145,7 @@ def template_render(*, tenant: Tenant, name: str, variables: Mapping[str, object
             "unknown_variable",
             status=422,
         )
-    missing = [key for key in needed if key not in variables]
+    missing = [key for key in needed if str(variables.get(key, "")).strip() == ""]
     if missing:
         raise ApplicationError(
             f"variables.{missing[0]}: template '{template.name}' needs a value for "
