@@ -184,7 +184,15 @@ def message_body(
             raise ApplicationError(
                 "variables: only used with 'template'.", "invalid_variable", status=422
             )
-        return body if body is not None else ""
+        if body is None:
+            # The same answer as for any other missing field (it was required before templates).
+            raise ApplicationError(
+                "Invalid request. body: give the text in 'body', or a 'template' with its "
+                "'variables'.",
+                "validation_error",
+                status=422,
+            )
+        return body
     if body is not None:
         raise ApplicationError(
             "body: give either 'body' or 'template' (with 'variables'), not both.",
