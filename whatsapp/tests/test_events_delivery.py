@@ -62,7 +62,7 @@ class Listener:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/booqing/events"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def events(self, secret: str) -> list[dict]:
@@ -218,3 +218,54 @@ def test_a_failing_listener_gets_the_event_again_later_and_replay_keeps_the_webh
     assert replayed == second
     assert listener.received[2][0]["webhook-id"] == listener.received[0][0]["webhook-id"]
     assert json.loads(listener.received[2][1])["type"] == "message.received"
+
+
+def test_a_device_that_connects_and_drops_is_announced(
+    setup, listener, django_capture_on_commit_callbacks
+):
+    cast, device = setup
+    Device.objects.filter(pk=device.pk).update(status=DeviceStatus.SCAN_QR)
+    endpoint, _ = subscribe(cast, listener.url, ["device.status"])
+
+    for status in ("WORKING", "STOPPED"):
+        with django_capture_on_commit_callbacks(execute=True):
+            gateway_webhook(
+                device,
+                waha.envelope("session.status", SESSION, {"status": status, "name": SESSION}),
+            )
+
+    events = listener.events(endpoint["secret"])
+    assert [e["data"]["status"] for e in events] == ["connected", "disconnected"]
+    assert events[0]["data"]["device"]["id"] == str(device.pk)
+
+
+def test_sends_never_wait_for_an_event_endpoint(
+    cast, settings, listener, django_capture_on_commit_callbacks
+):
+    """With the real queue, a send only records its events and queues them on the `events`
+    queue (worked by its own worker): the send makes no call to the booking product."""
+    from django_tasks_db.models import DBTaskResult
+
+    settings.WHATSAPP_EVENTS_ALLOW_PRIVATE_URLS = True
+    TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
+    Device.objects.create(
+        tenant=cast.tenant_a,
+        name="Front desk",
+        endpoint_name="Primary",
+        session_name=SESSION,
+        status=DeviceStatus.CONNECTED,
+        webhook_secret=SECRET,
+        min_send_gap_ms=0,
+    )
+    subscribe(cast, listener.url, ["message.status"])
+    with responses.RequestsMock() as gateway:  # an unregistered URL (the listener) would raise
+        gateway.post(f"{GATEWAY}/api/sendText", status=201, json={"id": "3EB0QUIET001"})
+        with django_capture_on_commit_callbacks(execute=True):
+            message, _ = services.message_send(tenant=cast.tenant_a, to=CUSTOMER, body="Hi")
+            assert services.message_deliver(message_id=message.pk) == "sent"
+    assert listener.received == []
+    assert EventDelivery.objects.filter(status="pending").count() == 3  # queued, sending, sent
+    queued = DBTaskResult.objects.filter(queue_name="events")
+    assert queued.count() == 3
+    assert {r.task_path for r in queued} == {"whatsapp.tasks.deliver_event"}
+    assert DBTaskResult.objects.filter(queue_name="default").count() == 1  # the send itself
