@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 from standardwebhooks import Webhook
 
 from booqing.exceptions import ApplicationError
@@ -75,6 +76,7 @@ def _validate_events(events: object) -> list[str]:
     return [e for e in EVENT_TYPES if e in events]
 
 
+@sensitive_variables("secret")
 def event_endpoint_create(
     *, tenant: Tenant, url: str, events: object, actor=None
 ) -> tuple[EventEndpoint, str]:

@@ -592,3 +592,62 @@ def test_the_api_docs_describe_the_new_endpoints(client):
     ):
         assert path in schema["paths"], path
     assert "template" in json.dumps(schema["components"]["schemas"]["MessageIn"])
+
+
+def statuses_announced() -> list[tuple[str, str | None]]:
+    rows = EventDelivery.objects.filter(event_type="message.status").order_by("created_at")
+    return [(d.payload["data"]["status"], d.payload["data"]["error"]) for d in rows]
+
+
+def test_a_retry_and_a_permanent_failure_are_announced_with_their_reason(cast, public_dns):
+    event_services.event_endpoint_create(
+        tenant=cast.tenant_a, url="https://booking.example.com/", events=["message.status"]
+    )
+    make_device(cast.tenant_a)
+    message, _ = services.message_send(tenant=cast.tenant_a, to=CUSTOMER, body="Halo")
+    with responses.RequestsMock() as rsps:
+        rsps.post(f"{WAHA}/api/sendText", status=503, json={"message": "busy"})
+        rsps.post(f"{WAHA}/api/sendText", status=400, json={"message": "bad chat id"})
+        assert services.message_deliver(message_id=message.pk) == "queued"
+        Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
+        assert services.message_deliver(message_id=message.pk) == "failed"
+
+    announced = statuses_announced()
+    assert [status for status, _ in announced] == [
+        "queued",
+        "sending",
+        "queued",
+        "sending",
+        "failed",
+    ]
+    assert "503" in announced[2][1]
+    assert "bad chat id" in announced[4][1]
+
+
+def test_an_endpoint_that_does_not_subscribe_to_an_event_gets_nothing(cast, public_dns):
+    event_services.event_endpoint_create(
+        tenant=cast.tenant_a, url="https://booking.example.com/", events=["device.status"]
+    )
+    make_device(cast.tenant_a)
+    services.message_send(tenant=cast.tenant_a, to=CUSTOMER, body="Halo")
+    assert not EventDelivery.objects.exists()
+
+
+def test_the_events_page_shows_the_secret_once_and_explains_bad_input(cast, alice, public_dns):
+    bad = alice.post(
+        "/admin/whatsapp/event-endpoints/new", {"url": "gopher://x", "events": ["device.status"]}
+    )
+    assert bad.status_code == 422
+    assert "url: the URL must be an http:// or https:// URL" in bad.content.decode()
+    assert not EventEndpoint.objects.exists()
+
+    created = alice.post(
+        "/admin/whatsapp/event-endpoints/new",
+        {"url": "https://booking.example.com/wa", "events": ["message.status", "device.status"]},
+    )
+    assert created.status_code == 201
+    assert "no-store" in created["Cache-Control"]
+    endpoint = EventEndpoint.objects.get()
+    assert endpoint.events == ["message.status", "device.status"]
+    assert endpoint.secret in created.content.decode()
+    assert endpoint.secret not in alice.get("/admin/whatsapp/event-endpoints").content.decode()
