@@ -332,7 +332,9 @@ def event_delivery_attempt(*, delivery_id, now: datetime | None = None) -> str:
     if not claimed:
         status = EventDelivery.objects.filter(pk=delivery_id).values_list("status", flat=True)
         return status.first() or "missing"
-    delivery = EventDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    delivery = EventDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
+    if delivery is None:
+        return "missing"  # its endpoint was deleted a moment ago
     body = _body(delivery)
     answer = post_event(delivery.endpoint.url, body=body, headers=_signed_headers(delivery, body))
     EventAttempt.objects.create(
