@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
@@ -18,7 +17,7 @@ router = Router(tags=["events"])
 
 class EventEndpointIn(Schema):
     url: str = Field(description="Where events are POSTed: a public https:// URL.")
-    events: list[Any] = Field(description=f"Any of: {', '.join(EVENT_TYPES)}.")
+    events: list[str] = Field(description=f"One or more of: {', '.join(EVENT_TYPES)}.")
 
 
 class DeliveryFilters(Schema):

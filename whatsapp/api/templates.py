@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ninja import Router, Schema, Status
 from pydantic import Field
 
@@ -15,13 +13,13 @@ router = Router(tags=["templates"])
 
 
 class TemplateIn(Schema):
-    name: Any = Field(description="1-50 of a-z, 0-9, '-', '_'; how sends refer to it.")
-    body: Any = Field(description="The text; {nama}, {jam}... are variables filled in per send.")
+    name: str = Field(description="1-50 of a-z, 0-9, '-', '_'; how sends refer to it.")
+    body: str = Field(description="The text; {nama}, {jam}... are variables filled in per send.")
 
 
 class TemplatePatch(Schema):
-    name: Any = None
-    body: Any = None
+    name: str | None = Field(None, description="A new name (optional).")
+    body: str | None = Field(None, description="The new text (optional).")
 
 
 def template_as_dict(template: MessageTemplate) -> dict:
