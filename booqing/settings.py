@@ -246,6 +246,9 @@ WHATSAPP_WEBHOOK_BASE_URL = env.str("WHATSAPP_WEBHOOK_BASE_URL", default="http:/
 # Stored gateway webhook events are deleted after this many days (dedupe needs only recent ones).
 WHATSAPP_WEBHOOK_EVENT_RETENTION_DAYS = env.int("WHATSAPP_WEBHOOK_EVENT_RETENTION_DAYS", default=7)
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Event endpoints (the booking product's URLs) on loopback/private addresses are refused (SSRF)
+# unless this is true: for development and tests only.
+WHATSAPP_EVENTS_ALLOW_PRIVATE_URLS = env.bool("WHATSAPP_EVENTS_ALLOW_PRIVATE_URLS", default=False)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 # The API rate limit counts in this cache. Redis, when configured, is shared by every process;
@@ -260,13 +263,16 @@ if REDIS_URL:
     TASKS = {
         "default": {
             "BACKEND": "django_tasks_rq.RQBackend",
-            "QUEUES": ["default"],
+            "QUEUES": ["default", "events"],
         }
     }
-    RQ_QUEUES = {"default": {"URL": REDIS_URL}}
+    RQ_QUEUES = {"default": {"URL": REDIS_URL}, "events": {"URL": REDIS_URL}}
     INSTALLED_APPS.append("django_rq")
 else:
-    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    # "events": deliveries to the booking product, worked by their own worker (Procfile).
+    TASKS = {
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "events"]}
+    }
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 # text: one readable line per record; json: one JSON object per line for log shippers.

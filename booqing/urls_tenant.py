@@ -6,7 +6,15 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from booqing.urls_common import common_patterns
-from whatsapp.views import device_timeline, tenant, tenant_devices, tenant_inbox, tenant_tokens
+from whatsapp.views import (
+    device_timeline,
+    tenant,
+    tenant_devices,
+    tenant_events,
+    tenant_inbox,
+    tenant_templates,
+    tenant_tokens,
+)
 
 WA = "admin/whatsapp"
 
@@ -81,6 +89,44 @@ urlpatterns = [
         f"{WA}/api-tokens/<uuid:token_id>/revoke",
         tenant_tokens.api_token_revoke,
         name="whatsapp_api_token_revoke",
+    ),
+    # Events to the booking product, message templates, quick replies (issue 12)
+    path(f"{WA}/event-endpoints", tenant_events.event_endpoints, name="whatsapp_event_endpoints"),
+    path(
+        f"{WA}/event-endpoints/new",
+        tenant_events.event_endpoint_create,
+        name="whatsapp_event_endpoint_create",
+    ),
+    path(
+        f"{WA}/event-endpoints/<uuid:endpoint_id>/delete",
+        tenant_events.event_endpoint_delete,
+        name="whatsapp_event_endpoint_delete",
+    ),
+    path(
+        f"{WA}/event-endpoints/<uuid:endpoint_id>/deliveries/<uuid:delivery_id>/replay",
+        tenant_events.event_delivery_replay,
+        name="whatsapp_event_delivery_replay",
+    ),
+    path(f"{WA}/templates", tenant_templates.message_templates, name="whatsapp_templates"),
+    path(
+        f"{WA}/templates/new",
+        tenant_templates.message_template_create,
+        name="whatsapp_template_create",
+    ),
+    path(
+        f"{WA}/templates/<slug:name>/edit",
+        tenant_templates.message_template_update,
+        name="whatsapp_template_update",
+    ),
+    path(
+        f"{WA}/templates/<slug:name>/delete",
+        tenant_templates.message_template_delete,
+        name="whatsapp_template_delete",
+    ),
+    path(
+        f"{WA}/conversations/<uuid:conversation_id>/quick-reply",
+        tenant_templates.quick_reply,
+        name="whatsapp_quick_reply",
     ),
     *common_patterns,
 ]

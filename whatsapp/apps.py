@@ -13,7 +13,10 @@ class WhatsAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from whatsapp import checks  # noqa: F401  (registers the checks)
+        from whatsapp import (
+            checks,  # noqa: F401  (registers the checks)
+            signals,  # noqa: F401  (starter templates for new tenants)
+        )
         from whatsapp.endpoints import registry
 
         # gunicorn and the workers do not run system checks, so say it in the log as well.

@@ -9,6 +9,15 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from tenants.models import Tenant
+from whatsapp.models_booking import (  # noqa: F401  (the booking product's tables)
+    CONTACT_CHECK_TTL,
+    EVENT_TYPES,
+    ContactCheck,
+    EventAttempt,
+    EventDelivery,
+    EventEndpoint,
+    MessageTemplate,
+)
 
 
 def bounded(low: int, high: int) -> list:

@@ -36,3 +36,12 @@ def send_message(message_id: str, request_id: str = "") -> str:
     # The request that queued the message lends its id to the send's log lines.
     with request_context(request_id):
         return message_deliver(message_id=message_id)
+
+
+@task(queue_name="events")
+def deliver_event(delivery_id: str) -> str:
+    """One attempt to deliver an event to the booking product. Its own queue (and worker), so a
+    slow endpoint never holds up sends."""
+    from whatsapp.services.events import event_delivery_attempt
+
+    return event_delivery_attempt(delivery_id=delivery_id)

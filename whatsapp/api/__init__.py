@@ -2,9 +2,12 @@
 
 from ninja import Router
 
-from whatsapp.api import config, devices, messages
+from whatsapp.api import config, contacts, devices, events, messages, templates
 
 router = Router()
 router.add_router("", config.router)
 router.add_router("", devices.router)
 router.add_router("", messages.router)
+router.add_router("", events.router)
+router.add_router("", templates.router)
+router.add_router("", contacts.router)

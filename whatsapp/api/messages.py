@@ -8,7 +8,7 @@ import binascii
 import json
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from django.db.models import F, Q, QuerySet
 from django.shortcuts import get_object_or_404
@@ -18,15 +18,18 @@ from pydantic import Field
 
 from booqing.exceptions import ApplicationError
 from whatsapp import selectors, services
-from whatsapp.api.common import MAX_PAGE, acting_tenant, actor, iso
+from whatsapp.api.common import MAX_PAGE, acting_tenant, actor, iso, keyset_page
 from whatsapp.models import Conversation, Message, MessageStatus
+from whatsapp.services.templates import message_body
 
 router = Router(tags=["messages"])
 
 
 class MessageIn(Schema):
     to: str = Field(description="Phone number: +6281234567890, 081234567890 or 6281234567890")
-    body: str
+    body: str | None = Field(None, description="The text; or send `template` + `variables`.")
+    template: str | None = Field(None, description="A template's name, instead of `body`.")
+    variables: dict[str, Any] | None = Field(None, description='e.g. {"nama": "Budi"}')
     device_id: uuid.UUID | None = None
     expires_at: datetime | None = Field(
         None,
@@ -99,7 +102,12 @@ def message_send(request, payload: MessageIn):
     message, created = services.message_send(
         tenant=tenant,
         to=payload.to,
-        body=payload.body,
+        body=message_body(
+            tenant=tenant,
+            body=payload.body,
+            template=payload.template,
+            variables=payload.variables,
+        ),
         device_id=payload.device_id,
         idempotency_key=request.headers.get("Idempotency-Key") or None,
         expires_at=payload.expires_at,

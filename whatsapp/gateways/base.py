@@ -155,6 +155,8 @@ class InboundMessage:
     timestamp: datetime
     has_media: bool = False
     lid: str | None = None
+    # The id of the message this one quotes (a WhatsApp "reply"), short form as acks carry it.
+    quoted_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,6 +466,11 @@ class Gateway(abc.ABC):
         """Our own recent messages to `phone` sent at or after `since` (whole seconds), newest
         first. Raises GatewayError(permanent=True, code="history_unavailable") when this gateway
         cannot show its history, so the caller holds the message for a person instead."""
+    # --- contacts (issue 12) -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def contact_exists(self, *, session: str, phone: str) -> bool:
+        """Whether `phone` (E.164) has WhatsApp, asked through the connected `session`."""
 
 
 class HttpGateway(Gateway):

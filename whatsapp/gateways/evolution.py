@@ -86,6 +86,19 @@ def message_text(message: dict[str, Any]) -> tuple[str, bool]:
     return "", False
 
 
+def _quoted_id(data: dict[str, Any]) -> str | None:
+    """The quoted message's id from Baileys' contextInfo (top level or inside the message)."""
+    message = as_dict(data.get("message"))
+    contexts = [as_dict(data.get("contextInfo"))] + [
+        as_dict(as_dict(part).get("contextInfo")) for part in message.values()
+    ]
+    for context in contexts:
+        stanza = context.get("stanzaId")
+        if isinstance(stanza, str) and stanza:
+            return stanza
+    return None
+
+
 class EvolutionGateway(HttpGateway):
     provider = "evolution"
 
@@ -387,6 +400,7 @@ class EvolutionGateway(HttpGateway):
                 timestamp=when,
                 has_media=has_media,
                 lid=lid,
+                quoted_id=_quoted_id(data),
             )
         ]
 
@@ -467,6 +481,33 @@ class EvolutionGateway(HttpGateway):
                 code="bad_response",
             )
         return history_since(map(_history_item, records), since)
+
+    # --- contacts --------------------------------------------------------------------------
+
+    def contact_exists(self, *, session: str, phone: str) -> bool:
+        digits = phone_digits(phone)
+        reply = self._instance_call_json(
+            f"/chat/whatsappNumbers/{validate_session_name(session)}", {"numbers": [digits]}
+        )
+        for item in reply.data if isinstance(reply.data, list) else []:
+            item = as_dict(item)
+            number = str(item.get("number") or "").lstrip("+")
+            jid = str(item.get("jid") or "")
+            mine = number == digits or jid.startswith(digits + "@")
+            if mine and isinstance(item.get("exists"), bool):
+                return item["exists"]
+        raise self._fail("answered the number check without an entry for the number")
+
+    def _instance_call_json(self, path: str, payload: dict[str, Any]) -> Reply:
+        reply = self._request("POST", path, json=payload, expected=(404,))
+        if reply.status == 404:
+            raise GatewayError(
+                f"{self.label} has no instance for this device",
+                permanent=True,
+                status=404,
+                code="session_not_found",
+            )
+        return reply
 
 
 def _history_item(item: object) -> HistoryMessage | None:

@@ -100,6 +100,14 @@ def message_id_from_reply(data: Any) -> str | None:
     return None
 
 
+def _quoted_id(payload: dict[str, Any], extra: dict[str, Any]) -> str | None:
+    """The quoted message's id: `replyTo.id` (newer WAHA) or WEBJS's `_data.quotedStanzaID`."""
+    for candidate in (as_dict(payload.get("replyTo")).get("id"), extra.get("quotedStanzaID")):
+        if isinstance(candidate, str) and candidate:
+            return short_message_id(candidate)
+    return None
+
+
 class WahaGateway(HttpGateway):
     provider = "waha"
     auth_failure_statuses = (401, 403)
@@ -452,6 +460,7 @@ class WahaGateway(HttpGateway):
                 timestamp=when or datetime.now(tz=UTC),
                 has_media=payload.get("hasMedia") is True,
                 lid=lid,
+                quoted_id=_quoted_id(payload, extra),
             )
         ]
 
@@ -518,6 +527,28 @@ class WahaGateway(HttpGateway):
                 code="bad_response",
             )
         return history_since(map(_history_item, reply.data), since)
+
+    # --- contacts --------------------------------------------------------------------------
+
+    def contact_exists(self, *, session: str, phone: str) -> bool:
+        reply = self._request(
+            "GET",
+            "/api/contacts/check-exists",
+            params={"phone": phone_digits(phone), "session": validate_session_name(session)},
+            expected=(422,),
+        )
+        if reply.status == 422:
+            raise GatewayError(
+                f"{self.label} cannot check numbers through '{session}': the session is not "
+                "connected",
+                permanent=True,
+                status=422,
+                code="session_not_ready",
+            )
+        exists = as_dict(reply.data).get("numberExists")
+        if not isinstance(exists, bool):
+            raise self._fail("answered the number check without 'numberExists'")
+        return exists
 
 
 def _history_item(item: object) -> HistoryMessage | None:

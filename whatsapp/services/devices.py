@@ -27,6 +27,7 @@ from whatsapp.models import (
 from whatsapp.redaction import redact
 from whatsapp.services import timeline
 from whatsapp.services.config import audit_record
+from whatsapp.services.events import events_emit_device_status
 from whatsapp.services.gateway_access import (
     gateway_for_endpoint,
     new_webhook_token,
@@ -77,6 +78,7 @@ def _apply_status(device: Device, status: SessionStatus | None, *, now: datetime
         if status.status != DeviceStatus.SCAN_QR:
             device.qr_value = ""
         timeline.device_status_changed(device=device, old=device.status, new=status.status)
+        events_emit_device_status(device=device, previous=device.status, new=status.status)
         device.status = status.status
         changed += ["status", "connected_at", "reconnect_attempts", "next_reconnect_at", "qr_value"]
     if status.phone and status.phone != device.phone:

@@ -22,6 +22,7 @@ from whatsapp.metrics import message_outcome
 from whatsapp.models import (
     DEFAULT_PHONE_REGION,
     STATUS_RANK,
+    ContactCheck,
     ContactLid,
     Conversation,
     Device,
@@ -30,6 +31,7 @@ from whatsapp.models import (
     MessageStatus,
     TenantWhatsAppConfig,
 )
+from whatsapp.services.events import events_emit_message_received, events_emit_message_status
 from whatsapp.services.gateway_access import gateway_for_endpoint
 
 logger = logging.getLogger(__name__)
@@ -185,6 +187,12 @@ def message_send(
         existing = Message.objects.filter(tenant=tenant, idempotency_key=idempotency_key).first()
         if existing is not None:
             return _same_request(existing, contact, body), False
+    if ContactCheck.objects.known_absent(tenant_id=tenant.pk, phone=contact):
+        raise ApplicationError(
+            f"{contact} is not on WhatsApp (checked within the last day).",
+            "not_on_whatsapp",
+            status=422,
+        )
     now = timezone.now()
     expires_at = _expiry_for(tenant, expires_at, now=now)
     device = _pick_device(tenant, device_id)
@@ -208,6 +216,7 @@ def message_send(
             _touch_conversation(
                 conversation.pk, at=written_at, seq=message.seq, body=body, inbound=False
             )
+            events_emit_message_status(message_id=message.pk, tenant_id=tenant.pk, status="queued")
             # The task is only a trigger: the row is the record, and it exists before the task.
             transaction.on_commit(lambda: _enqueue_send(message.pk))
     except IntegrityError:
@@ -329,6 +338,10 @@ def _requeue(message: Message, *, at: datetime, error: str = "", count_attempt: 
     if not count_attempt:
         updates["attempts"] = F("attempts") - 1
     if _this_attempt(message).update(**updates):
+        if count_attempt:  # a pacing wait never announced `sending`, so no `queued` either
+            events_emit_message_status(
+                message_id=message.pk, tenant_id=message.tenant_id, status="queued", error=error
+            )
         _enqueue_send(message.pk, run_after=at)
 
 
@@ -347,6 +360,9 @@ def _to_unconfirmed(message: Message, *, at: datetime, error: str) -> None:
     )
     if updated:
         logger.warning("message outcome unknown message=%s", message.pk)
+        events_emit_message_status(
+            message_id=message.pk, tenant_id=message.tenant_id, status="unconfirmed", error=error
+        )
         _enqueue_send(message.pk, run_after=at)
 
 
@@ -355,6 +371,10 @@ def _fail(message: Message, reason: str) -> None:
         status=MessageStatus.FAILED, last_error=reason[:500], lease_until=None, next_attempt_at=None
     )
     message_outcome(endpoint=message.device.endpoint_name, outcome="failed", count=failed)
+    if failed:
+        events_emit_message_status(
+            message_id=message.pk, tenant_id=message.tenant_id, status="failed", error=reason
+        )
     logger.warning("message failed message=%s reason=%s", message.pk, reason)
 
 
@@ -376,6 +396,10 @@ def _expire(message: Message, *, now: datetime) -> None:
         awaiting_decision=False,
     )
     message_outcome(endpoint=message.device.endpoint_name, outcome="expired", count=expired)
+    if expired:
+        events_emit_message_status(
+            message_id=message.pk, tenant_id=message.tenant_id, status="expired", error=reason
+        )
     logger.warning("message expired message=%s", message.pk)
 
 
@@ -420,6 +444,7 @@ def _send(message: Message, *, now: datetime, timeout: int) -> str:
     if wait_until is not None:
         _requeue(message, at=wait_until, count_attempt=False)
         return MessageStatus.QUEUED
+    events_emit_message_status(message_id=message.pk, tenant_id=message.tenant_id, status="sending")
     try:
         gateway = gateway_for_endpoint(device.endpoint_name, timeout=timeout)
         sent = gateway.send_text(
@@ -475,7 +500,7 @@ def _mark_sent(
         except IntegrityError:
             return False
         logger.info("message confirmed sent message=%s by=%s", message.pk, source)
-        message_outcome(endpoint=message.device.endpoint_name, outcome="sent", count=updated)
+        _sent_announced(message, updated)
         return bool(updated)
     try:
         # No savepoint here: this runs once per send, and the worker is not in a transaction.
@@ -483,8 +508,14 @@ def _mark_sent(
     except IntegrityError:
         # The gateway reused an id we already hold for another message: keep the send, not the id.
         updated = row.update(**updates)
-    message_outcome(endpoint=message.device.endpoint_name, outcome="sent", count=updated)
+    _sent_announced(message, updated)
     return bool(updated)
+
+
+def _sent_announced(message: Message, updated: int) -> None:
+    message_outcome(endpoint=message.device.endpoint_name, outcome="sent", count=updated)
+    if updated:
+        events_emit_message_status(message_id=message.pk, tenant_id=message.tenant_id, status="sent")
 
 
 # -- reconciliation ----------------------------------------------------------------------------
@@ -655,7 +686,7 @@ def message_mark_sent(*, message: Message, actor=None) -> Message:
         waiting_since=None,
         last_error=f"Marked as sent by {who}."[:500],
     )
-    message_outcome(endpoint=message.device.endpoint_name, outcome="sent", count=marked)
+    _sent_announced(message, marked)
     message.refresh_from_db()
     return message
 
@@ -676,6 +707,7 @@ def message_cancel(*, message: Message) -> Message:
         raise ApplicationError(
             "Too late: the message is being sent.", "not_cancellable", status=409
         )
+    events_emit_message_status(message_id=message.pk, tenant_id=message.tenant_id, status="cancelled")
     message.refresh_from_db()
     return message
 
@@ -704,6 +736,8 @@ def messages_requeue_stale(*, now: datetime | None = None, limit: int = 500) -> 
             )
         if stale.update(**updates):
             logger.warning("message lease expired message=%s was=%s", pk, status)
+            if status == MessageStatus.SENDING:
+                _emit_stale(pk, MessageStatus.UNCONFIRMED)
             _enqueue_send(pk)
             done += 1
     expired = Message.objects.filter(
@@ -729,6 +763,11 @@ def messages_requeue_stale(*, now: datetime | None = None, limit: int = 500) -> 
     return done
 
 
+def _emit_stale(message_id, status: str) -> None:
+    tenant_id = Message.objects.filter(pk=message_id).values_list("tenant_id", flat=True).first()
+    events_emit_message_status(message_id=message_id, tenant_id=tenant_id, status=status)
+
+
 def message_ack_apply(*, device: Device, gateway_message_id: str, status: str) -> bool:
     """Move an outbound message forward (never back). False when the id is not known yet."""
     message = (
@@ -741,11 +780,18 @@ def message_ack_apply(*, device: Device, gateway_message_id: str, status: str) -
         return False
     now = timezone.now()
     if status == MessageStatus.FAILED:
-        Message.objects.filter(
+        failed = Message.objects.filter(
             pk=message.pk,
             status__in=[MessageStatus.SENDING, MessageStatus.UNCONFIRMED, MessageStatus.SENT],
         ).update(status=MessageStatus.FAILED, last_error="WhatsApp reported a delivery error.")
         message_outcome(endpoint=device.endpoint_name, outcome="failed", count=failed)
+        if failed:
+            events_emit_message_status(
+                message_id=message.pk,
+                tenant_id=device.tenant_id,
+                status="failed",
+                error="WhatsApp reported a delivery error.",
+            )
         return True
     rank = STATUS_RANK.get(status)
     if rank is None:
@@ -758,6 +804,8 @@ def message_ack_apply(*, device: Device, gateway_message_id: str, status: str) -
         updates["read_at"] = now
     moved = Message.objects.filter(pk=message.pk, status__in=earlier).update(**updates)
     message_outcome(endpoint=device.endpoint_name, outcome=status, count=moved)
+    if moved:
+        events_emit_message_status(message_id=message.pk, tenant_id=device.tenant_id, status=status)
     if moved and status == MessageStatus.READ and STATUS_RANK.get(message.status, 0) < 3:
         # Read without a delivered ack first: it was delivered too, for the delivery rate.
         message_outcome(endpoint=device.endpoint_name, outcome=MessageStatus.DELIVERED)
@@ -850,6 +898,7 @@ def message_receive(*, device: Device, inbound: dict) -> Message:
             conversation.pk, at=at, seq=message.seq, body=message.body, inbound=True
         )
         Device.objects.filter(pk=device.pk).update(last_event_at=timezone.now())
+        events_emit_message_received(message=message, quoted_id=inbound.get("quoted_id"))
     return message
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from booqing.request_context import request_context
 from whatsapp.services.devices import devices_reconnect_due
+from whatsapp.services.events import event_deliveries_enqueue_due, event_deliveries_prune
 from whatsapp.services.health import health_sweep, probes_prune
 from whatsapp.services.messages import messages_requeue_stale
 from whatsapp.services.webhooks import webhook_events_process_due, webhook_events_prune
@@ -43,6 +44,7 @@ def fast_steps() -> list[Step]:
     return [
         Step("webhook_events", lambda: webhook_events_process_due(limit=200), every=0.0),
         Step("stale_messages", messages_requeue_stale, every=5.0),
+        Step("event_deliveries", event_deliveries_enqueue_due, every=5.0),
     ]
 
 
@@ -52,6 +54,7 @@ def slow_steps(concurrency: int) -> list[Step]:
         Step("reconnect", devices_reconnect_due, every=2.0),
         Step("prune_probes", probes_prune, every=3600.0),
         Step("prune_webhook_events", webhook_events_prune, every=3600.0),
+        Step("prune_event_deliveries", event_deliveries_prune, every=3600.0),
     ]
 
 

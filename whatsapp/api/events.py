@@ -1,0 +1,132 @@
+"""API: event endpoints for the booking product (Standard Webhooks), their delivery log, replay."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.shortcuts import get_object_or_404
+from ninja import Query, Router, Schema, Status
+from pydantic import Field
+
+from whatsapp.api.common import acting_tenant, actor, iso, keyset_page
+from whatsapp.models import EVENT_TYPES, EventDelivery, EventEndpoint
+from whatsapp.services import events as event_services
+
+router = Router(tags=["events"])
+
+
+class EventEndpointIn(Schema):
+    url: str = Field(description="Where events are POSTed: a public https:// URL.")
+    events: list[str] = Field(description=f"One or more of: {', '.join(EVENT_TYPES)}.")
+
+
+class DeliveryFilters(Schema):
+    status: str | None = Field(None, description="pending, delivered or failed")
+    cursor: str | None = None
+    limit: int = Field(50, ge=1, le=200)
+
+
+def endpoint_as_dict(endpoint: EventEndpoint, *, secret: str | None = None) -> dict:
+    data = {
+        "id": str(endpoint.id),
+        "url": endpoint.url,
+        "events": endpoint.events,
+        "created_at": iso(endpoint.created_at),
+    }
+    if secret is not None:
+        data["secret"] = secret  # only in the reply that creates it
+    return data
+
+
+def delivery_as_dict(delivery: EventDelivery, *, with_attempts: bool = False) -> dict:
+    data = {
+        "id": str(delivery.id),
+        "webhook_id": delivery.webhook_id,
+        "event": delivery.event_type,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "next_attempt_at": iso(delivery.next_attempt_at),
+        "last_attempt_at": iso(delivery.last_attempt_at),
+        "last_status_code": delivery.last_status_code,
+        "last_response": delivery.last_response or None,
+        "created_at": iso(delivery.created_at),
+        "payload": delivery.payload,
+    }
+    if with_attempts:
+        data["attempt_log"] = [
+            {
+                "at": iso(a.attempted_at),
+                "status_code": a.status_code,
+                "response": a.response or None,
+                "duration_ms": a.duration_ms,
+                "ok": a.ok,
+            }
+            for a in delivery.tries.all()
+        ]
+    return data
+
+
+def _endpoint(request, endpoint_id: uuid.UUID) -> EventEndpoint:
+    tenant = acting_tenant(request, admin=True)
+    return get_object_or_404(
+        EventEndpoint.objects.select_related("tenant"), pk=endpoint_id, tenant=tenant
+    )
+
+
+@router.get("/event-endpoints")
+def event_endpoint_list(request):
+    """The workspace's event endpoints (their secrets are never shown again)."""
+    tenant = acting_tenant(request, admin=True)
+    endpoints = EventEndpoint.objects.filter(tenant=tenant)
+    return {"endpoints": [endpoint_as_dict(e) for e in endpoints]}
+
+
+@router.post("/event-endpoints", response={201: dict})
+def event_endpoint_create(request, payload: EventEndpointIn):
+    """Subscribe a URL to events. The reply holds the signing secret (`whsec_...`) once: keep it
+    to verify each delivery's `webhook-signature` (Standard Webhooks)."""
+    tenant = acting_tenant(request, admin=True)
+    endpoint, secret = event_services.event_endpoint_create(
+        tenant=tenant, url=payload.url, events=payload.events, actor=actor(request)
+    )
+    return Status(201, {"endpoint": endpoint_as_dict(endpoint, secret=secret)})
+
+
+@router.get("/event-endpoints/{endpoint_id}")
+def event_endpoint_get(request, endpoint_id: uuid.UUID):
+    return {"endpoint": endpoint_as_dict(_endpoint(request, endpoint_id))}
+
+
+@router.delete("/event-endpoints/{endpoint_id}")
+def event_endpoint_delete(request, endpoint_id: uuid.UUID):
+    event_services.event_endpoint_delete(
+        endpoint=_endpoint(request, endpoint_id), actor=actor(request)
+    )
+    return {"success": True}
+
+
+@router.get("/event-endpoints/{endpoint_id}/deliveries")
+def event_delivery_list(request, endpoint_id: uuid.UUID, filters: Query[DeliveryFilters]):
+    """The delivery log, newest first: status, attempts and the endpoint's last answer."""
+    endpoint = _endpoint(request, endpoint_id)
+    queryset = EventDelivery.objects.filter(endpoint=endpoint)
+    if filters.status:
+        queryset = queryset.filter(status=filters.status)
+    rows, next_cursor = keyset_page(
+        queryset.prefetch_related("tries"),
+        field="created_at",
+        cursor=filters.cursor,
+        limit=filters.limit,
+    )
+    return {"results": [delivery_as_dict(d, with_attempts=True) for d in rows], "next": next_cursor}
+
+
+@router.post("/event-endpoints/{endpoint_id}/deliveries/{delivery_id}/replay", response={202: dict})
+def event_delivery_replay(request, endpoint_id: uuid.UUID, delivery_id: uuid.UUID):
+    """Deliver the event again, with the same `webhook-id` (so receivers can dedupe)."""
+    endpoint = _endpoint(request, endpoint_id)
+    delivery = get_object_or_404(
+        EventDelivery.objects.select_related("endpoint__tenant"), pk=delivery_id, endpoint=endpoint
+    )
+    delivery = event_services.event_delivery_replay(delivery=delivery, actor=actor(request))
+    return Status(202, {"delivery": delivery_as_dict(delivery)})

@@ -1,0 +1,65 @@
+"""Events end to end: a live simulator pairs, sends and acks through webhooks to a live server,
+and a real HTTP listener receives device.status, message.status up to read and message.received,
+each verified with the standardwebhooks library."""
+
+from __future__ import annotations
+
+import pytest
+
+from whatsapp import services
+from whatsapp.models import Device, Message, MessageStatus
+from whatsapp.services import events as event_services
+from whatsapp.tests.conftest import wait_until
+from whatsapp.tests.test_events_delivery import IMMEDIATE, Listener
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+CONTACT = "6281100000001"
+
+
+@pytest.fixture
+def listener():
+    server = Listener()
+    yield server
+    server.stop()
+
+
+def process_webhooks_until(predicate, *, timeout: float = 10.0):
+    def step():
+        services.webhook_events_process_due()
+        return predicate()
+
+    return wait_until(step, timeout=timeout)
+
+
+def test_the_booking_product_hears_pairing_sending_ticks_and_the_reply(
+    cast, simulator, webhooks_to_live_server, listener, settings
+):
+    settings.TASKS = IMMEDIATE
+    settings.WHATSAPP_EVENTS_ALLOW_PRIVATE_URLS = True
+    _, secret = event_services.event_endpoint_create(
+        tenant=cast.tenant_a,
+        url=listener.url,
+        events=["message.status", "message.received", "device.status"],
+    )
+    services.endpoint_assign(tenant=cast.tenant_a, endpoint_name="Sim", actor=cast.superadmin)
+    device = services.device_create(tenant=cast.tenant_a, name="Front desk", actor=cast.alice)
+    simulator.pair(device.session_name)
+    process_webhooks_until(lambda: Device.objects.get(pk=device.pk).is_connected)
+
+    message, _ = services.message_send(
+        tenant=cast.tenant_a, to=f"+{CONTACT}", body="Reminder: 10:00", idempotency_key="bk-1"
+    )
+    process_webhooks_until(lambda: Message.objects.get(pk=message.pk).status == MessageStatus.READ)
+    simulator.inbound(device.session_name, CONTACT, "YA", pushName="Budi")
+    process_webhooks_until(lambda: Message.objects.filter(direction="in").exists())
+
+    events = listener.events(secret)
+    assert [e["data"]["status"] for e in events if e["type"] == "device.status"] == ["connected"]
+    statuses = [e["data"]["status"] for e in events if e["type"] == "message.status"]
+    assert statuses == ["queued", "sending", "sent", "delivered", "read"]
+    [received] = [e["data"] for e in events if e["type"] == "message.received"]
+    assert received["body"] == "YA"
+    assert received["from"] == f"+{CONTACT}"
+    assert received["in_reply_to"]["id"] == str(message.pk)
+    assert received["in_reply_to"]["idempotency_key"] == "bk-1"
