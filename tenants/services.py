@@ -5,9 +5,11 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from booqing.exceptions import ApplicationError
-from tenants.models import RESERVED_SUBDOMAINS, Membership, Tenant
+from tenants.locale import supported_language
+from tenants.models import RESERVED_SUBDOMAINS, Membership, Tenant, UserPreference
 
 
 def tenant_create(*, name: str, subdomain: str, actor=None) -> Tenant:
@@ -64,3 +66,21 @@ def member_add(
             user=user, tenant=tenant, defaults={"role": role}
         )
     return membership, created
+
+
+def language_choose(*, user, language: str) -> str:
+    """Remember a signed-in person's language; returns the supported code that was stored."""
+    code = supported_language(language)
+    if code is None:
+        raise ApplicationError(
+            _(
+                "'%(language)s' is not a language this site speaks; "
+                "choose Bahasa Indonesia or English."
+            )
+            % {"language": language[:20]},
+            "language_unsupported",
+            status=422,
+        )
+    if user is not None and user.is_authenticated:
+        UserPreference.objects.update_or_create(user=user, defaults={"language": code})
+    return code

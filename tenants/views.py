@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
 
 from booqing.exceptions import ApplicationError
 from tenants import selectors, services
 from tenants.access import superadmin_required
 from tenants.forms import TenantCreateForm, TenantLoginForm
+from tenants.locale import SESSION_KEY
 
 TENANTS_PER_PAGE = 25
 
@@ -47,3 +50,31 @@ def tenant_list(request):
     )
     context = {"page": page, "search": search, "form": form}
     return render(request, "tenants/tenant_list.html", context, status=status)
+
+
+@require_POST
+def language_set(request):
+    """Switch the language for this browser and, when signed in, for the person everywhere."""
+    fallback = "/admin/whatsapp" if getattr(request, "tenant", None) else "/"
+    target = request.POST.get("next") or request.META.get("HTTP_REFERER") or fallback
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = fallback
+    try:
+        language = request.POST.get("language", "")
+        code = services.language_choose(user=request.user, language=language)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect(target)
+    request.session[SESSION_KEY] = code
+    response = redirect(target)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        code,
+        max_age=365 * 24 * 3600,
+        samesite="Lax",
+        secure=request.is_secure(),
+        httponly=True,
+    )
+    return response

@@ -610,6 +610,7 @@ def test_it_covers_every_tenant_url_and_api_route():
         "",
         "accounts/login",
         "accounts/logout",
+        "accounts/language",
         "admin/whatsapp",
         "api",
         "api/docs",
