@@ -57,9 +57,11 @@ class Tenant(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
-        ADMIN = "admin", "Admin"
-        STAFF = "staff", "Staff"
+        ADMIN = "admin", _("Admin")
+        STAFF = "staff", _("Staff")
 
+    # Pages address a membership by this, never by the sequential primary key.
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
