@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 PYTHON ?= python3
 
 
-.PHONY: run test lint format install install-dev browser migrate clean
+.PHONY: run test lint format install install-dev browser migrate clean messages messages-update
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -26,12 +26,23 @@ install-dev: $(VENV)/.installed-dev
 migrate: install
 	$(PY) manage.py migrate --noinput
 
+# Translations are compiled by the build (GNU gettext's msgfmt; installed when missing and root).
+messages: | $(VENV)/bin/activate
+	@command -v msgfmt >/dev/null || { [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null && \
+		(apt-get install -y -qq gettext >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq gettext >/dev/null)); }
+	@$(PY) manage.py compilemessages --ignore .venv --ignore node_modules -v0
+
+# After changing texts: collect them into locale/id/LC_MESSAGES/django.po, then translate the new ones.
+messages-update: install
+	$(PY) manage.py makemessages -l id --ignore node_modules --ignore bench --ignore staticfiles \
+		--ignore "whatsapp/simulator/*" --no-obsolete
+
 ## make run: install, migrate, seed the demo and start web, worker, scheduler and the gateway simulator
-run: install
+run: install messages
 	./scripts/run_demo.sh
 
 ## make test: install what the tests need (Chromium included) and run the whole suite
-test: install-dev browser
+test: install-dev browser messages
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Browser tests drive Debian's Chromium; install it when missing and we may (root), else Playwright's.

@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "booqing.api.ApiErrorMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tenants.locale.TenantLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -90,6 +91,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
                 "tenants.context_processors.tenant",
             ],
         },
@@ -164,7 +166,12 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
-LANGUAGE_CODE = "en-us"
+# English is the platform host's fallback; tenant hosts default to Bahasa Indonesia
+# (tenants.locale.TenantLocaleMiddleware), and a browser's Accept-Language wins over both.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("id", "Bahasa Indonesia"), ("en", "English")]
+TENANT_DEFAULT_LANGUAGE = "id"
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Jakarta")
 USE_I18N = True
 USE_TZ = True

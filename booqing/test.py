@@ -37,9 +37,16 @@ def tenant_host(tenant: Tenant) -> str:
     return f"{tenant.subdomain}.{settings.BASE_DOMAIN}"
 
 
-def client_for(user=None, host: str | None = None, *, enforce_csrf: bool = False) -> Client:
-    """A test client on `host` (the platform host by default), logged in as `user` if given."""
-    client = Client(HTTP_HOST=host or platform_host(), enforce_csrf_checks=enforce_csrf)
+def client_for(
+    user=None, host: str | None = None, *, enforce_csrf: bool = False, language: str = "en"
+) -> Client:
+    """A test client on `host` (the platform host by default), logged in as `user` if given.
+
+    It asks for English as a browser would with Accept-Language, so assertions read the English
+    texts; pass `language="id"` (or "" for no header) to see what Indonesian visitors get.
+    """
+    headers = {"HTTP_ACCEPT_LANGUAGE": language} if language else {}
+    client = Client(HTTP_HOST=host or platform_host(), enforce_csrf_checks=enforce_csrf, **headers)
     if user is not None:
         client.force_login(user)
     return client

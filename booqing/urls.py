@@ -7,6 +7,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from booqing.urls_common import common_patterns
+from tenants import member_views
 from tenants import views as tenant_views
 from whatsapp.views import operations, superadmin
 
@@ -14,6 +15,26 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/tenants/", permanent=False)),
     path("admin/tenants/", tenant_views.tenant_list, name="tenant_list"),
     path("admin/tenants/<uuid:tenant_id>/whatsapp", superadmin.tenant_setup, name="tenant_setup"),
+    path(
+        "admin/tenants/<uuid:tenant_id>/members/",
+        member_views.tenant_members,
+        name="tenant_members",
+    ),
+    path(
+        "admin/tenants/<uuid:tenant_id>/members/invite",
+        member_views.tenant_member_invite,
+        name="tenant_member_invite",
+    ),
+    path(
+        "admin/tenants/<uuid:tenant_id>/members/<uuid:member_id>/role",
+        member_views.tenant_member_role,
+        name="tenant_member_role",
+    ),
+    path(
+        "admin/tenants/<uuid:tenant_id>/members/<uuid:member_id>/remove",
+        member_views.tenant_member_remove,
+        name="tenant_member_remove",
+    ),
     path(
         "admin/tenants/<uuid:tenant_id>/whatsapp/",
         RedirectView.as_view(pattern_name="tenant_setup", permanent=False),

@@ -12,6 +12,12 @@ from whatsapp.views import webhooks
 common_patterns = [
     path("accounts/login/", tenant_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", tenant_views.LogoutView.as_view(), name="logout"),
+    path("accounts/language/", tenant_views.language_set, name="language_set"),
+    path(
+        "accounts/set-password/<uidb64>/<token>/",
+        tenant_views.PasswordSetView.as_view(),
+        name="password_set",
+    ),
     # Before the API router: gateways post raw signed bodies here, outside ninja's parsing.
     path(
         "api/whatsapp/webhooks/<uuid:webhook_id>/<str:token>",

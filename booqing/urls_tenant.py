@@ -6,6 +6,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from booqing.urls_common import common_patterns
+from tenants import member_views
 from whatsapp.views import (
     device_timeline,
     tenant,
@@ -128,5 +129,10 @@ urlpatterns = [
         tenant_templates.quick_reply,
         name="whatsapp_quick_reply",
     ),
+    # Members (this workspace's admins)
+    path("admin/members/", member_views.members, name="members"),
+    path("admin/members/invite", member_views.member_invite, name="member_invite"),
+    path("admin/members/<uuid:member_id>/role", member_views.member_role, name="member_role"),
+    path("admin/members/<uuid:member_id>/remove", member_views.member_remove, name="member_remove"),
     *common_patterns,
 ]

@@ -8,4 +8,6 @@ class TenantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tenants import lockouts  # noqa: F401 - connects the lockout alert
+        # Importing connects signal receivers (Django's documented place for signal wiring:
+        # models are loaded only by now): the lockout alert and the language restored at login.
+        from tenants import locale, lockouts  # noqa: F401

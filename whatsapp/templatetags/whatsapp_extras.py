@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
 
 register = template.Library()
 
@@ -17,5 +18,5 @@ def ago(value: datetime | None) -> str:
     if not value:
         return ""
     if timezone.now() - value < timedelta(minutes=1):
-        return "just now"
-    return f"{timesince(value)} ago"
+        return _("just now")
+    return _("%(duration)s ago") % {"duration": timesince(value)}

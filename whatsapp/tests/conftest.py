@@ -103,6 +103,12 @@ def browser_type_launch_args(browser_type_launch_args):
     return args
 
 
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    # The existing browser tests read English texts; Indonesian visitors get their own tests.
+    return {**browser_context_args, "locale": "en-US"}
+
+
 @pytest.fixture
 def background_scheduler():
     """The scheduler's webhook step in a thread, as `whatsapp_scheduler` runs it in production."""
@@ -130,4 +136,4 @@ def login(page, base_url: str, username: str, password: str) -> None:
     page.goto(f"{base_url}/accounts/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")

@@ -42,6 +42,7 @@ OPS_CHART = "/admin/operations/charts/messages.svg?range=24h"
 # What each unsafe request sends (a valid request, so only authorisation can refuse it).
 BODIES = {
     "/admin/tenants/": {"name": "Initech", "subdomain": "initech"},
+    "/accounts/language/": {"language": "id", "next": "/"},
     SETUP: {"action": "assign", "endpoint_name": "Secondary"},
     SETUP_B: {"action": "assign", "endpoint_name": "Secondary"},
     f"{CFG}/{{A}}": {"endpoint_name": "Secondary"},
@@ -57,6 +58,8 @@ MATRIX = [
     ("GET",    "/accounts/login/",             P,       200,     302,     302,     302,     302),
     ("GET",    "/accounts/logout/",            P,       405,     405,     405,     405,     405),
     ("POST",   "/accounts/logout/",            P,       302,     302,     302,     302,     302),
+    ("GET",    "/accounts/language/",          P,       405,     405,     405,     405,     405),
+    ("POST",   "/accounts/language/",          P,       302,     302,     302,     302,     302),
     ("GET",    "/admin/tenants/",              P,       LOGIN,   403,     403,     403,     200),
     ("POST",   "/admin/tenants/",              P,       LOGIN,   403,     403,     403,     302),
     ("GET",    SETUP,                          P,       LOGIN,   403,     403,     403,     200),
@@ -93,6 +96,7 @@ MATRIX = [
     ("GET",    "/",                            A,       302,     302,     302,     302,     302),
     ("GET",    "/accounts/login/",             A,       200,     302,     302,     302,     302),
     ("POST",   "/accounts/logout/",            A,       302,     302,     302,     302,     302),
+    ("POST",   "/accounts/language/",          A,       302,     302,     302,     302,     302),
     ("GET",    "/admin/whatsapp",              A,       LOGIN,   200,     200,     403,     403),
     ("GET",    "/admin/tenants/",              A,       404,     404,     404,     404,     404),
     ("POST",   "/admin/tenants/",              A,       404,     404,     404,     404,     404),
