@@ -495,6 +495,7 @@ class ApiToken(models.Model):
     def has_scope(self, scope: str) -> bool:
         return scope in self.scope_list
 
+
 class DeviceEvent(models.Model):
     """What happened to a device that no other row remembers: status changes, refused webhooks,
     pairing and reconnect attempts. The device page's timeline merges these with its webhook

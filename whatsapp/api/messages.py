@@ -18,7 +18,7 @@ from pydantic import Field
 
 from booqing.exceptions import ApplicationError
 from whatsapp import selectors, services
-from whatsapp.api.common import MAX_PAGE, acting_tenant, actor, iso, keyset_page
+from whatsapp.api.common import MAX_PAGE, acting_tenant, actor, iso
 from whatsapp.models import Conversation, Message, MessageStatus
 from whatsapp.services.templates import message_body
 

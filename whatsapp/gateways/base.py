@@ -23,9 +23,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from whatsapp.endpoints import EndpointConfig
+from whatsapp.metrics import observe_gateway_call
 from whatsapp.redaction import redact
 from whatsapp.text import clamp_datetime
-from whatsapp.metrics import observe_gateway_call
 
 logger = logging.getLogger(__name__)
 
@@ -466,6 +466,7 @@ class Gateway(abc.ABC):
         """Our own recent messages to `phone` sent at or after `since` (whole seconds), newest
         first. Raises GatewayError(permanent=True, code="history_unavailable") when this gateway
         cannot show its history, so the caller holds the message for a person instead."""
+
     # --- contacts (issue 12) -------------------------------------------------------------------
 
     @abc.abstractmethod

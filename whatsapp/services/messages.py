@@ -515,7 +515,9 @@ def _mark_sent(
 def _sent_announced(message: Message, updated: int) -> None:
     message_outcome(endpoint=message.device.endpoint_name, outcome="sent", count=updated)
     if updated:
-        events_emit_message_status(message_id=message.pk, tenant_id=message.tenant_id, status="sent")
+        events_emit_message_status(
+            message_id=message.pk, tenant_id=message.tenant_id, status="sent"
+        )
 
 
 # -- reconciliation ----------------------------------------------------------------------------
@@ -707,7 +709,9 @@ def message_cancel(*, message: Message) -> Message:
         raise ApplicationError(
             "Too late: the message is being sent.", "not_cancellable", status=409
         )
-    events_emit_message_status(message_id=message.pk, tenant_id=message.tenant_id, status="cancelled")
+    events_emit_message_status(
+        message_id=message.pk, tenant_id=message.tenant_id, status="cancelled"
+    )
     message.refresh_from_db()
     return message
 
