@@ -37,6 +37,7 @@ def scrub(text: str, secrets: list[str] | None = None) -> str:
     secret token at the end of a device's webhook URL."""
     if not text:
         return text
+    text = str(text)  # settings may hold lazy strings
     return redact(WEBHOOK_TOKEN_IN_PATH.sub(r"\g<1>" + REDACTED, text), secrets)
 
 

@@ -60,8 +60,9 @@ MESSAGE_OUTCOMES = ("sent", "delivered", "read", "failed", "expired", "cancelled
 
 # A path segment made only of letters is part of the gateway's route (`sessions`, `sendText`);
 # anything else (session names, ids, phone numbers) is a value and becomes `{}`, which keeps
-# the operation label to a handful of values per provider.
-_ROUTE_WORD = re.compile(r"[A-Za-z]+")
+# the operation label to a handful of values per provider. Hyphenated route words are listed,
+# since session names are hyphenated too (`bq-acme-front-desk`).
+_ROUTE_WORD = re.compile(r"[A-Za-z]+|verify-creds|check-exists|request-code")
 
 
 def operation_label(method: str, path: str) -> str:

@@ -7,7 +7,7 @@ import base64
 import binascii
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from django.db.models import F, Q, QuerySet
@@ -178,13 +178,35 @@ def _decode(cursor: str, size: int) -> list:
         if not isinstance(values, list) or len(values) != size:
             raise ValueError
         at = parse_datetime(values[0]) if values[0] else None
-        return [at, *values[1:]]
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        if at is not None:
+            # Year 1 at +14:00 parses but lies before datetime.min in UTC: the database adapter
+            # (SQLite) would overflow converting it, so it is refused here as a bad cursor.
+            at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+        return [at, *map(_tie_breaker, values[1:])]
+    except (
+        ValueError,
+        TypeError,
+        AttributeError,
+        OverflowError,
+        RecursionError,
+        binascii.Error,
+    ):
         raise ApplicationError(
             "Invalid cursor: pass the 'next' value from the previous page unchanged.",
             "invalid_cursor",
             status=400,
         ) from None
+
+
+def _tie_breaker(value: object) -> int | str | None:
+    """A sequence number or a row id, nothing else (a hand-made cursor may hold anything)."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63:
+        return value
+    if isinstance(value, str):
+        return str(uuid.UUID(value))
+    raise ValueError("not a cursor value")
 
 
 def _before(keys: list[str], values: list) -> Q:

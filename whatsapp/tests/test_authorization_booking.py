@@ -216,7 +216,9 @@ def booking_world_fixture(cast, gateway, settings) -> World:
         ids |= {f"C{letter}": str(conversation.pk), letter: str(tenant.pk)}
     ids |= {"NA": "reminder", "NB": "globex-only"}  # template names: a starter one, B's own
     MessageTemplate.objects.create(tenant=cast.tenant_b, name="globex-only", body="Halo {nama}.")
-    _, raw = services.api_token_create(tenant=cast.tenant_a, name="Booking app", actor=None)
+    _, raw = services.api_token_create(
+        tenant=cast.tenant_a, name="Booking app", actor=None, scopes=("messages", "devices")
+    )
     revoked, raw_revoked = services.api_token_create(tenant=cast.tenant_a, name="Old", actor=None)
     services.api_token_revoke(token=revoked, actor=None)
     sessions = {role: session_for(user_for(cast, role)) for role in ROLES if role != "anon"}

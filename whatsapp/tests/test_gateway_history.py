@@ -315,20 +315,3 @@ def test_missing_or_unreadable_event_times_fall_back_to_the_whole_second():
     assert refined_time(second, None) == datetime.fromtimestamp(second, UTC)
     assert refined_time(second, "not a time") == datetime.fromtimestamp(second, UTC)
     assert refined_time(None, None) is None
-
-
-def test_the_simulators_evolution_history_reads_back_through_the_adapter(rsps):
-    from whatsapp.simulator.history import evolution_history
-    from whatsapp.simulator.state import Message as SimMessage
-
-    chat = "6281234567890@c.us"
-    stored = [
-        SimMessage("true_6281234567890@c.us_3EB0SIM1", True, chat, "Reminder", T + 1),
-        SimMessage("false_6281234567890@c.us_3EB0SIM2", False, chat, "Thanks", T + 2),
-        SimMessage("true_6281299990000@c.us_3EB0SIM3", True, "6281299990000@c.us", "Other", T),
-    ]
-    rsps.post(EVO_HISTORY, json=evolution_history(stored, "6281234567890@s.whatsapp.net", 50))
-
-    history = evolution().recent_outgoing(session=SESSION, phone=PHONE, since=SINCE)
-
-    assert [(m.message_id, m.body) for m in history] == [("3EB0SIM1", "Reminder")]

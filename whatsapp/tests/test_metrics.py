@@ -63,7 +63,7 @@ def test_a_scripted_day_moves_counters_and_histograms_by_the_expected_amounts(ca
     with responses.RequestsMock(assert_all_requests_are_fired=False) as gw:
         # Morning: the scheduler probes both endpoints; Secondary does not answer.
         gw.get(f"{GATEWAY}/ping", json={"message": "pong"})
-        gw.get(f"{GATEWAY}/api/server/version", json={"version": "2024.10.8", "tier": "CORE"})
+        gw.get(f"{GATEWAY}/api/server/version", json={"version": "2024.10.8", "tier": "PLUS"})
         assert endpoint_probe(endpoint_name="Primary").ok
         assert not endpoint_probe(endpoint_name="Secondary").ok
 
@@ -82,7 +82,7 @@ def test_a_scripted_day_moves_counters_and_histograms_by_the_expected_amounts(ca
                 {"name": device.session_name, "status": "WORKING"},
             )
         )
-        hook = f"/api/whatsapp/webhooks/{device.webhook_id}"
+        hook = f"/api/whatsapp/webhooks/{device.webhook_id}/{device.webhook_token}"
         accepted = client_for().post(
             hook,
             body,
@@ -128,6 +128,7 @@ def test_a_scripted_day_moves_counters_and_histograms_by_the_expected_amounts(ca
             ack_body = waha.encode(waha.ack(device.session_name, short_id, ack))
             services.webhook_ingest(
                 webhook_id=device.webhook_id,
+                token=device.webhook_token,
                 body=ack_body,
                 headers=waha.signed_headers(ack_body, device.webhook_secret),
             )
@@ -168,13 +169,15 @@ def test_a_scripted_day_moves_counters_and_histograms_by_the_expected_amounts(ca
     assert d(f"{gw_hist}_count", **refused, outcome="invalid_request") == 1
     ping = {"endpoint": "Primary", "operation": "GET /ping", "outcome": "ok"}
     assert d(f"{gw_hist}_count", **ping) == 1
-    down = {"endpoint": "Secondary", "operation": "GET /", "outcome": "unreachable"}
-    assert d(f"{gw_hist}_count", **down) == 1
+    down = {"endpoint": "Secondary", "operation": "POST /verify-creds", "outcome": "unreachable"}
+    assert d(f"{gw_hist}_count", **down) == 1, sorted(
+        k for k in after if k[0].startswith(gw_hist + "_count")
+    )
 
     http = "booqing_http_request_duration_seconds"
     api_ok = {"method": "GET", "route": "api/whatsapp/devices", "status_class": "2xx"}
     assert d(f"{http}_count", **api_ok) == 1
-    hook_route = "api/whatsapp/webhooks/<uuid:webhook_id>"
+    hook_route = "api/whatsapp/webhooks/<uuid:webhook_id>/<str:token>"
     assert d(f"{http}_count", method="POST", route=hook_route, status_class="4xx") == 1
 
     # Gauges describe the state at the end of the day.
