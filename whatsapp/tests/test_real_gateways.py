@@ -564,3 +564,20 @@ def test_a_hung_gateway_costs_the_live_check_not_the_page(core_device, cast, gat
     live = client.get(f"/admin/whatsapp/devices/{core_device.pk}", **HTMX).content.decode()
     assert "Could not refresh the status" in live
     assert "did not answer within" in live
+
+
+def test_the_api_refuses_a_second_core_device_with_the_json_error_shape(cast, gateway):
+    assign(cast.tenant_a)
+    learn()
+    make_core_device(cast, gateway)
+    calls = len(gateway.calls)
+
+    response = client_for(cast.alice, cast.host_a, enforce_csrf=False).post(
+        "/api/whatsapp/devices", {"name": "Back office"}, content_type="application/json"
+    )
+
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "endpoint_single_session"
+    assert "WAHA Plus" in error["message"]
+    assert len(gateway.calls) == calls
