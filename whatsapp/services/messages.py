@@ -4,6 +4,7 @@ outcome is unknown with the gateway's history before a resend), receive, apply a
 from __future__ import annotations
 
 import logging
+import math
 import random
 from datetime import datetime, timedelta
 
@@ -546,7 +547,12 @@ def _reconcile(message: Message, *, now: datetime, timeout: int) -> str:
     except GatewayError as exc:
         if exc.permanent and exc.code != "session_not_ready":
             return _hold_for_person(message, exc.message)
-        at = _next_try(message, now + _retry_delay(message.attempts, exc.retry_after))
+        # No send happens meanwhile, so the attempt count does not grow: back off by how long
+        # it has been waiting instead (the ceiling doubles as the wait doubles).
+        started = message.waiting_since or message.attempt_started_at or now
+        waited = max(0.0, (now - started).total_seconds())
+        doublings = int(math.log2(1 + waited / RETRY_BASE_SECONDS))
+        at = _next_try(message, now + _retry_delay(doublings, exc.retry_after))
         _release_unconfirmed(
             message,
             at=at,

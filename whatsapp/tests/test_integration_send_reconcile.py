@@ -212,8 +212,12 @@ def test_25_inbound_messages_written_in_one_second_are_listed_in_order(
     simulator.pair(device.session_name)
     bodies = [f"part {n:02d}" for n in range(1, 26)]
 
+    # Start on a fresh second; a phone's messages reach the gateway one after another, a few
+    # milliseconds apart at the least (the gateway then posts their webhooks concurrently).
+    time.sleep(1 - time.time() % 1 + 0.01)
     for body in bodies:
         simulator.inbound(device.session_name, CONTACT.lstrip("+"), body, pushName="Budi")
+        time.sleep(0.004)
 
     def stored() -> bool:
         services.webhook_events_process_due()

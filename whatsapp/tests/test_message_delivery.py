@@ -711,3 +711,21 @@ def test_it_stores_a_redelivered_inbound_message_once(device):
     message = Message.objects.get(gateway_message_id="3EB0TWICE")
     assert message.conversation.unread_count == 1
     assert message.conversation.contact_name == "Budi"
+
+
+def test_history_reads_during_a_long_outage_back_off_as_the_wait_grows(device, rsps):
+    message = unconfirmed(device, rsps)
+    rsps.get(HISTORY_URL, body=refused())
+    now = message.next_attempt_at
+    gaps = []
+    for _ in range(40):
+        services.message_deliver(message_id=message.pk, now=now)
+        following = reload(message).next_attempt_at
+        gaps.append(following - now)
+        now = following
+
+    # Capped at five minutes a try, and far fewer reads than one every few seconds for an hour.
+    assert max(gaps) <= timedelta(minutes=5)
+    assert now - message.next_attempt_at > timedelta(minutes=30)
+    assert reload(message).status == MessageStatus.UNCONFIRMED
+    assert sends(rsps) == 1

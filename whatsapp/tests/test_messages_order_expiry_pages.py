@@ -239,10 +239,11 @@ def test_the_thread_shows_the_endpoint_down_not_a_green_connected(device, cast):
     assert f"Waiting for the gateway since {at}" in html
 
 
-def test_the_dashboard_says_what_happens_to_messages_during_an_outage(device, cast):
+@pytest.mark.parametrize("page", ["whatsapp_dashboard", "whatsapp_inbox"])
+def test_the_dashboard_and_inbox_say_what_happens_to_messages_during_an_outage(device, cast, page):
     outage(device)
 
-    html = client_for(cast.alice, cast.host_a).get(url("whatsapp_dashboard")).content.decode()
+    html = client_for(cast.alice, cast.host_a).get(url(page)).content.decode()
 
     assert 'data-testid="outage-banner"' in html
     assert "Endpoint Primary is not answering since" in html

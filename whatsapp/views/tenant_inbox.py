@@ -33,6 +33,7 @@ def _inbox_context(request, *, form=None, error=None) -> dict:
         "page": page,
         "conversations": page.object_list,
         "devices": devices,
+        "delivery": selectors.delivery_state(tenant=request.tenant),
         "form": form or NewMessageForm(devices=devices),
         "error": error,
     }
