@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 PYTHON ?= python3
 
 
-.PHONY: run test lint format install install-dev browser migrate clean messages messages-update
+.PHONY: run test fuzz lint format install install-dev browser migrate clean messages messages-update
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ run: install messages
 ## make test: install what the tests need (Chromium included) and run the whole suite
 test: install-dev browser messages
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make fuzz: a deeper schemathesis run over /api/openapi.json than the one `make test` includes
+fuzz: install-dev
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(PY) -m pytest -q whatsapp/tests/test_api_fuzz.py
 
 # Browser tests drive Debian's Chromium; install it when missing and we may (root), else Playwright's.
 browser:

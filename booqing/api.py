@@ -133,13 +133,63 @@ class BooqingAPI(NinjaAPI):
                 who = f"**Who may call:** {SESSION_TEXT[role]}, or {SCOPE_TEXT[scope]}."
                 if scope == "none":
                     who = f"**Who may call:** {SESSION_TEXT[role]} (API tokens are refused)."
-                operation["description"] = "\n\n".join(
-                    part for part in (operation.get("description"), who) if part
-                )
+                if who not in (operation.get("description") or ""):  # (ninja may reuse it)
+                    operation["description"] = "\n\n".join(
+                        part for part in (operation.get("description"), who) if part
+                    )
+                _document_errors(operation)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
         bearer = schema.get("components", {}).get("securitySchemes", {}).get("TenantTokenAuth")
         if bearer is not None:
             bearer["description"] = TOKEN_DESCRIPTION
         return schema
+
+
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "Stable, for programs."},
+                "message": {"type": "string", "description": "A sentence for people."},
+            },
+            "additionalProperties": True,
+        }
+    },
+}
+# Every error any operation can answer, in the one shape above.
+ERRORS = {
+    "400": "Bad request: a body that is not JSON (or not application/json), a NUL or lone "
+    "surrogate in text (invalid_text), an invalid cursor, or no tenant for a session on the "
+    "platform host (tenant_required).",
+    "401": "No valid session or API token.",
+    "403": "Not allowed: not a member, not an admin, a token of another workspace or without the "
+    "needed scope (insufficient_scope), or a session write without its CSRF token.",
+    "404": "No such object in this workspace.",
+    "405": "Method not allowed.",
+    "409": "Conflict with the current state, e.g. a per-tenant limit reached.",
+    "413": "Request body over the size limit (DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB by default).",
+    "422": "Invalid input; `details` lists each field's problem.",
+    "429": "Too many requests with this API token; see Retry-After.",
+    "502": "The WhatsApp gateway answered with an error or not at all.",
+    "503": "The gateway or the database is busy or unhealthy; see Retry-After where present.",
+}
+
+
+def _document_errors(operation: dict) -> None:
+    responses = operation.setdefault("responses", {})
+    for status, text in ERRORS.items():
+        responses.setdefault(
+            status,
+            {
+                "description": text,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+        )
 
 
 TOKEN_DESCRIPTION = (
@@ -152,7 +202,11 @@ TOKEN_DESCRIPTION = (
 api = BooqingAPI(
     title="BooQing WhatsApp API",
     version="1.0",
-    description="Tenant WhatsApp configuration, devices and messages.",
+    description=(
+        "Tenant WhatsApp configuration, devices and messages. Bodies are JSON "
+        "(Content-Type: application/json) of at most 2.5 MB; text may not contain NUL or unpaired "
+        'surrogate characters. Every error is `{"error": {"code", "message"}}`.'
+    ),
     urls_namespace="api",
     auth=[TenantTokenAuth(), SessionAuth()],
     docs_url="/docs",

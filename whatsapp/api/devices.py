@@ -6,6 +6,7 @@ import uuid
 
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
+from pydantic import Field
 
 from whatsapp import services
 from whatsapp.api.common import acting_tenant, actor, iso
@@ -19,7 +20,7 @@ MANAGE = {"x-token-scope": "devices", "x-session-role": "admin"}
 
 
 class DeviceIn(Schema):
-    name: str
+    name: str = Field(min_length=1, max_length=60, description="e.g. 'Front desk'")
 
 
 def device_as_dict(device: Device, *, with_qr: bool = False) -> dict:
