@@ -71,6 +71,7 @@ def chart_svg(chart: Chart, *, size: str = "wide") -> str:
         y_title=chart.unit,
         include_x_axis=True,
         margin=8,
+        margin_right=32,  # room for the last hour label, which pygal centres on the edge
         no_data_text="No data yet",
         allow_interruptions=True,
         disable_xml_declaration=False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -229,7 +230,11 @@ def health_sweep(
         return []
     probes = []
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(due)))) as pool:
-        futures = [pool.submit(_probe_network, name, known) for name, known in due]
+        # Each probe runs in a copy of this context, so its log lines keep the sweep's request id.
+        futures = [
+            pool.submit(contextvars.copy_context().run, _probe_network, name, known)
+            for name, known in due
+        ]
         # Record each result as it lands (in this thread, which owns the database connection),
         # so the writes overlap with the probes still in flight instead of queueing after them.
         for future in as_completed(futures):

@@ -133,3 +133,18 @@ def test_each_scheduler_step_runs_under_its_own_request_id(console_output):
     ids = re.findall(r"\[(sched-health_sweep-[0-9a-f]{12})\] probing", console_output.getvalue())
     assert len(ids) == 2
     assert ids[0] != ids[1]
+
+
+def test_the_probes_of_a_sweep_log_the_sweeps_request_id(cast, console_output):
+    from booqing.request_context import request_context
+    from whatsapp.services.health import health_sweep
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as gw:
+        gw.get("https://primary.gateway.test/ping", json={"message": "pong"})
+        gw.get("https://primary.gateway.test/api/server/version", json={"version": "1"})
+        with request_context("sched-health_sweep-0123456789ab"):
+            health_sweep(concurrency=2)
+    lines = [line for line in console_output.getvalue().splitlines() if "gateway call" in line]
+    # Primary: /ping and /api/server/version; Secondary (Evolution) does not answer.
+    assert len(lines) >= 3
+    assert all("request_id=sched-health_sweep-0123456789ab" in line for line in lines)
