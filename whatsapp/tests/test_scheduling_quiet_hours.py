@@ -351,3 +351,29 @@ def test_quiet_hours_never_push_a_send_past_its_expiry(device, config, rsps, mon
     message_services.messages_requeue_stale()
     assert reload(message).status == MessageStatus.EXPIRED
     assert sends_seen(rsps) == 0
+
+
+def test_cancel_loses_to_a_send_already_under_way_and_nothing_goes_twice(
+    device, api, rsps, monkeypatch
+):
+    send_at = timezone.now() + timedelta(minutes=10)
+    message, _ = services.message_send(
+        tenant=device.tenant, to=CUSTOMER, body="Reminder", send_at=send_at
+    )
+    at(send_at + timedelta(seconds=1), monkeypatch)
+    cancel_answers = []
+
+    def gateway_answers(request):
+        # The booking product cancels while the gateway is working on the send.
+        cancel_answers.append(post(api, f"/messages/{message.pk}/cancel", {}).status_code)
+        return (201, {}, json.dumps({"id": "true_6281234567890@c.us_3EB0RACE0001"}))
+
+    rsps.add_callback(responses.POST, SEND_URL, callback=gateway_answers)
+    assert services.message_deliver(message_id=message.pk) == MessageStatus.SENT
+    assert cancel_answers == [409]
+    # Two more copies of the task (a replay, the scheduler's sweep) send nothing.
+    assert services.message_deliver(message_id=message.pk) == MessageStatus.SENT
+    message_services.messages_requeue_stale()
+    assert services.message_deliver(message_id=message.pk) == MessageStatus.SENT
+    assert sends_seen(rsps) == 1
+    assert reload(message).attempts == 1
