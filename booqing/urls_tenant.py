@@ -13,6 +13,7 @@ from whatsapp.views import (
     tenant_devices,
     tenant_events,
     tenant_inbox,
+    tenant_send_settings,
     tenant_templates,
     tenant_tokens,
 )
@@ -107,6 +108,17 @@ urlpatterns = [
         f"{WA}/event-endpoints/<uuid:endpoint_id>/deliveries/<uuid:delivery_id>/replay",
         tenant_events.event_delivery_replay,
         name="whatsapp_event_delivery_replay",
+    ),
+    path(f"{WA}/settings", tenant_send_settings.send_settings_page, name="whatsapp_send_settings"),
+    path(
+        f"{WA}/settings/save",
+        tenant_send_settings.send_settings_save,
+        name="whatsapp_send_settings_save",
+    ),
+    path(
+        f"{WA}/settings/devices/<uuid:device_id>/pacing",
+        tenant_send_settings.device_pacing_save,
+        name="whatsapp_device_pacing_save",
     ),
     path(f"{WA}/templates", tenant_templates.message_templates, name="whatsapp_templates"),
     path(

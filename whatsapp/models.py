@@ -64,6 +64,10 @@ class TenantWhatsAppConfig(models.Model):
         validators=bounded(1, 24 * 7),
         help_text="Hours a message may wait for the gateway before it expires unsent.",
     )
+    # Quiet hours (tenant time zone): API and scheduled sends wait until `quiet_hours_end`;
+    # replies typed in the inbox are not held. Both empty (or equal): no quiet hours.
+    quiet_hours_start = models.TimeField(null=True, blank=True)
+    quiet_hours_end = models.TimeField(null=True, blank=True)
     is_configured = models.BooleanField(default=False)
     health_status = models.CharField(
         max_length=10, choices=HealthStatus.choices, default=HealthStatus.UNKNOWN
@@ -166,6 +170,13 @@ class Device(models.Model):
     min_send_gap_ms = models.PositiveIntegerField(default=1000)
     daily_send_cap = models.PositiveIntegerField(null=True, blank=True)
     next_send_at = models.DateTimeField(null=True, blank=True)
+    # Last inbound message or ack: a connected device with sends waiting and nothing from it for
+    # far longer than this rhythm is "silent" (tenant admins are told, restarted once).
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    silent_since = models.DateTimeField(null=True, blank=True)
+    silent_restarted_at = models.DateTimeField(null=True, blank=True)
+    # The last state tenant admins were e-mailed about (so one drop sends one e-mail).
+    alerted_state = models.CharField(max_length=20, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -419,6 +430,10 @@ class Message(models.Model):
     history_miss_at = models.DateTimeField(null=True, blank=True)
     # Unconfirmed and the history cannot be read: a person chooses Send again or Mark as sent.
     awaiting_decision = models.BooleanField(default=False)
+    # When a scheduled message goes (the requested send_at, moved to the end of quiet hours).
+    send_at = models.DateTimeField(null=True, blank=True)
+    # Replies typed in the inbox are not held by quiet hours; API and scheduled sends are.
+    hold_in_quiet_hours = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["written_at", "seq"]

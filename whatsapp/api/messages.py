@@ -34,7 +34,12 @@ class MessageIn(Schema):
     expires_at: datetime | None = Field(
         None,
         description="ISO 8601 with an offset, e.g. 2026-12-24T10:00:00+07:00. Not sent after "
-        "this; default: the tenant's message expiry (24 h) from now.",
+        "this; default: the tenant's message expiry (24 h) from now (from send_at if given).",
+    )
+    send_at: datetime | None = Field(
+        None,
+        description="ISO 8601 with an offset: send then (status `scheduled` until then). The "
+        "tenant's quiet hours may move it later; the answer's `send_at` is when it goes.",
     )
 
 
@@ -73,6 +78,7 @@ def message_as_dict(message: Message) -> dict:
         "needs_decision": message.awaiting_decision,
         "waiting_since": iso(message.waiting_since),
         "expires_at": iso(message.expires_at),
+        "send_at": iso(message.send_at),
         "written_at": iso(message.written_at),
         "sequence": message.seq,
         "created_at": iso(message.created_at),
@@ -111,6 +117,7 @@ def message_send(request, payload: MessageIn):
         device_id=payload.device_id,
         idempotency_key=request.headers.get("Idempotency-Key") or None,
         expires_at=payload.expires_at,
+        send_at=payload.send_at,
         actor=actor(request),
     )
     message = Message.objects.select_related("conversation").get(pk=message.pk)

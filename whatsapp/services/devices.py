@@ -26,6 +26,7 @@ from whatsapp.models import (
 )
 from whatsapp.redaction import redact
 from whatsapp.services import timeline
+from whatsapp.services.alerts import device_alert_status_changed
 from whatsapp.services.config import audit_record
 from whatsapp.services.events import events_emit_device_status
 from whatsapp.services.gateway_access import (
@@ -79,6 +80,7 @@ def _apply_status(device: Device, status: SessionStatus | None, *, now: datetime
             device.qr_value = ""
         timeline.device_status_changed(device=device, old=device.status, new=status.status)
         events_emit_device_status(device=device, previous=device.status, new=status.status)
+        device_alert_status_changed(device=device, previous=device.status, new=status.status)
         device.status = status.status
         changed += ["status", "connected_at", "reconnect_attempts", "next_reconnect_at", "qr_value"]
     if status.phone and status.phone != device.phone:

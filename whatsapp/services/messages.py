@@ -34,6 +34,7 @@ from whatsapp.models import (
 )
 from whatsapp.services.events import events_emit_message_received, events_emit_message_status
 from whatsapp.services.gateway_access import gateway_for_endpoint
+from whatsapp.services.quiet_hours import tenant_quiet_hours_until
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,10 @@ HISTORY_SETTLE_SECONDS = 10
 CLOCK_SKEW_SECONDS = 30
 # Statuses a message can still be sent from; the "open" ones a person may still be waiting on.
 SENDABLE = (MessageStatus.QUEUED, MessageStatus.UNCONFIRMED)
+# Not sent yet and still to be: what expiry and the scheduler's overdue sweep look at.
+WAITING = (MessageStatus.SCHEDULED, *SENDABLE)
+# A send_at this far in the past is still "now" (clocks of the booking product and ours differ).
+SEND_AT_GRACE_SECONDS = 60
 DONE = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ, MessageStatus.RECEIVED)
 # How long past its timeout a `sending` row may stay before the scheduler assumes a dead worker.
 LEASE_MARGIN_SECONDS = 30
@@ -142,14 +147,17 @@ def _whole_second(at: datetime) -> datetime:
     return at.replace(microsecond=0)
 
 
-def _expiry_for(tenant: Tenant, expires_at: datetime | None, *, now: datetime) -> datetime:
+def _expiry_for(
+    tenant: Tenant, expires_at: datetime | None, *, now: datetime, base: datetime | None = None
+) -> datetime:
     if expires_at is None:
         hours = (
             TenantWhatsAppConfig.objects.filter(tenant=tenant)
             .values_list("message_expiry_hours", flat=True)
             .first()
         )
-        return now + timedelta(hours=hours or DEFAULT_EXPIRY_HOURS)
+        # A scheduled message may wait its full expiry counted from when it is due.
+        return (base or now) + timedelta(hours=hours or DEFAULT_EXPIRY_HOURS)
     if timezone.is_naive(expires_at):
         raise ApplicationError(
             "expires_at needs a time zone offset, such as 2026-12-24T10:00:00+07:00.",
@@ -165,6 +173,30 @@ def _expiry_for(tenant: Tenant, expires_at: datetime | None, *, now: datetime) -
     return expires_at
 
 
+def _check_send_at(send_at: datetime | None, *, now: datetime) -> datetime | None:
+    """The requested send time, or None for "now" (absent, or at most a minute ago)."""
+    if send_at is None:
+        return None
+    if timezone.is_naive(send_at):
+        raise ApplicationError(
+            "send_at needs a time zone offset, such as 2026-12-24T09:00:00+07:00.",
+            "invalid_send_at",
+            status=422,
+        )
+    if send_at < now - timedelta(seconds=SEND_AT_GRACE_SECONDS):
+        raise ApplicationError(
+            "send_at is in the past: give a future time (or leave it out to send now).",
+            "invalid_send_at",
+            status=422,
+        )
+    return send_at if send_at > now else None
+
+
+def _quiet_until(tenant: Tenant, at: datetime) -> datetime | None:
+    config = TenantWhatsAppConfig.objects.filter(tenant=tenant).first()
+    return tenant_quiet_hours_until(tenant=tenant, config=config, at=at)
+
+
 def message_send(
     *,
     tenant: Tenant,
@@ -173,13 +205,16 @@ def message_send(
     device_id=None,
     idempotency_key: str | None = None,
     expires_at: datetime | None = None,
+    send_at: datetime | None = None,
+    from_inbox: bool = False,
     actor=None,
 ) -> tuple[Message, bool]:
     """Queue an outbound message; its task is enqueued when the row commits.
 
     Returns (message, created). The same Idempotency-Key returns the first message again.
     `expires_at` (default: the tenant's message_expiry_hours from now) is when it stops being
-    worth sending: it is never sent after that.
+    worth sending: it is never sent after that. A future `send_at` makes it `scheduled` until
+    then; so do the tenant's quiet hours, unless it was typed in the inbox (`from_inbox`).
     """
     body = _validate_body(body)
     contact = normalise_phone(to)
@@ -195,9 +230,21 @@ def message_send(
             status=422,
         )
     now = timezone.now()
-    expires_at = _expiry_for(tenant, expires_at, now=now)
+    requested = _check_send_at(send_at, now=now)
+    due = requested or now
+    if not from_inbox:
+        due = _quiet_until(tenant, due) or due
+    scheduled = due > now
+    expires_at = _expiry_for(tenant, expires_at, now=now, base=due if scheduled else None)
+    if requested is not None and expires_at <= requested:
+        raise ApplicationError(
+            "expires_at is before send_at: the message would expire before it may be sent.",
+            "invalid_expires_at",
+            status=422,
+        )
     device = _pick_device(tenant, device_id)
     written_at = _whole_second(now)
+    status = MessageStatus.SCHEDULED if scheduled else MessageStatus.QUEUED
     try:
         with transaction.atomic():
             conversation = _conversation(device, contact)
@@ -207,9 +254,11 @@ def message_send(
                 conversation=conversation,
                 direction=Message.Direction.OUTBOUND,
                 body=body,
-                status=MessageStatus.QUEUED,
+                status=status,
                 idempotency_key=idempotency_key or None,
-                next_attempt_at=now,
+                next_attempt_at=due,
+                send_at=due if scheduled else None,
+                hold_in_quiet_hours=not from_inbox,
                 expires_at=expires_at,
                 written_at=written_at,
                 created_by=actor if getattr(actor, "is_authenticated", False) else None,
@@ -217,15 +266,17 @@ def message_send(
             _touch_conversation(
                 conversation.pk, at=written_at, seq=message.seq, body=body, inbound=False
             )
-            events_emit_message_status(message_id=message.pk, tenant_id=tenant.pk, status="queued")
-            # The task is only a trigger: the row is the record, and it exists before the task.
-            transaction.on_commit(lambda: _enqueue_send(message.pk))
+            events_emit_message_status(message_id=message.pk, tenant_id=tenant.pk, status=status)
+            # The task is only a trigger: the row is the record, and it exists before the task
+            # (a scheduled one also survives a lost task: the scheduler re-enqueues overdue rows).
+            run_after = due if scheduled else None
+            transaction.on_commit(lambda: _enqueue_send(message.pk, run_after=run_after))
     except IntegrityError:
         existing = Message.objects.filter(tenant=tenant, idempotency_key=idempotency_key).first()
         if existing is None:
             raise
         return _same_request(existing, contact, body), False
-    logger.info("message queued tenant=%s message=%s", tenant.subdomain, message.pk)
+    logger.info("message %s tenant=%s message=%s", status, tenant.subdomain, message.pk)
     return message, True
 
 
@@ -277,9 +328,9 @@ def _is_due(message: Message, now: datetime) -> bool:
 
 
 def _claim_for_sending(message: Message, *, now: datetime, timeout: int, from_status: str) -> bool:
-    """queued (or a reconciled unconfirmed) -> sending, with a lease. One conditional UPDATE."""
+    """queued or due scheduled (or a reconciled unconfirmed) -> sending, with a lease."""
     claim = Message.objects.filter(pk=message.pk, status=from_status)
-    if from_status == MessageStatus.QUEUED:
+    if from_status in (MessageStatus.QUEUED, MessageStatus.SCHEDULED):
         claim = claim.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
     else:
         claim = claim.filter(attempts=message.attempts)
@@ -389,7 +440,7 @@ def _expire(message: Message, *, now: datetime) -> None:
         )
     if message.last_error and not message.last_error.startswith("Expired"):
         reason += f" Last problem: {message.last_error}"
-    expired = Message.objects.filter(pk=message.pk, status__in=SENDABLE).update(
+    expired = Message.objects.filter(pk=message.pk, status__in=WAITING).update(
         status=MessageStatus.EXPIRED,
         last_error=reason[:500],
         lease_until=None,
@@ -413,11 +464,13 @@ def message_deliver(*, message_id, now: datetime | None = None) -> str:
     message, timeout = _load(message_id)
     if message is None:
         return "missing"
-    if message.status not in SENDABLE or not _is_due(message, now):
+    if message.status not in WAITING or not _is_due(message, now):
         return message.status
     if message.expires_at and now >= message.expires_at:
         _expire(message, now=now)
         return MessageStatus.EXPIRED
+    if message.status != MessageStatus.UNCONFIRMED and _hold_for_quiet_hours(message, now=now):
+        return MessageStatus.SCHEDULED
     if message.status == MessageStatus.UNCONFIRMED:
         if message.awaiting_decision:
             return message.status
@@ -431,6 +484,28 @@ def message_deliver(*, message_id, now: datetime | None = None) -> str:
     elif not _claim_for_sending(message, now=now, timeout=timeout, from_status=message.status):
         return _current_status(message)
     return _send(message, now=now, timeout=timeout)
+
+
+def _hold_for_quiet_hours(message: Message, *, now: datetime) -> bool:
+    """A due API/scheduled send inside the tenant's quiet hours waits (`scheduled`) until the
+    window opens; never past its expiry, where it expires instead."""
+    if not message.hold_in_quiet_hours:
+        return False
+    config = getattr(message.tenant, "whatsapp_config", None)
+    opens = tenant_quiet_hours_until(tenant=message.tenant, config=config, at=now)
+    if opens is None:
+        return False
+    opens = _next_try(message, opens)
+    held = Message.objects.filter(
+        pk=message.pk, status=message.status, lease_until__isnull=True
+    ).update(status=MessageStatus.SCHEDULED, next_attempt_at=opens, send_at=opens)
+    if held:
+        if message.status != MessageStatus.SCHEDULED:
+            events_emit_message_status(
+                message_id=message.pk, tenant_id=message.tenant_id, status="scheduled"
+            )
+        _enqueue_send(message.pk, run_after=opens)
+    return True
 
 
 def _current_status(message: Message) -> str:
@@ -704,8 +779,8 @@ def message_cancel(*, message: Message) -> Message:
     cancellable = (MessageStatus.SCHEDULED, MessageStatus.QUEUED)
     if message.direction != Message.Direction.OUTBOUND or message.status not in cancellable:
         raise ApplicationError(
-            f"This message is {message.get_status_display().lower()}: only a queued message "
-            "can be cancelled.",
+            f"This message is {message.get_status_display().lower()}: only a scheduled or queued "
+            "message can be cancelled.",
             "not_cancellable",
             status=409,
         )
@@ -751,21 +826,21 @@ def messages_requeue_stale(*, now: datetime | None = None, limit: int = 500) -> 
             _enqueue_send(pk)
             done += 1
     expired = Message.objects.filter(
-        status__in=SENDABLE, expires_at__lte=now, lease_until__isnull=True
+        status__in=WAITING, expires_at__lte=now, lease_until__isnull=True
     ).select_related("tenant")[:limit]
     for message in expired:
         _expire(message, now=now)
         done += 1
     overdue = list(
         Message.objects.filter(
-            status__in=SENDABLE,
+            status__in=WAITING,
             awaiting_decision=False,
             next_attempt_at__lt=now - timedelta(seconds=60),
         ).values_list("pk", flat=True)[:limit]
     )
     for pk in overdue:
         # Push the due time forward as the claim, so two schedulers do not both enqueue it.
-        if Message.objects.filter(pk=pk, status__in=SENDABLE, next_attempt_at__lt=now).update(
+        if Message.objects.filter(pk=pk, status__in=WAITING, next_attempt_at__lt=now).update(
             next_attempt_at=now
         ):
             _enqueue_send(pk)
@@ -813,6 +888,7 @@ def message_ack_apply(*, device: Device, gateway_message_id: str, status: str) -
     elif status == MessageStatus.READ:
         updates["read_at"] = now
     moved = Message.objects.filter(pk=message.pk, status__in=earlier).update(**updates)
+    _heard_from(device, now)
     message_outcome(endpoint=device.endpoint_name, outcome=status, count=moved)
     if moved:
         events_emit_message_status(message_id=message.pk, tenant_id=device.tenant_id, status=status)
@@ -820,6 +896,14 @@ def message_ack_apply(*, device: Device, gateway_message_id: str, status: str) -
         # Read without a delivered ack first: it was delivered too, for the delivery rate.
         message_outcome(endpoint=device.endpoint_name, outcome=MessageStatus.DELIVERED)
     return True
+
+
+def _heard_from(device: Device, now: datetime) -> None:
+    # Acks are what a silent device stops sending; at most one write a minute per device.
+    last = device.last_activity_at
+    if last is None or now - last > timedelta(seconds=60):
+        Device.objects.filter(pk=device.pk).update(last_activity_at=now)
+        device.last_activity_at = now
 
 
 def _reconcile_soon(device: Device) -> None:
@@ -907,7 +991,9 @@ def message_receive(*, device: Device, inbound: dict) -> Message:
         _touch_conversation(
             conversation.pk, at=at, seq=message.seq, body=message.body, inbound=True
         )
-        Device.objects.filter(pk=device.pk).update(last_event_at=timezone.now())
+        Device.objects.filter(pk=device.pk).update(
+            last_event_at=timezone.now(), last_activity_at=timezone.now()
+        )
         events_emit_message_received(message=message, quoted_id=inbound.get("quoted_id"))
     return message
 

@@ -24,10 +24,12 @@ from whatsapp.models import (
     AuditEvent,
     ContactCheck,
     Conversation,
+    Device,
     EventDelivery,
     EventEndpoint,
     Message,
     MessageTemplate,
+    TenantWhatsAppConfig,
 )
 from whatsapp.services import events as event_services
 from whatsapp.tests.test_authorization import HOSTS, LOGIN, MISSING_ID, ROLES, A, B, P, user_for
@@ -69,6 +71,14 @@ BODIES = {
     f"{API}/templates/nothing-here": {"body": "Halo {nama}."},
     f"{INBOX}/{{CA}}/quick-reply": {"template": "thanks", "var_nama": "Budi"},
     f"{INBOX}/{{CB}}/quick-reply": {"template": "thanks", "var_nama": "Budi"},
+    f"{WA}/settings/save": {
+        "quiet_hours_start": "21:00",
+        "quiet_hours_end": "07:00",
+        "message_expiry_hours": "12",
+    },
+    f"{WA}/settings/devices/{{DA}}/pacing": {"min_send_gap_ms": "1500", "daily_send_cap": "300"},
+    f"{WA}/settings/devices/{{DB}}/pacing": {"min_send_gap_ms": "1500", "daily_send_cap": "300"},
+    f"{WA}/settings/devices/{{X}}/pacing": {"min_send_gap_ms": "1500", "daily_send_cap": "300"},
 }
 
 # fmt: off
@@ -96,6 +106,15 @@ PAGES = [
     ("POST",  f"{TPL}/{{NB}}/edit",                     LOGIN, 404,   403,   403,     403),
     ("POST",  f"{TPL}/{{NB}}/delete",                   LOGIN, 404,   403,   403,     403),
     ("POST",  f"{INBOX}/{{CB}}/quick-reply",                 LOGIN, 404,   404,   403,     403),
+    # sending settings (quiet hours, expiry, pacing): admins only
+    ("GET",   f"{WA}/settings",                              LOGIN, 200,   403,   403,     403),
+    ("POST",  f"{WA}/settings",                              LOGIN, 405,   403,   403,     403),
+    ("POST",  f"{WA}/settings/save",                         LOGIN, 302,   403,   403,     403),
+    ("GET",   f"{WA}/settings/save",                         LOGIN, 405,   403,   403,     403),
+    ("POST",  f"{WA}/settings/devices/{{DA}}/pacing",        LOGIN, 302,   403,   403,     403),
+    ("GET",   f"{WA}/settings/devices/{{DA}}/pacing",        LOGIN, 405,   403,   403,     403),
+    ("POST",  f"{WA}/settings/devices/{{DB}}/pacing",        LOGIN, 404,   403,   403,     403),
+    ("POST",  f"{WA}/settings/devices/{{X}}/pacing",         LOGIN, 404,   403,   403,     403),
 ]
 
 TENANT_API = [
@@ -171,6 +190,8 @@ SNAPSHOT_MODELS = (
     ContactCheck,
     Message,
     AuditEvent,
+    Device,
+    TenantWhatsAppConfig,
 )
 
 
@@ -214,6 +235,7 @@ def booking_world_fixture(cast, gateway, settings) -> World:
         MessageTemplate.objects.create(tenant=tenant, name="thanks", body="Terima kasih {nama}!")
         ids |= {f"E{letter}": str(endpoint.pk), f"V{letter}": str(delivery.pk)}
         ids |= {f"C{letter}": str(conversation.pk), letter: str(tenant.pk)}
+        ids |= {f"D{letter}": str(device.pk)}
     ids |= {"NA": "reminder", "NB": "globex-only"}  # template names: a starter one, B's own
     MessageTemplate.objects.create(tenant=cast.tenant_b, name="globex-only", body="Halo {nama}.")
     _, raw = services.api_token_create(

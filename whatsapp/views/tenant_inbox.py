@@ -58,6 +58,7 @@ def message_new(request):
                 to=form.cleaned_data["to"],
                 body=form.cleaned_data["body"],
                 device_id=form.cleaned_data["device"] or None,
+                from_inbox=True,
                 actor=request.user,
             )
         except ApplicationError as exc:
@@ -117,6 +118,7 @@ def thread_reply(request, conversation_id):
                 to=conversation.contact,
                 body=form.cleaned_data["body"],
                 device_id=conversation.device_id,
+                from_inbox=True,
                 actor=request.user,
             )
         except ApplicationError as exc:

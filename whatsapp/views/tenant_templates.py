@@ -93,6 +93,7 @@ def quick_reply(request, conversation_id):
             to=conversation.contact,
             body=body,
             device_id=conversation.device_id,
+            from_inbox=True,
             actor=request.user,
         )
     except ApplicationError as exc:

@@ -20,6 +20,7 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from booqing.request_context import request_context
+from whatsapp.services.alerts import devices_check_silent
 from whatsapp.services.devices import devices_reconnect_due
 from whatsapp.services.events import event_deliveries_enqueue_due, event_deliveries_prune
 from whatsapp.services.health import health_sweep, probes_prune
@@ -52,6 +53,7 @@ def slow_steps(concurrency: int) -> list[Step]:
     return [
         Step("health_sweep", lambda: health_sweep(concurrency=concurrency), every=1.0),
         Step("reconnect", devices_reconnect_due, every=2.0),
+        Step("silent_devices", devices_check_silent, every=60.0),
         Step("prune_probes", probes_prune, every=3600.0),
         Step("prune_webhook_events", webhook_events_prune, every=3600.0),
         Step("prune_event_deliveries", event_deliveries_prune, every=3600.0),
