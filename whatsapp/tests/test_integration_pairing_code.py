@@ -69,4 +69,5 @@ def test_a_wrong_code_does_not_link(cast, gateway):
 
     assert (status, reply["outcome"]) == (409, "expired")
     services.device_refresh_status(device=device)
-    assert device.status == DeviceStatus.SCAN_QR
+    # Still waiting for a phone (Evolution calls it "connecting", WAHA "SCAN_QR_CODE").
+    assert device.is_pairing and not device.phone
