@@ -46,6 +46,11 @@ urlpatterns = [
         name="whatsapp_device_logout",
     ),
     path(
+        f"{WA}/devices/<uuid:device_id>/pairing-code",
+        tenant_devices.device_pairing_code,
+        name="whatsapp_device_pairing_code",
+    ),
+    path(
         f"{WA}/devices/<uuid:device_id>/timeline",
         device_timeline.device_timeline,
         name="whatsapp_device_timeline",

@@ -112,3 +112,21 @@ def device_logout(request, device_id: uuid.UUID):
         device=_device(request, device_id, admin=True), actor=actor(request)
     )
     return {"device": device_as_dict(device, with_qr=device.is_pairing)}
+
+
+class PairingCodeIn(Schema):
+    phone: str = Field(
+        min_length=1, max_length=40, description="The phone to link, e.g. '081234567890'"
+    )
+
+
+@router.post("/devices/{device_id}/pairing-code", openapi_extra=MANAGE)
+def device_pairing_code(request, device_id: uuid.UUID, payload: PairingCodeIn):
+    """Link a phone without a QR: the 8-character code ("ABCD-EFGH") to type in WhatsApp under
+    Linked devices -> Link with phone number. `expires_at` is an estimate (a few minutes)."""
+    code = services.device_pairing_code(
+        device=_device(request, device_id, admin=True),
+        phone=payload.phone,
+        actor=actor(request),
+    )
+    return {"code": code.code, "phone": code.phone, "expires_at": iso(code.expires_at)}

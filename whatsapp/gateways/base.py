@@ -473,6 +473,18 @@ class Gateway(abc.ABC):
     def contact_exists(self, *, session: str, phone: str) -> bool:
         """Whether `phone` (E.164) has WhatsApp, asked through the connected `session`."""
 
+    # --- pairing by phone number (issue 11) ----------------------------------------------------
+
+    def session_pairing_code(self, name: str, phone: str) -> str:
+        """An 8-character code ("ABCD-EFGH") that links the phone `phone` (E.164) when typed in
+        WhatsApp under Linked devices -> Link with phone number. Not abstract: a gateway without
+        the feature says so with a permanent GatewayError."""
+        raise GatewayError(
+            f"{self.label} cannot link a phone by number; scan the QR code instead",
+            permanent=True,
+            code="pairing_code_unsupported",
+        )
+
 
 class HttpGateway(Gateway):
     """A gateway spoken to over HTTP with an API key header (both providers today)."""
@@ -747,3 +759,18 @@ def refined_time(whole_seconds: object, emitted: object) -> datetime | None:
         return second
     # Clamped into [second, second + 0.999999]: monotonic, so the order survives the clamp.
     return min(max(event, second), second.replace(microsecond=999_999))
+
+
+# WhatsApp's phone-number pairing codes: 8 letters and digits, shown as two groups of four.
+PAIRING_CODE_LENGTH = 8
+
+
+def pairing_code_from(value: object) -> str | None:
+    """'ABCD-EFGH' from a gateway's code ('ABCDEFGH', 'abcd-efgh', 'ABCD EFGH'), or None when the
+    value is not such a code (the caller turns that into a clear GatewayError)."""
+    if not isinstance(value, str):
+        return None
+    letters = "".join(ch for ch in value if ch not in "- ").upper()
+    if len(letters) != PAIRING_CODE_LENGTH or not letters.isascii() or not letters.isalnum():
+        return None
+    return f"{letters[:4]}-{letters[4:]}"

@@ -32,6 +32,7 @@ from whatsapp.gateways.base import (
     history_unavailable,
     is_direct_chat,
     load_json_body,
+    pairing_code_from,
     phone_digits,
     phone_from_jid,
     refined_time,
@@ -549,6 +550,56 @@ class WahaGateway(HttpGateway):
         if not isinstance(exists, bool):
             raise self._fail("answered the number check without 'numberExists'")
         return exists
+
+    # --- pairing by phone number (issue 11) ----------------------------------------------------
+
+    def session_pairing_code(self, name: str, phone: str) -> str:
+        """POST /api/{session}/auth/request-code {"phoneNumber": "62..."} -> {"code": "ABCD-EFGH"};
+        the session must be waiting for a QR scan (SCAN_QR_CODE)."""
+        name = validate_session_name(name)
+        reply = self._request(
+            "POST",
+            f"/api/{name}/auth/request-code",
+            json={"phoneNumber": phone_digits(phone)},
+            expected=(400, 404, 422),
+        )
+        data = as_dict(reply.data)
+        if reply.status == 400:
+            raise GatewayError(
+                f"{self.label} refused the phone number: {self.safe_detail(reply.data)}",
+                permanent=True,
+                status=400,
+                code="invalid_phone",
+            )
+        if reply.status == 404:
+            if _START_IT_FIRST in _text(data).lower():
+                raise self._not_ready(name)
+            raise self._no_session(name)
+        if reply.status == 422:
+            if is_core_limit(data):
+                raise self._core_limit_error()
+            # The status comes as a field or only in the sentence ("..., status: 'WORKING', ...").
+            if data.get("status") == "WORKING" or "status: 'working'" in _text(data).lower():
+                raise GatewayError(
+                    f"{self.label}: '{name}' is already connected; there is nothing to link",
+                    permanent=True,
+                    status=422,
+                    code="already_connected",
+                )
+            raise GatewayError(
+                f"{self.label} cannot give a pairing code for '{name}' yet; try again in a few "
+                "seconds",
+                permanent=False,
+                status=422,
+                code="pairing_code_not_ready",
+            )
+        code = pairing_code_from(data.get("code"))
+        if code is None:
+            raise self._fail(
+                "answered the pairing-code request without an 8-character 'code'",
+                code="bad_response",
+            )
+        return code
 
 
 def _history_item(item: object) -> HistoryMessage | None:

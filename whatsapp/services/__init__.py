@@ -8,11 +8,13 @@ from whatsapp.services.config import (
     validate_endpoint_name,
 )
 from whatsapp.services.devices import (
+    PairingCode,
     QrInfo,
     device_apply_status_event,
     device_create,
     device_delete,
     device_logout,
+    device_pairing_code,
     device_pairing_start,
     device_qr,
     device_qr_stored,
@@ -51,6 +53,7 @@ from whatsapp.services.webhooks import (
 )
 
 __all__ = [
+    "PairingCode",
     "QrInfo",
     "api_token_authenticate",
     "api_token_create",
@@ -62,6 +65,7 @@ __all__ = [
     "device_create",
     "device_delete",
     "device_logout",
+    "device_pairing_code",
     "device_pairing_start",
     "device_qr",
     "device_qr_stored",

@@ -98,6 +98,11 @@ BODIES = {
     f"{INBOX}/{{CB}}/reply": {"body": "See you at 10."},
     f"{TOKENS}/new": {"name": "Booking app 2"},
     f"{API}/devices": {"name": "Back office"},
+    # issue 11: linking a phone by number
+    f"{DEV}/{{DA}}/pairing-code": {"phone": "081234567890"},
+    f"{DEV}/{{DB}}/pairing-code": {"phone": "081234567890"},
+    f"{API}/devices/{{DA}}/pairing-code": {"phone": "081234567890"},
+    f"{API}/devices/{{DB}}/pairing-code": {"phone": "081234567890"},
     f"{API}/messages": {"to": NEW_CONTACT, "body": "Your booking is confirmed."},
     f"{API}/tenant-config/{{A}}": {"endpoint_name": "Secondary"},
     f"{API}/templates": {"name": "follow-up", "body": "Halo {nama}, sampai jumpa lagi."},
@@ -127,6 +132,8 @@ TENANT_PAGES = [
     ("GET",   f"{DEV}/{{DA}}/qr",                         LOGIN,  405,   403,   403,     403),
     ("POST",  f"{DEV}/{{DA}}/restart",                    LOGIN,  302,   403,   403,     403),
     ("POST",  f"{DEV}/{{DA}}/logout",                     LOGIN,  302,   403,   403,     403),
+    ("POST",  f"{DEV}/{{DA}}/pairing-code",               LOGIN,  200,   403,   403,     403),
+    ("GET",   f"{DEV}/{{DA}}/pairing-code",               LOGIN,  405,   403,   403,     403),
     ("POST",  f"{DEV}/{{DA}}/delete",                     LOGIN,  302,   403,   403,     403),
     ("GET",   f"{DEV}/{{DA}}/delete",                     LOGIN,  405,   403,   403,     403),
     ("GET",   f"{DEV}/{{DA}}/timeline",                   LOGIN,  200,   200,   403,     403),
@@ -149,6 +156,7 @@ TENANT_PAGES = [
     ("POST",  f"{DEV}/{{DB}}/qr",                         LOGIN,  404,   403,   403,     403),
     ("POST",  f"{DEV}/{{DB}}/restart",                    LOGIN,  404,   403,   403,     403),
     ("POST",  f"{DEV}/{{DB}}/logout",                     LOGIN,  404,   403,   403,     403),
+    ("POST",  f"{DEV}/{{DB}}/pairing-code",               LOGIN,  404,   403,   403,     403),
     ("POST",  f"{DEV}/{{DB}}/delete",                     LOGIN,  404,   403,   403,     403),
     ("GET",   f"{DEV}/{{X}}",                             LOGIN,  404,   404,   403,     403),
     ("GET",   f"{DEV}/{{DB}}/timeline",                   LOGIN,  404,   404,   403,     403),
@@ -173,6 +181,8 @@ TENANT_API = [
     ("POST",   f"{API}/devices/{{DA}}/qr",                401,   200,   403,   403,     403),
     ("POST",   f"{API}/devices/{{DA}}/restart",           401,   200,   403,   403,     403),
     ("POST",   f"{API}/devices/{{DA}}/logout",            401,   200,   403,   403,     403),
+    ("POST",   f"{API}/devices/{{DA}}/pairing-code",      401,   200,   403,   403,     403),
+    ("GET",    f"{API}/devices/{{DA}}/pairing-code",      405,   405,   405,   405,     405),
     ("GET",    f"{API}/devices/{{DA}}/logout",            405,   405,   405,   405,     405),
     ("GET",    f"{API}/messages",                         401,   200,   200,   403,     403),
     ("POST",   f"{API}/messages",                         401,   202,   202,   403,     403),
@@ -190,6 +200,7 @@ TENANT_API = [
     ("POST",   f"{API}/devices/{{DB}}/qr",                401,   404,   403,   403,     403),
     ("POST",   f"{API}/devices/{{DB}}/restart",           401,   404,   403,   403,     403),
     ("POST",   f"{API}/devices/{{DB}}/logout",            401,   404,   403,   403,     403),
+    ("POST",   f"{API}/devices/{{DB}}/pairing-code",      401,   404,   403,   403,     403),
     ("GET",    f"{API}/devices/{{X}}",                    401,   404,   404,   403,     403),
     ("GET",    f"{API}/messages/{{MB}}",                  401,   404,   404,   403,     403),
     ("GET",    f"{API}/messages/{{X}}",                   401,   404,   404,   403,     403),
@@ -207,6 +218,7 @@ PLATFORM_API = [
     ("POST",   f"{API}/devices/{{DA}}/qr",         P,  401,   T_REQ, T_REQ, T_REQ, T_REQ),
     ("POST",   f"{API}/devices/{{DA}}/restart",    P,  401,   T_REQ, T_REQ, T_REQ, T_REQ),
     ("POST",   f"{API}/devices/{{DA}}/logout",     P,  401,   T_REQ, T_REQ, T_REQ, T_REQ),
+    ("POST",   f"{API}/devices/{{DA}}/pairing-code", P, 401, T_REQ, T_REQ, T_REQ, T_REQ),
     ("GET",    f"{API}/devices/{{DB}}",            P,  401,   T_REQ, T_REQ, T_REQ, T_REQ),
     ("DELETE", f"{API}/devices/{{DB}}",            P,  401,   T_REQ, T_REQ, T_REQ, T_REQ),
     ("GET",    f"{API}/messages",                  P,  401,   T_REQ, T_REQ, T_REQ, T_REQ),
@@ -291,6 +303,7 @@ TOKEN_MATRIX = [
     ("POST",   f"{API}/devices/{{DA}}/qr",           200,   200,   403,   401,   401,   401),
     ("POST",   f"{API}/devices/{{DA}}/restart",      200,   200,   403,   401,   401,   401),
     ("POST",   f"{API}/devices/{{DA}}/logout",       200,   200,   403,   401,   401,   401),
+    ("POST",   f"{API}/devices/{{DA}}/pairing-code", 200,   200,   403,   401,   401,   401),
     ("GET",    f"{API}/messages",                    200,   200,   403,   401,   401,   401),
     ("POST",   f"{API}/messages",                    202,   202,   403,   401,   401,   401),
     ("GET",    f"{API}/messages/{{MA}}",             200,   200,   403,   401,   401,   401),
@@ -300,6 +313,7 @@ TOKEN_MATRIX = [
     ("POST",   f"{API}/devices/{{DB}}/qr",           404,   404,   403,   401,   401,   401),
     ("POST",   f"{API}/devices/{{DB}}/restart",      404,   404,   403,   401,   401,   401),
     ("POST",   f"{API}/devices/{{DB}}/logout",       404,   404,   403,   401,   401,   401),
+    ("POST",   f"{API}/devices/{{DB}}/pairing-code", 404,   404,   403,   401,   401,   401),
     ("GET",    f"{API}/devices/{{X}}",               404,   404,   403,   401,   401,   401),
     ("GET",    f"{API}/messages/{{MB}}",             404,   404,   403,   401,   401,   401),
     ("GET",    f"{API}/tenant-config/{{A}}",         200,   200,   403,   401,   401,   401),
@@ -333,6 +347,7 @@ SCOPE_MATRIX = [
     ("POST",   f"{API}/devices/{{DA}}/qr",           403,     200,     200),
     ("POST",   f"{API}/devices/{{DA}}/restart",      403,     200,     200),
     ("POST",   f"{API}/devices/{{DA}}/logout",       403,     200,     200),
+    ("POST",   f"{API}/devices/{{DA}}/pairing-code", 403,     200,     200),
     ("DELETE", f"{API}/devices/{{DB}}",              403,     404,     404),
     ("POST",   f"{API}/messages",                    202,     403,     202),
     ("GET",    f"{API}/messages",                    200,     403,     200),
@@ -447,6 +462,11 @@ def gateway_fixture():
         )
         mock.get(re.compile(rf"{host}/api/{session}/auth/qr"), json={"value": "2@pair-me,abc"})
         mock.post(re.compile(rf"{host}/api/sessions/{session}/(restart|logout)$"), json={})
+        mock.post(
+            re.compile(rf"{host}/api/{session}/auth/request-code$"),
+            status=201,
+            json={"code": "ABCD-EFGH"},
+        )
         mock.delete(re.compile(rf"{host}/api/sessions/{session}$"), json={})
         yield mock
 

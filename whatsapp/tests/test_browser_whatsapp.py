@@ -49,7 +49,8 @@ def test_it_pairs_a_device_by_opening_the_qr_link_and_turns_connected_without_re
     phone.get_by_role("button", name=re.compile("Link", re.I)).click()
 
     expect(page.get_by_test_id("connected-as")).to_be_visible(timeout=15_000)
-    expect(page.get_by_test_id("connected-as")).to_contain_text("+62")
+    # Shown as people dial it (issue 11): 0812-3456-7890, not +6281234567890.
+    expect(page.get_by_test_id("connected-as")).to_contain_text(re.compile(r"08\d{2}-\d{4}-"))
     assert page.evaluate("window.__noReload") == 1
     device = Device.objects.get(name="Front desk")
     assert device.is_connected and device.phone.startswith("+62")

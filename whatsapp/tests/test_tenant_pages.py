@@ -315,7 +315,7 @@ def test_it_polls_the_status_while_pairing_and_stops_once_connected(configured, 
     assert 'data-testid="qr"' in pairing
     assert 'hx-trigger="every 2s"' not in connected
     assert 'data-testid="qr"' not in connected
-    assert "Connected as <strong>+6281234567890</strong> (Acme Front Desk)" in connected
+    assert "Connected as <strong>0812-3456-7890</strong> (Acme Front Desk)" in connected
 
 
 def test_it_stops_polling_when_the_session_failed_and_offers_reconnect(configured, gateway):
@@ -343,7 +343,10 @@ def test_it_shows_why_the_status_could_not_be_refreshed(configured, gateway):
         )
     )
 
-    assert "Could not refresh the status" in page
+    # Salon owners read what happened, not the gateway's name and host (issue 11).
+    assert "The last status check did not reach WhatsApp" in page
+    assert "Gateway '" not in page
+    assert PRIMARY.split("//", 1)[1] not in page
 
 
 def test_it_requests_a_new_qr(configured, gateway):
@@ -397,7 +400,9 @@ def test_it_shows_a_gateway_refusal_to_log_out(configured, gateway):
     )
 
     assert response.status_code == 200
-    assert "Could not log the device out" in text(response)
+    # The refusal is explained without the gateway's name and host (issue 11).
+    assert "The WhatsApp service is not answering right now" in text(response)
+    assert PRIMARY.split("//", 1)[1] not in text(response)
 
 
 def test_it_deletes_a_device_and_returns_to_the_dashboard(configured, gateway):

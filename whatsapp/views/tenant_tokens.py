@@ -6,6 +6,8 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import F
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -19,6 +21,12 @@ from whatsapp.views.responses import error_status, page_or_fragment
 TOKENS_TEMPLATE = "whatsapp/api_tokens.html"
 # Active tokens first; a page stays small however many revoked tokens pile up.
 TOKENS_PER_PAGE = 25
+# What each scope lets an app do, in words an owner understands (the table shows these, not
+# the API's scope names).
+SCOPE_WORDS = {
+    TokenScope.MESSAGES: gettext_lazy("Send and read messages"),
+    TokenScope.DEVICES: gettext_lazy("Manage devices (add, link, restart, log out, delete)"),
+}
 
 
 def _tokens_context(request, *, form=None, error=None, created=None, raw=None) -> dict:
@@ -28,13 +36,19 @@ def _tokens_context(request, *, form=None, error=None, created=None, raw=None) -
         .order_by(F("revoked_at").asc(nulls_first=True), "-created_at", "-id")
     )
     page = Paginator(tokens, TOKENS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    for token in rows:
+        token.scope_words = [SCOPE_WORDS.get(scope, scope) for scope in token.scope_list]
     return {
         "page": page,
-        "tokens": page.object_list,
+        "tokens": rows,
         "form": form or ApiTokenForm(),
         "error": error,
         "created": created,
         "raw": raw,
+        "created_scope_words": [SCOPE_WORDS.get(s, s) for s in created.scope_list]
+        if created
+        else [],
         "api_url": request.build_absolute_uri("/api/whatsapp/messages"),
     }
 
@@ -74,7 +88,9 @@ def api_token_create(request):
 def api_token_revoke(request, token_id):
     token = get_object_or_404(ApiToken, pk=token_id, tenant=request.tenant)
     services.api_token_revoke(token=token, actor=request.user)
-    success = f"Token “{token.name}” revoked: requests using it are refused from now on."
+    success = _("Token “%(name)s” revoked: requests using it are refused from now on.") % {
+        "name": token.name
+    }
     if not request.htmx:
         messages.success(request, success)
         return redirect("whatsapp_api_tokens")
