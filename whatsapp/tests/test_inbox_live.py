@@ -187,7 +187,7 @@ def test_keyset_pages_cover_every_conversation_once(cast, device):
     assert len(ids(first)) == 25
     assert len(ids(second)) == 5
     assert set(ids(first)) | set(ids(second)) == {str(c.pk) for c in Conversation.objects.all()}
-    assert " of " not in second.split("aria-label=\"Pages\"")[1].split("</nav>")[0]
+    assert " of " not in second.split('aria-label="Pages"')[1].split("</nav>")[0]
 
 
 def test_needs_attention_marks_and_filters_failed_messages(cast, device):
