@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "booqing.observability.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whatsapp.middleware.WebhookFastPathMiddleware",
+    # The inbox's "anything new?" polls: a 204 after one query when nothing changed.
+    "whatsapp.inbox_poll.InboxPollFastPathMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # After whitenoise (static files need neither): every page and API reply is private and
     # never stored by a cache, and pages run under a Content-Security-Policy.
@@ -93,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "tenants.context_processors.tenant",
+                "whatsapp.context_processors.inbox_unread",
             ],
         },
     },

@@ -64,6 +64,18 @@ urlpatterns = [
     path(f"{WA}/conversations/", tenant_inbox.inbox, name="whatsapp_inbox"),
     path(f"{WA}/conversations", RedirectView.as_view(url="/admin/whatsapp/conversations/")),
     path(f"{WA}/conversations/new", tenant_inbox.message_new, name="whatsapp_message_new"),
+    # Live inbox: what changed since the page's stamp (204 when nothing), and contact details.
+    path(f"{WA}/conversations/poll", tenant_inbox.inbox_poll, name="whatsapp_inbox_poll"),
+    path(
+        f"{WA}/conversations/<uuid:conversation_id>/poll",
+        tenant_inbox.thread_poll,
+        name="whatsapp_thread_poll",
+    ),
+    path(
+        f"{WA}/conversations/<uuid:conversation_id>/contact",
+        tenant_inbox.conversation_contact,
+        name="whatsapp_conversation_contact",
+    ),
     path(
         f"{WA}/conversations/<uuid:conversation_id>",
         tenant_inbox.thread,

@@ -306,6 +306,8 @@ class Conversation(models.Model):
     # The last message's arrival number: breaks ties between messages stamped in the same second.
     last_message_seq = models.BigIntegerField(default=0)
     unread_count = models.PositiveIntegerField(default=0)
+    # What the team knows about the contact ("prefers afternoons"), shown in the inbox list.
+    contact_note = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -317,6 +319,18 @@ class Conversation(models.Model):
             models.Index(
                 fields=["tenant", "-last_message_at", "-last_message_seq"],
                 name="conversation_order",
+            ),
+            # The inbox list's order and keyset paging (empty conversations follow, by id).
+            models.Index(
+                fields=["tenant", "-last_message_at", "-last_message_seq", "-id"],
+                condition=models.Q(last_message_at__isnull=False),
+                name="conversation_inbox_keyset",
+            ),
+            # The nav's unread count reads only the conversations that have something unread.
+            models.Index(
+                fields=["tenant"],
+                condition=models.Q(unread_count__gt=0),
+                name="conversation_unread",
             ),
         ]
 
@@ -338,6 +352,9 @@ class MessageStatus(models.TextChoices):
     EXPIRED = "expired", "Expired"
     RECEIVED = "received", "Received"
 
+
+# Outgoing messages a person should look at: not sent, or maybe sent.
+ATTENTION_STATUSES = ("failed", "expired", "unconfirmed")
 
 # Acks only move a message forward along this order (a late "sent" never undoes "read").
 STATUS_RANK = {"queued": 0, "sending": 1, "unconfirmed": 1, "sent": 2, "delivered": 3, "read": 4}
@@ -411,6 +428,10 @@ class Message(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # An API send: the token's name is what the thread shows as the sender.
+    created_by_token = models.ForeignKey(
+        "ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -455,6 +476,12 @@ class Message(models.Model):
             models.Index(fields=["tenant", "-created_at"]),
             models.Index(fields=["conversation", "written_at", "seq"], name="message_thread_order"),
             models.Index(fields=["tenant", "-written_at", "-seq"], name="message_list_order"),
+            # The inbox's "needs attention" filter and marks: only the few troubled messages.
+            models.Index(
+                fields=["tenant", "conversation"],
+                condition=models.Q(status__in=ATTENTION_STATUSES),
+                name="message_attention",
+            ),
         ]
 
     def __str__(self) -> str:

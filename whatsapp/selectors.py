@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 import phonenumbers
-from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 
 from booqing.ttl_cache import TtlCache
 from tenants.models import Tenant
 from whatsapp.endpoints import registry
 from whatsapp.gateways.base import Capabilities
 from whatsapp.models import (
+    ATTENTION_STATUSES,
     DEFAULT_PHONE_REGION,
     AuditEvent,
     Conversation,
@@ -209,3 +225,179 @@ def delivery_state(*, tenant: Tenant) -> DeliveryState:
         expiry_hours=config.message_expiry_hours if config else 24,
         check_every=config.health_check_interval if config else 60,
     )
+
+
+# --- The team inbox: one page of conversations, a thread, and the stamps its polls compare. ---
+
+INBOX_PAGE_SIZE = 25
+THREAD_LIMIT = 200
+# Message-text search reads at most this many of the tenant's latest messages (newest first, via
+# the message_list_order index), so a search costs the same with 200,000 messages as with 5,000.
+SEARCH_RECENT_MESSAGES = 5000
+INBOX_FILTERS = ("all", "unread", "attention")
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    conversations: list[Conversation]
+    next_cursor: str  # "" on the last page
+    first_page: bool
+
+
+def _cursor_for(conversation: Conversation) -> str:
+    at = conversation.last_message_at.isoformat() if conversation.last_message_at else "~"
+    return f"{at}|{conversation.last_message_seq}|{conversation.pk}"
+
+
+def _parse_cursor(cursor: str) -> tuple[datetime | None, int, uuid.UUID] | None:
+    try:
+        at_text, seq_text, pk_text = cursor.split("|")
+        return (
+            None if at_text == "~" else datetime.fromisoformat(at_text),
+            int(seq_text),
+            uuid.UUID(pk_text),
+        )
+    except (ValueError, TypeError):
+        return None
+
+
+def _needs_attention(tenant_id) -> QuerySet[Message]:
+    # Matches the message_attention partial index (tenant, conversation WHERE status IN ...).
+    return Message.objects.filter(tenant_id=tenant_id, status__in=ATTENTION_STATUSES)
+
+
+def inbox_page(
+    *,
+    tenant: Tenant,
+    q: str = "",
+    show: str = "all",
+    cursor: str = "",
+    size: int = INBOX_PAGE_SIZE,
+) -> InboxPage:
+    """One page of the inbox in one query, whatever the history: keyset paging, no COUNT(*).
+
+    Each conversation carries `needs_attention` (a failed, expired or unconfirmed message).
+    """
+    conversations = (
+        Conversation.objects.filter(tenant=tenant)
+        .select_related("device")
+        .annotate(
+            needs_attention=Exists(_needs_attention(tenant.pk).filter(conversation=OuterRef("pk")))
+        )
+    )
+    q = q.strip()
+    if q:
+        recent = Message.objects.filter(tenant=tenant).order_by("-written_at", "-seq")
+        recent_ids = recent.values("pk")[:SEARCH_RECENT_MESSAGES]
+        in_text = Message.objects.filter(pk__in=recent_ids, body__icontains=clean_text(q)).values(
+            "conversation_id"
+        )
+        conversations = conversations.filter(conversation_match(q) | Q(pk__in=in_text))
+    if show == "unread":
+        conversations = conversations.filter(unread_count__gt=0)
+    elif show == "attention":
+        conversations = conversations.filter(
+            pk__in=_needs_attention(tenant.pk).values("conversation_id")
+        )
+    after = _parse_cursor(cursor) if cursor else None
+    # Conversations with messages by the conversation_inbox_keyset index, then (only on the
+    # last of those pages) the empty ones by id: NULLS LAST cannot be indexed on SQLite.
+    rows: list[Conversation] = []
+    if after is None or after[0] is not None:
+        dated = conversations.filter(last_message_at__isnull=False)
+        if after is not None:
+            at, seq, pk = after
+            dated = dated.filter(
+                Q(last_message_at__lt=at)
+                | Q(last_message_at=at, last_message_seq__lt=seq)
+                | Q(last_message_at=at, last_message_seq=seq, pk__lt=pk)
+            )
+        rows = list(dated.order_by("-last_message_at", "-last_message_seq", "-pk")[: size + 1])
+    if len(rows) <= size:
+        empty = conversations.filter(last_message_at__isnull=True)
+        if after is not None and after[0] is None:
+            empty = empty.filter(pk__lt=after[2])
+        rows += list(empty.order_by("-pk")[: size + 1 - len(rows)])
+    more = len(rows) > size
+    rows = rows[:size]
+    return InboxPage(
+        conversations=rows,
+        next_cursor=_cursor_for(rows[-1]) if more else "",
+        first_page=after is None,
+    )
+
+
+def thread_messages(*, conversation: Conversation, limit: int = THREAD_LIMIT) -> list[Message]:
+    """The latest `limit` messages in the order written, with their senders (one query)."""
+    latest = conversation.messages.select_related("created_by", "created_by_token").order_by(
+        "-written_at", "-seq"
+    )[:limit]
+    return list(reversed(latest))
+
+
+def unread_conversations(*, tenant_id, cap: int = 100) -> int:
+    """How many conversations have unread messages, counted up to `cap` (the nav shows 99+)."""
+    return (
+        Conversation.objects.filter(tenant_id=tenant_id, unread_count__gt=0)
+        .order_by()
+        .values("pk")[:cap]
+        .count()
+    )
+
+
+_STATUS_CODES = {status: 1 << i for i, status in enumerate(MessageStatus.values)}
+
+
+def thread_stamp(*, conversation_id) -> str:
+    """A version of what a thread shows (its latest messages and their states), one query.
+
+    Status changes are written with QuerySet.update(), which leaves updated_at alone, so the
+    stamp sums a bit per status over the messages on screen instead.
+    """
+    latest = Message.objects.filter(conversation_id=conversation_id).order_by(
+        "-written_at", "-seq"
+    )[:THREAD_LIMIT]
+    row = latest.aggregate(
+        seq=Max("seq"),
+        n=Count("pk"),
+        states=Sum(
+            Case(
+                *[When(status=status, then=Value(code)) for status, code in _STATUS_CODES.items()],
+                default=Value(0),
+            )
+        ),
+        waiting=Count("waiting_since"),
+        deciding=Count("pk", filter=Q(awaiting_decision=True)),
+    )
+    return "t{seq}-{n}-{states}-{waiting}-{deciding}".format(**row)
+
+
+def inbox_stamp(*, tenant_id) -> str:
+    """A version of the inbox list (newest activity, unread, needs attention), one query."""
+    mine = Conversation.objects.filter(tenant_id=tenant_id)
+    newest = (
+        mine.filter(last_message_at__isnull=False)
+        .order_by("-last_message_at", "-last_message_seq", "-pk")
+        .values("last_message_seq")[:1]
+    )
+    unread = (
+        mine.filter(unread_count__gt=0)
+        .order_by()
+        .values("tenant_id")
+        .annotate(total=Sum("unread_count"))
+        .values("total")
+    )
+    trouble = (
+        _needs_attention(tenant_id)
+        .order_by()
+        .values("tenant_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    row = (
+        Tenant.objects.filter(pk=tenant_id)
+        .annotate(newest=Subquery(newest), unread=Subquery(unread), trouble=Subquery(trouble))
+        .values("newest", "unread", "trouble")
+        .first()
+    ) or {"newest": 0, "unread": 0, "trouble": 0}
+    return "i{newest}-{unread}-{trouble}".format(**row)

@@ -23,6 +23,7 @@ from whatsapp.metrics import message_outcome
 from whatsapp.models import (
     DEFAULT_PHONE_REGION,
     STATUS_RANK,
+    ApiToken,
     ContactCheck,
     ContactLid,
     Conversation,
@@ -262,6 +263,8 @@ def message_send(
                 expires_at=expires_at,
                 written_at=written_at,
                 created_by=actor if getattr(actor, "is_authenticated", False) else None,
+                # API sends: the thread names the token ("Booking app") as the sender.
+                created_by_token=actor if isinstance(actor, ApiToken) else None,
             )
             _touch_conversation(
                 conversation.pk, at=written_at, seq=message.seq, body=body, inbound=False

@@ -96,6 +96,8 @@ BODIES = {
     f"{INBOX}/new": {"to": NEW_CONTACT, "body": "Your booking is confirmed."},
     f"{INBOX}/{{CA}}/reply": {"body": "See you at 10."},
     f"{INBOX}/{{CB}}/reply": {"body": "See you at 10."},
+    f"{INBOX}/{{CA}}/contact": {"contact_name": "Budi", "contact_note": "Prefers mornings"},
+    f"{INBOX}/{{CB}}/contact": {"contact_name": "Budi", "contact_note": "Prefers mornings"},
     f"{TOKENS}/new": {"name": "Booking app 2"},
     f"{API}/devices": {"name": "Back office"},
     # issue 11: linking a phone by number
@@ -143,6 +145,9 @@ TENANT_PAGES = [
     ("POST",  f"{INBOX}/new",                             LOGIN,  302,   302,   403,     403),
     ("GET",   f"{INBOX}/{{CA}}",                          LOGIN,  200,   200,   403,     403),
     ("POST",  f"{INBOX}/{{CA}}/reply",                    LOGIN,  302,   302,   403,     403),
+    ("GET",   f"{INBOX}/poll",                            LOGIN,  200,   200,   403,     403),
+    ("GET",   f"{INBOX}/{{CA}}/poll",                     LOGIN,  200,   200,   403,     403),
+    ("POST",  f"{INBOX}/{{CA}}/contact",                  LOGIN,  302,   302,   403,     403),
     ("POST",  f"{INBOX}/{{CA}}/messages/{{MA}}/retry",    LOGIN,  302,   302,   403,     403),
     # the thread's message failed: it is not one that may have been sent, so nothing to decide
     ("POST",  f"{INBOX}/{{CA}}/messages/{{MA}}/send-again", LOGIN, 409,  409,   403,     403),
@@ -162,6 +167,8 @@ TENANT_PAGES = [
     ("GET",   f"{DEV}/{{DB}}/timeline",                   LOGIN,  404,   404,   403,     403),
     ("GET",   f"{INBOX}/{{CB}}",                          LOGIN,  404,   404,   403,     403),
     ("POST",  f"{INBOX}/{{CB}}/reply",                    LOGIN,  404,   404,   403,     403),
+    ("GET",   f"{INBOX}/{{CB}}/poll",                     LOGIN,  404,   404,   403,     403),
+    ("POST",  f"{INBOX}/{{CB}}/contact",                  LOGIN,  404,   404,   403,     403),
     ("POST",  f"{INBOX}/{{CB}}/messages/{{MB}}/retry",    LOGIN,  404,   404,   403,     403),
     ("POST",  f"{INBOX}/{{CA}}/messages/{{MB}}/retry",    LOGIN,  404,   404,   403,     403),
     ("POST",  f"{INBOX}/{{CB}}/messages/{{MB}}/send-again", LOGIN, 404,  404,   403,     403),

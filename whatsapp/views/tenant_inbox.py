@@ -3,46 +3,80 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from booqing.exceptions import ApplicationError
 from tenants.access import member_required
 from whatsapp import selectors, services
 from whatsapp.forms import NewMessageForm, ReplyForm
+from whatsapp.forms_inbox import ContactForm
+from whatsapp.inbox_poll import etag, poll_ticket, stamp_for
 from whatsapp.models import Conversation, Device, Message
 from whatsapp.views.responses import error_status, go_to, page_or_fragment
 
 INBOX_TEMPLATE = "whatsapp/inbox.html"
 THREAD_TEMPLATE = "whatsapp/thread.html"
-PAGE_SIZE = 25
 # A thread page shows the latest messages; older ones stay in the API (cursor paging).
-THREAD_LIMIT = 200
+THREAD_LIMIT = selectors.THREAD_LIMIT
 
 
 def _inbox_context(request, *, form=None, error=None) -> dict:
     q = request.GET.get("q", "").strip()[:100]
-    page = Paginator(selectors.inbox_conversations(tenant=request.tenant, q=q), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    show = request.GET.get("show", "all")
+    if show not in selectors.INBOX_FILTERS:
+        show = "all"
+    # The stamp is read first: a change landing during the render shows at the next poll.
+    stamp = stamp_for(tenant_id=request.tenant.pk)
+    page = selectors.inbox_page(
+        tenant=request.tenant, q=q, show=show, cursor=request.GET.get("after", "")[:200]
     )
     devices = list(Device.objects.filter(tenant=request.tenant).order_by("created_at"))
     return {
         "q": q,
+        "show": show,
+        "filters": [
+            ("all", _("All")),
+            ("unread", _("Unread")),
+            ("attention", _("Needs attention")),
+        ],
         "page": page,
-        "conversations": page.object_list,
+        "conversations": page.conversations,
         "devices": devices,
         "delivery": selectors.delivery_state(tenant=request.tenant),
         "form": form or NewMessageForm(devices=devices),
         "error": error,
+        "poll_stamp": stamp,
+        "poll_ticket": poll_ticket(tenant=request.tenant),
     }
+
+
+def _with_stamp(response, stamp: str, *, tenant=None):
+    response["ETag"] = etag(stamp)
+    if tenant is not None:  # a changed list: the nav badge and tab title follow
+        response["X-Unread"] = str(selectors.unread_conversations(tenant_id=tenant.pk))
+    return response
 
 
 @member_required
 @require_GET
 def inbox(request):
     return render(request, INBOX_TEMPLATE, _inbox_context(request))
+
+
+@member_required
+@require_GET
+def inbox_poll(request):
+    """The conversation rows when the list changed since the browser's stamp; else a 204."""
+    stamp = stamp_for(tenant_id=request.tenant.pk)
+    if request.headers.get("If-None-Match") == etag(stamp):
+        return _with_stamp(HttpResponse(status=204), stamp)
+    context = _inbox_context(request)
+    response = render(request, f"{INBOX_TEMPLATE}#conversation-rows", context)
+    return _with_stamp(response, context["poll_stamp"], tenant=request.tenant)
 
 
 @member_required
@@ -79,11 +113,16 @@ def _conversation_for(request, conversation_id) -> Conversation:
     )
 
 
-def _thread_context(conversation: Conversation, *, form=None, error=None, replied=False) -> dict:
+def _thread_context(
+    conversation: Conversation, *, form=None, error=None, replied=False, contact_form=None
+) -> dict:
+    stamp = stamp_for(tenant_id=conversation.tenant_id, conversation_id=conversation.pk)
     # In the order written: the gateway's whole-second timestamp, then arrival.
-    latest = conversation.messages.order_by("-written_at", "-seq")[:THREAD_LIMIT]
-    thread = list(reversed(latest))
+    thread = selectors.thread_messages(conversation=conversation, limit=THREAD_LIMIT)
     return {
+        "poll_stamp": stamp,
+        "poll_ticket": poll_ticket(tenant=conversation.tenant, conversation_id=conversation.pk),
+        "contact_form": contact_form or ContactForm(instance=conversation),
         "conversation": conversation,
         "device": conversation.device,
         "delivery": selectors.delivery_state(tenant=conversation.tenant),
@@ -103,6 +142,39 @@ def thread(request, conversation_id):
     services.conversation_mark_read(conversation=conversation)
     context = _thread_context(conversation)
     return page_or_fragment(request, THREAD_TEMPLATE, "thread-messages", context)
+
+
+@member_required
+@require_GET
+def thread_poll(request, conversation_id):
+    """The message list when it changed since the browser's stamp; else a bodiless 204.
+
+    Only the list is sent (never the reply box), so a poll cannot touch what someone types.
+    """
+    conversation = _conversation_for(request, conversation_id)
+    stamp = stamp_for(tenant_id=request.tenant.pk, conversation_id=conversation.pk)
+    if request.headers.get("If-None-Match") == etag(stamp):
+        return _with_stamp(HttpResponse(status=204), stamp)
+    services.conversation_mark_read(conversation=conversation)
+    context = _thread_context(conversation)
+    response = render(request, f"{THREAD_TEMPLATE}#thread-messages", context)
+    return _with_stamp(response, context["poll_stamp"], tenant=request.tenant)
+
+
+@member_required
+@require_POST
+def conversation_contact(request, conversation_id):
+    """Name a contact and keep a note about them; both show in the inbox list."""
+    conversation = _conversation_for(request, conversation_id)
+    form = ContactForm(request.POST, instance=conversation)
+    if form.is_valid():
+        form.save()
+        messages.success(request, _("Contact saved."))
+        return go_to(
+            request, reverse("whatsapp_thread", kwargs={"conversation_id": conversation.pk})
+        )
+    context = _thread_context(conversation, contact_form=form)
+    return page_or_fragment(request, THREAD_TEMPLATE, "contact-form", context, status=422)
 
 
 @member_required
