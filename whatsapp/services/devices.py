@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from booqing.exceptions import ApplicationError, NotFoundError
 from tenants.models import Tenant
@@ -117,13 +118,14 @@ def device_create(*, tenant: Tenant, name: str, actor) -> Device:
     name = (name or "").strip()
     if not name or len(name) > MAX_DEVICE_NAME:
         raise ApplicationError(
-            f"Give the device a name of 1 to {MAX_DEVICE_NAME} characters (e.g. 'Front desk').",
+            _("Give the device a name of 1 to %(max)s characters (e.g. 'Front desk').")
+            % {"max": MAX_DEVICE_NAME},
             "invalid_name",
             status=422,
         )
     if Device.objects.filter(tenant=tenant, name=name).exists():
         raise ApplicationError(
-            f"A device named '{name}' already exists: choose another name.",
+            _("A device named '%(name)s' already exists: choose another name.") % {"name": name},
             "device_name_taken",
             status=422,
         )
@@ -140,9 +142,11 @@ def device_create(*, tenant: Tenant, name: str, actor) -> Device:
         health = gateway.health()
         if not health.ok:
             raise ApplicationError(
-                f"Failed to create device: endpoint '{config.endpoint_name}' is unhealthy "
-                f"({health.detail or 'no answer'}). Try again once it is back; the platform "
-                "operator sees its health on the Endpoints page.",
+                # No endpoint name or gateway detail: tenant users see this message.
+                _(
+                    "Failed to create device: the WhatsApp server is not answering. Try again "
+                    "once it is back; the platform operator has been told on the Endpoints page."
+                ),
                 "endpoint_unhealthy",
                 status=503,
             )
@@ -171,7 +175,7 @@ def device_create(*, tenant: Tenant, name: str, actor) -> Device:
         if one_number:
             _refuse_if_single_session_taken(config.endpoint_name)
         raise ApplicationError(
-            f"A device named '{name}' already exists: choose another name.",
+            _("A device named '%(name)s' already exists: choose another name.") % {"name": name},
             "device_name_taken",
             status=422,
         ) from exc
