@@ -299,11 +299,25 @@ def device_refresh_status(*, device: Device) -> Device:
                 device, "The gateway no longer has this session: press Reconnect to recreate it."
             )
         else:
-            fields = _set_detail(device, f"Could not refresh the status: {exc.message}")
+            # Tenant users read this: say what happened without the endpoint's name or host
+            # (the gateway layer has logged those for the platform operator).
+            fields = _set_detail(device, _refresh_failure(exc))
     else:
         fields = _apply_status(device, status, now=now)
     _save(device, fields)
     return device
+
+
+def _refresh_failure(exc: GatewayError) -> str:
+    if exc.code == "timeout":
+        reason = _("the WhatsApp server did not answer within the time limit")
+    elif exc.code == "unreachable":
+        reason = _("the WhatsApp server could not be reached")
+    else:
+        reason = _("the WhatsApp server answered with an error")
+    return _("Could not refresh the status: %(reason)s. Showing the last known status.") % {
+        "reason": reason
+    }
 
 
 def _set_detail(device: Device, detail: str) -> list[str]:
