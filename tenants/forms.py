@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
-from tenants.models import Membership
+from tenants.models import Membership, Tenant
 
 
 class TenantLoginForm(AuthenticationForm):
@@ -41,6 +41,18 @@ class TenantCreateForm(forms.Form):
         self.fields["subdomain"].help_text = _(
             "Lowercase letters, digits and hyphens: the address becomes <subdomain>.%(domain)s."
         ) % {"domain": settings.BASE_DOMAIN}
+
+    def clean_subdomain(self) -> str:
+        # Checked here as well as in the service so the error sits on the field (aria-invalid).
+        value = self.cleaned_data["subdomain"].strip().lower()
+        try:
+            Tenant._meta.get_field("subdomain").run_validators(value)
+        except forms.ValidationError:
+            raise forms.ValidationError(
+                _("Use 1-63 lowercase letters, digits or hyphens; no hyphen at either end."),
+                code="invalid_subdomain",
+            ) from None
+        return value
 
 
 class MemberInviteForm(forms.Form):

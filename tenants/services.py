@@ -33,7 +33,8 @@ def tenant_create(
     name = (name or "").strip()
     if subdomain in RESERVED_SUBDOMAINS:
         raise ApplicationError(
-            f"'{subdomain}' is reserved for the platform; choose another subdomain.",
+            _("'%(subdomain)s' is reserved for the platform; choose another subdomain.")
+            % {"subdomain": subdomain},
             "subdomain_reserved",
             status=422,
         )
@@ -61,7 +62,9 @@ def tenant_create(
                 )
     except IntegrityError as exc:
         raise ApplicationError(
-            f"The subdomain '{subdomain}' is already taken.", "subdomain_taken", status=422
+            _("The subdomain '%(subdomain)s' is already taken.") % {"subdomain": subdomain},
+            "subdomain_taken",
+            status=422,
         ) from exc
     return tenant
 

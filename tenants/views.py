@@ -64,7 +64,9 @@ def tenant_list(request):
                     **form.cleaned_data,
                 )
             except ApplicationError as exc:
-                form.add_error(None, exc.message)
+                # A taken or reserved subdomain is that field's error, announced with it.
+                field = "subdomain" if exc.code.startswith("subdomain_") else None
+                form.add_error(field, exc.message)
             else:
                 done = _("Created %(name)s at %(address)s.") % {
                     "name": tenant.name,

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from whatsapp.models import TenantWhatsAppConfig, TokenScope
 
 
 class AssignEndpointForm(forms.Form):
-    endpoint_name = forms.ChoiceField(label="Endpoint", choices=())
+    endpoint_name = forms.ChoiceField(label=_("Endpoint"), choices=())
 
     def __init__(self, *args, endpoint_names: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         # Names only: URLs and keys never reach a page.
-        self.fields["endpoint_name"].choices = [("", "Choose an endpoint…")] + [
+        self.fields["endpoint_name"].choices = [("", _("Choose an endpoint…"))] + [
             (name, name) for name in endpoint_names
         ]
 
@@ -23,19 +24,19 @@ class SettingsForm(forms.ModelForm):
         model = TenantWhatsAppConfig
         fields = list(TenantWhatsAppConfig.SETTING_FIELDS)
         labels = {
-            "auto_reconnect": "Reconnect dropped devices automatically",
-            "reconnect_interval": "Reconnect interval (seconds)",
-            "health_check_interval": "Health check interval (seconds)",
-            "webhook_retries": "Webhook retries",
-            "message_timeout": "Message timeout (seconds)",
+            "auto_reconnect": _("Reconnect dropped devices automatically"),
+            "reconnect_interval": _("Reconnect interval (seconds)"),
+            "health_check_interval": _("Health check interval (seconds)"),
+            "webhook_retries": _("Webhook retries"),
+            "message_timeout": _("Message timeout (seconds)"),
         }
 
 
 class DeviceForm(forms.Form):
     name = forms.CharField(
-        label="Device name",
+        label=_("Device name"),
         max_length=60,
-        widget=forms.TextInput(attrs={"placeholder": "e.g. Front desk", "autocomplete": "off"}),
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. Front desk"), "autocomplete": "off"}),
     )
 
 

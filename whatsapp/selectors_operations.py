@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from whatsapp.endpoints import registry
 from whatsapp.models import (
@@ -96,8 +97,8 @@ def _probe_charts(start, buckets, endpoint) -> tuple[Chart, Chart]:
         hour = _key(row["hour"])
         latency[row["endpoint_name"]][hour] = round(row["latency"] or 0)
         health[row["endpoint_name"]][hour] = round(100 * row["ok"] / row["total"], 1)
-    latency_chart = Chart("probe-latency", "Probe latency per endpoint", "ms", buckets)
-    health_chart = Chart("probe-health", "Successful probes per endpoint", "%", buckets)
+    latency_chart = Chart("probe-latency", _("Probe latency per endpoint"), "ms", buckets)
+    health_chart = Chart("probe-health", _("Successful probes per endpoint"), "%", buckets)
     for name in names:
         latency_chart.series.append(Series(name, _fill(buckets, latency[name], None)))
         health_chart.series.append(Series(name, _fill(buckets, health[name], None)))
@@ -110,7 +111,7 @@ def _message_chart(start, buckets, endpoint) -> Chart:
     )
     if endpoint:
         recent = recent.filter(device__endpoint_name=endpoint)
-    chart = Chart("messages", "Messages per hour by outcome", "messages", buckets)
+    chart = Chart("messages", _("Messages per hour by outcome"), _("messages"), buckets)
     for label, column, extra in (
         ("sent", "sent_at", Q()),
         ("delivered", "delivered_at", Q()),
@@ -128,9 +129,14 @@ def _message_chart(start, buckets, endpoint) -> Chart:
     delivered = sum(chart.series[1].values)
     failed = sum(chart.series[3].values)
     if sent:
-        chart.summary = (
-            f"{sent} sent, {delivered} delivered ({100 * delivered / sent:.0f}%), {failed} failed."
-        )
+        chart.summary = _(
+            "%(sent)s sent, %(delivered)s delivered (%(share).0f%%), %(failed)s failed."
+        ) % {
+            "sent": sent,
+            "delivered": delivered,
+            "share": 100 * delivered / sent,
+            "failed": failed,
+        }
     return chart
 
 
@@ -147,7 +153,7 @@ def _pairing_chart(start, buckets, endpoint) -> Chart:
     connected = events.filter(kind=DeviceEvent.Kind.STATUS, outcome="connected").filter(
         from_pairing
     )
-    chart = Chart("pairing", "Pairing attempts and successes per hour", "pairings", buckets)
+    chart = Chart("pairing", _("Pairing attempts and successes per hour"), _("pairings"), buckets)
     for label, rows in (("attempts", started), ("connected", connected)):
         counts = dict(
             rows.annotate(hour=TruncHour("created_at")).values_list("hour").annotate(n=Count("id"))
@@ -155,7 +161,10 @@ def _pairing_chart(start, buckets, endpoint) -> Chart:
         chart.series.append(Series(label, _fill(buckets, {_key(h): n for h, n in counts.items()})))
     attempts, successes = sum(chart.series[0].values), sum(chart.series[1].values)
     if attempts:
-        chart.summary = f"{successes} of {attempts} pairing attempts connected."
+        chart.summary = _("%(successes)s of %(attempts)s pairing attempts connected.") % {
+            "successes": successes,
+            "attempts": attempts,
+        }
     return chart
 
 
@@ -175,9 +184,11 @@ def _webhook_charts(start, buckets, endpoint) -> tuple[Chart, Chart]:
         intake[hour] = row["n"]
         if row["lag"] is not None:
             lags[hour] = round(row["lag"].total_seconds(), 2)
-    intake_chart = Chart("webhook-intake", "Webhook events received per hour", "events", buckets)
+    intake_chart = Chart(
+        "webhook-intake", _("Webhook events received per hour"), _("events"), buckets
+    )
     intake_chart.series.append(Series("received", _fill(buckets, intake)))
-    lag_chart = Chart("webhook-lag", "Webhook processing lag (average)", "seconds", buckets)
+    lag_chart = Chart("webhook-lag", _("Webhook processing lag (average)"), _("seconds"), buckets)
     lag_chart.series.append(Series("lag", _fill(buckets, lags, None)))
     return intake_chart, lag_chart
 

@@ -123,13 +123,14 @@ def device_create(*, tenant: Tenant, name: str, actor) -> Device:
     name = (name or "").strip()
     if not name or len(name) > MAX_DEVICE_NAME:
         raise ApplicationError(
-            f"Give the device a name of 1 to {MAX_DEVICE_NAME} characters (e.g. 'Front desk').",
+            _("Give the device a name of 1 to %(max)s characters (e.g. 'Front desk').")
+            % {"max": MAX_DEVICE_NAME},
             "invalid_name",
             status=422,
         )
     if Device.objects.filter(tenant=tenant, name=name).exists():
         raise ApplicationError(
-            f"A device named '{name}' already exists: choose another name.",
+            _("A device named '%(name)s' already exists: choose another name.") % {"name": name},
             "device_name_taken",
             status=422,
         )
@@ -146,9 +147,11 @@ def device_create(*, tenant: Tenant, name: str, actor) -> Device:
         health = gateway.health()
         if not health.ok:
             raise ApplicationError(
-                f"Failed to create device: endpoint '{config.endpoint_name}' is unhealthy "
-                f"({health.detail or 'no answer'}). Try again once it is back; the platform "
-                "operator sees its health on the Endpoints page.",
+                # No endpoint name or gateway detail: tenant users see this message.
+                _(
+                    "Failed to create device: the WhatsApp server is not answering. Try again "
+                    "once it is back; the platform operator has been told on the Endpoints page."
+                ),
                 "endpoint_unhealthy",
                 status=503,
             )
@@ -177,7 +180,7 @@ def device_create(*, tenant: Tenant, name: str, actor) -> Device:
         if one_number:
             _refuse_if_single_session_taken(config.endpoint_name)
         raise ApplicationError(
-            f"A device named '{name}' already exists: choose another name.",
+            _("A device named '%(name)s' already exists: choose another name.") % {"name": name},
             "device_name_taken",
             status=422,
         ) from exc
@@ -301,11 +304,25 @@ def device_refresh_status(*, device: Device) -> Device:
                 device, "The gateway no longer has this session: press Reconnect to recreate it."
             )
         else:
-            fields = _set_detail(device, f"Could not refresh the status: {exc.message}")
+            # Tenant users read this: say what happened without the endpoint's name or host
+            # (the gateway layer has logged those for the platform operator).
+            fields = _set_detail(device, _refresh_failure(exc))
     else:
         fields = _apply_status(device, status, now=now)
     _save(device, fields)
     return device
+
+
+def _refresh_failure(exc: GatewayError) -> str:
+    if exc.code == "timeout":
+        reason = _("the WhatsApp server did not answer within the time limit")
+    elif exc.code == "unreachable":
+        reason = _("the WhatsApp server could not be reached")
+    else:
+        reason = _("the WhatsApp server answered with an error")
+    return _("Could not refresh the status: %(reason)s. Showing the last known status.") % {
+        "reason": reason
+    }
 
 
 def _set_detail(device: Device, detail: str) -> list[str]:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 from standardwebhooks import Webhook
 
@@ -63,13 +64,15 @@ def _new_secret() -> str:
 def _validate_events(events: object) -> list[str]:
     if not isinstance(events, list) or not events:
         raise ApplicationError(
-            f"events: list at least one of {', '.join(EVENT_TYPES)}.", "invalid_events", status=422
+            _("events: list at least one of %(events)s.") % {"events": ", ".join(EVENT_TYPES)},
+            "invalid_events",
+            status=422,
         )
     unknown = [e for e in events if e not in EVENT_TYPES]
     if unknown:
         raise ApplicationError(
-            f"events: unknown event '{str(unknown[0])[:40]}'; known events are "
-            f"{', '.join(EVENT_TYPES)}.",
+            _("events: unknown event '%(event)s'; known events are %(events)s.")
+            % {"event": str(unknown[0])[:40], "events": ", ".join(EVENT_TYPES)},
             "unknown_event",
             status=422,
         )
@@ -83,7 +86,9 @@ def event_endpoint_create(
     """Subscribe a URL. Returns (endpoint, secret); the secret is shown to the caller once."""
     url = (url or "").strip() if isinstance(url, str) else ""
     if not url or len(url) > 500:
-        raise ApplicationError("url: give the endpoint's https:// URL.", "invalid_url", status=422)
+        raise ApplicationError(
+            _("url: give the endpoint's https:// URL."), "invalid_url", status=422
+        )
     try:
         url_check(url)
     except UnsafeUrl as exc:
@@ -91,7 +96,8 @@ def event_endpoint_create(
     events = _validate_events(events)
     if EventEndpoint.objects.filter(tenant=tenant).count() >= MAX_ENDPOINTS_PER_TENANT:
         raise ApplicationError(
-            f"A workspace can have at most {MAX_ENDPOINTS_PER_TENANT} event endpoints.",
+            _("A workspace can have at most %(max)s event endpoints.")
+            % {"max": MAX_ENDPOINTS_PER_TENANT},
             "too_many_endpoints",
             status=422,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from booqing.exceptions import ApplicationError
 from tenants.models import Tenant
@@ -25,9 +26,11 @@ def gateway_for_endpoint(
         endpoint = registry().config(endpoint_name)
     except EndpointNotFound:
         raise ApplicationError(
-            f"Endpoint not found: '{endpoint_name}' is not configured on this server any more. "
-            "The platform operator must add it back to WHATSAPP_ENDPOINTS or assign another "
-            "endpoint.",
+            _(
+                "The WhatsApp server '%(name)s' is not configured on this server any more. The "
+                "platform operator must add it back to WHATSAPP_ENDPOINTS or assign another one."
+            )
+            % {"name": endpoint_name},
             "endpoint_not_found",
             status=409,
         ) from None
@@ -38,8 +41,11 @@ def tenant_config_or_error(tenant: Tenant) -> TenantWhatsAppConfig:
     config = TenantWhatsAppConfig.objects.filter(tenant=tenant).first()
     if config is None:
         raise ApplicationError(
-            f"WhatsApp is not set up for {tenant.name}: ask the platform operator to assign an "
-            "endpoint first.",
+            _(
+                "WhatsApp is not set up for %(name)s: ask the platform operator to connect a "
+                "WhatsApp server first."
+            )
+            % {"name": tenant.name},
             "not_configured",
             status=409,
         )

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from booqing.exceptions import ApplicationError, NotFoundError
 from tenants.models import Tenant
@@ -30,7 +31,7 @@ def _validate_name(name: object) -> str:
     name = name.strip().lower() if isinstance(name, str) else ""
     if not _NAME.fullmatch(name):
         raise ApplicationError(
-            "name: use 1-50 lowercase letters, digits, '-' or '_' (e.g. 'reminder').",
+            _("name: use 1-50 lowercase letters, digits, '-' or '_' (e.g. 'reminder')."),
             "invalid_template_name",
             status=422,
         )
@@ -39,10 +40,11 @@ def _validate_name(name: object) -> str:
 
 def _validate_body(body: object) -> str:
     if not isinstance(body, str) or not body.strip():
-        raise ApplicationError("body: the template text is empty.", "empty_body", status=422)
+        raise ApplicationError(_("body: the template text is empty."), "empty_body", status=422)
     if len(body) > MAX_BODY_CHARS:
         raise ApplicationError(
-            f"body: the template is {len(body)} characters long; the limit is {MAX_BODY_CHARS}.",
+            _("body: the template is %(length)s characters long; the limit is %(max)s.")
+            % {"length": len(body), "max": MAX_BODY_CHARS},
             "body_too_long",
             status=422,
         )
@@ -72,7 +74,8 @@ def template_create(*, tenant: Tenant, name: object, body: object, actor=None) -
     name, body = _validate_name(name), _validate_body(body)
     if MessageTemplate.objects.filter(tenant=tenant).count() >= MAX_TEMPLATES_PER_TENANT:
         raise ApplicationError(
-            f"A workspace can have at most {MAX_TEMPLATES_PER_TENANT} templates.",
+            _("A workspace can have at most %(max)s templates.")
+            % {"max": MAX_TEMPLATES_PER_TENANT},
             "too_many_templates",
             status=422,
         )
@@ -84,7 +87,9 @@ def template_create(*, tenant: Tenant, name: object, body: object, actor=None) -
             )
     except IntegrityError:
         raise ApplicationError(
-            f"name: a template named '{name}' already exists.", "template_name_taken", status=409
+            _("name: a template named '%(name)s' already exists.") % {"name": name},
+            "template_name_taken",
+            status=409,
         ) from None
     return template
 
@@ -110,7 +115,7 @@ def template_update(
             )
     except IntegrityError:
         raise ApplicationError(
-            f"name: a template named '{template.name}' already exists.",
+            _("name: a template named '%(name)s' already exists.") % {"name": template.name},
             "template_name_taken",
             status=409,
         ) from None

@@ -198,7 +198,7 @@ def test_it_explains_a_failed_create_and_leaves_no_device(config_a, alice, rsps)
 def test_it_explains_what_to_do_when_no_endpoint_is_assigned(cast):
     client = client_for(cast.charlie, cast.host_b)
     message = assert_error(post(client, "/devices", {"name": "Desk"}), 409, "not_configured")
-    assert "assign an endpoint" in message
+    assert "connect a WhatsApp server" in message
 
 
 @pytest.mark.parametrize("payload", [{}, {"name": ""}, {"name": "x" * 61}, {"name": 7}])

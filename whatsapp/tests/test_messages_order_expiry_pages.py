@@ -246,7 +246,8 @@ def test_the_dashboard_and_inbox_say_what_happens_to_messages_during_an_outage(d
     html = client_for(cast.alice, cast.host_a).get(url(page)).content.decode()
 
     assert 'data-testid="outage-banner"' in html
-    assert "Endpoint Primary is not answering since" in html
+    assert "The WhatsApp server is not answering since" in html
+    assert "Primary" not in html  # tenant pages never name the endpoint
     assert "sent automatically, once each, as soon as it answers again" in html
 
 

@@ -533,7 +533,7 @@ def test_the_device_page_renders_from_the_database_and_checks_live_status_asynch
         assert len(nothing_may_be_called.calls) == 0
     page = response.content.decode()
     assert response.status_code == 200
-    assert "checking with the gateway…" in page
+    assert "checking with WhatsApp…" in page
     assert re.search(r'hx-trigger="load[^"]*"', page)
 
 
@@ -544,13 +544,13 @@ def test_the_dashboard_renders_from_the_database_then_checks_live_status(
     calls = len(gateway.calls)
     page = client.get("/admin/whatsapp").content.decode()
     assert len(gateway.calls) == calls
-    assert "checking with the gateway…" in page
+    assert "checking with WhatsApp…" in page
     assert "?live=1" in page
 
     gateway.get(f"{PRIMARY}/api/sessions/default", json=session_answer("WORKING"))
     live = client.get("/admin/whatsapp?live=1", **HTMX).content.decode()
     assert 'data-status="connected"' in live
-    assert "checking with the gateway…" not in live
+    assert "checking with WhatsApp…" not in live
 
     # the device page (from the database) now says the same thing
     device_page = client.get(f"/admin/whatsapp/devices/{core_device.pk}").content.decode()

@@ -100,11 +100,12 @@ def assert_no_keys(response) -> None:
 # --- dashboard ---------------------------------------------------------------------------------
 
 
-def test_it_shows_the_endpoint_by_name_with_unknown_health(configured):
+def test_it_shows_the_whatsapp_server_without_its_name_and_with_unknown_health(configured):
     response = client_for(configured.alice, configured.host_a).get("/admin/whatsapp")
 
     assert response.status_code == 200
-    assert "Primary" in text(response)
+    assert "WhatsApp server" in text(response)
+    assert "Primary" not in text(response)  # the endpoint's name is the operator's business
     assert "Health status unknown" in text(response)
     assert "primary.gateway.test" not in text(response)
     assert_no_keys(response)
@@ -126,7 +127,8 @@ def test_it_explains_an_endpoint_missing_from_the_server(cast):
 
     response = client_for(cast.alice, cast.host_a).get("/admin/whatsapp")
 
-    assert "Endpoint not found" in text(response)
+    assert "is not available any more" in text(response)
+    assert "Retired" not in text(response)
 
 
 def test_it_explains_that_whatsapp_is_not_set_up(cast):
@@ -145,7 +147,7 @@ def test_it_lists_devices_with_readable_status(configured):
     assert "Front desk" in page
     assert "Waiting for QR scan" in page
     assert "Back office" in page
-    assert "+628111222333" in page
+    assert "0811-1222-333" in page  # as Indonesians dial it
     assert "Globex phone" not in page
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from booqing.exceptions import ApplicationError
@@ -62,7 +63,10 @@ def _perform(request, tenant: Tenant, action: str):
         # The service checks the name against WHATSAPP_ENDPOINTS and says what is wrong.
         name = request.POST.get("endpoint_name", "")
         services.endpoint_assign(tenant=tenant, endpoint_name=name, actor=request.user)
-        return f"Endpoint {name} assigned to {tenant.name}.", {}
+        return _("Endpoint %(endpoint)s assigned to %(tenant)s.") % {
+            "endpoint": name,
+            "tenant": tenant.name,
+        }, {}
     if action == "settings":
         config = TenantWhatsAppConfig.objects.filter(tenant=tenant).first()
         form = SettingsForm(request.POST, instance=config or TenantWhatsAppConfig())
@@ -73,14 +77,17 @@ def _perform(request, tenant: Tenant, action: str):
             actor=request.user,
             **{f: form.cleaned_data[f] for f in TenantWhatsAppConfig.SETTING_FIELDS},
         )
-        return "Settings saved.", {}
+        return _("Settings saved."), {}
     if action == "remove":
         services.endpoint_remove(tenant=tenant, actor=request.user)
-        return f"Endpoint removed from {tenant.name}.", {}
+        return _("Endpoint removed from %(tenant)s.") % {"tenant": tenant.name}, {}
     if action == "test":
         probe = services.endpoint_connection_test(tenant=tenant)
-        return f"{probe.endpoint_name} answered in {probe.latency_ms} ms: healthy.", {}
-    raise ApplicationError(f"Unknown action '{action}'.")
+        return _("%(endpoint)s answered in %(ms)s ms: healthy.") % {
+            "endpoint": probe.endpoint_name,
+            "ms": probe.latency_ms,
+        }, {}
+    raise ApplicationError(_("Unknown action '%(action)s'.") % {"action": action})
 
 
 @superadmin_required
@@ -91,7 +98,7 @@ def tenant_setup(request, tenant_id):
         return render(request, SETUP_TEMPLATE, _setup_context(tenant, query=request.GET))
     try:
         success, forms = _perform(request, tenant, request.POST.get("action", ""))
-        error = None if success else "Please correct the highlighted fields."
+        error = None if success else _("Please correct the highlighted fields.")
     except ApplicationError as exc:
         success, forms, error = None, {}, exc.message
     if success and not request.htmx:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -66,7 +67,10 @@ def event_endpoint_create(request):
 def event_endpoint_delete(request, endpoint_id):
     endpoint = get_object_or_404(EventEndpoint, pk=endpoint_id, tenant=request.tenant)
     event_services.event_endpoint_delete(endpoint=endpoint, actor=request.user)
-    messages.success(request, f"Endpoint {endpoint.url} removed: it receives no more events.")
+    messages.success(
+        request,
+        _("Endpoint %(url)s removed: it receives no more events.") % {"url": endpoint.url},
+    )
     return redirect("whatsapp_event_endpoints")
 
 
@@ -80,5 +84,7 @@ def event_delivery_replay(request, endpoint_id, delivery_id):
         endpoint__tenant=request.tenant,
     )
     event_services.event_delivery_replay(delivery=delivery, actor=request.user)
-    messages.success(request, f"Event {delivery.webhook_id} queued to be sent again.")
+    messages.success(
+        request, _("Event %(id)s queued to be sent again.") % {"id": delivery.webhook_id}
+    )
     return redirect("whatsapp_event_endpoints")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from booqing.exceptions import ApplicationError
@@ -41,7 +42,7 @@ def message_template_create(request):
     except ApplicationError as exc:
         context = _context(request, error=exc.message, name=name, body=body)
         return render(request, TEMPLATES_TEMPLATE, context, status=error_status(exc))
-    messages.success(request, f"Template “{template.name}” created.")
+    messages.success(request, _("Template “%(name)s” created.") % {"name": template.name})
     return redirect("whatsapp_templates")
 
 
@@ -60,7 +61,7 @@ def message_template_update(request, name):
             _context(request, error=exc.message),
             status=error_status(exc),
         )
-    messages.success(request, f"Template “{template.name}” saved.")
+    messages.success(request, _("Template “%(name)s” saved.") % {"name": template.name})
     return redirect("whatsapp_templates")
 
 
@@ -69,7 +70,7 @@ def message_template_update(request, name):
 def message_template_delete(request, name):
     template = get_object_or_404(MessageTemplate, tenant=request.tenant, name=name)
     template_services.template_delete(template=template, actor=request.user)
-    messages.success(request, f"Template “{template.name}” deleted.")
+    messages.success(request, _("Template “%(name)s” deleted.") % {"name": template.name})
     return redirect("whatsapp_templates")
 
 
