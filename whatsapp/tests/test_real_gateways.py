@@ -533,7 +533,7 @@ def test_the_device_page_renders_from_the_database_and_checks_live_status_asynch
         assert len(nothing_may_be_called.calls) == 0
     page = response.content.decode()
     assert response.status_code == 200
-    assert "checking with WhatsApp…" in page
+    assert "checking with the gateway…" in page
     assert re.search(r'hx-trigger="load[^"]*"', page)
 
 
