@@ -227,10 +227,10 @@ def delivery_state(*, tenant: Tenant) -> DeliveryState:
 # --- The team inbox: one page of conversations, a thread, and the stamps its polls compare. ---
 
 INBOX_PAGE_SIZE = 25
-THREAD_LIMIT = 200
+THREAD_LIMIT = 100
 # Message-text search reads at most this many of the tenant's latest messages (newest first, via
-# the message_list_order index), so a search costs the same with 200,000 messages as with 5,000.
-SEARCH_RECENT_MESSAGES = 5000
+# the message_list_order index), so a search costs the same with 200,000 messages as with 2,000.
+SEARCH_RECENT_MESSAGES = 2000
 INBOX_FILTERS = ("all", "unread", "attention")
 
 
