@@ -83,7 +83,7 @@ def test_the_api_answers_503_with_retry_after_when_the_database_is_busy(
 def test_a_page_answers_503_with_retry_after_when_the_database_is_busy(
     cast, monkeypatch, no_error_logs
 ):
-    monkeypatch.setattr("whatsapp.views.tenant_inbox.selectors.inbox_conversations", busy)
+    monkeypatch.setattr("whatsapp.views.tenant_inbox.selectors.inbox_page", busy)
 
     response = client_for(cast.alice, cast.host_a).get("/admin/whatsapp/conversations/")
 
