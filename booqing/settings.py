@@ -55,11 +55,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # The inbox's "anything new?" polls: a bodiless 204 after one query when nothing changed.
+    # First, so an open tab's poll every two seconds is not a request log line each time
+    # (a changed stamp falls through and is logged and measured like any page).
+    "whatsapp.inbox_poll.InboxPollFastPathMiddleware",
     "booqing.observability.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whatsapp.middleware.WebhookFastPathMiddleware",
-    # The inbox's "anything new?" polls: a 204 after one query when nothing changed.
-    "whatsapp.inbox_poll.InboxPollFastPathMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # After whitenoise (static files need neither): every page and API reply is private and
     # never stored by a cache, and pages run under a Content-Security-Policy.

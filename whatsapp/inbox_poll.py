@@ -13,6 +13,7 @@ import re
 
 from django.conf import settings
 from django.core import signing
+from django.db import DatabaseError
 from django.http import HttpResponse
 
 from tenants.hosts import subdomain_from_host
@@ -64,7 +65,11 @@ class InboxPollFastPathMiddleware:
         watched = match["conversation_id"] or ""
         if host.subdomain != ticket.get("s") or watched.lower() != ticket.get("c"):
             return self.get_response(request)
-        stamp = stamp_for(tenant_id=ticket["t"], conversation_id=watched or None)
+        try:
+            stamp = stamp_for(tenant_id=ticket["t"], conversation_id=watched or None)
+        except DatabaseError:
+            # A busy or briefly absent database: the normal path answers (a friendly 503).
+            return self.get_response(request)
         if request.headers.get("If-None-Match") != etag(stamp):
             return self.get_response(request)
         response = HttpResponse(status=204)

@@ -1,0 +1,85 @@
+"""The live inbox in Chromium: polls keep focus and the draft, Enter sends, the list updates."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+
+from booqing.test import PASSWORD
+from whatsapp import services
+from whatsapp.models import Device, DeviceStatus, Message, TenantWhatsAppConfig
+from whatsapp.tests.conftest import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def tenant_url(live_server, subdomain: str) -> str:
+    return live_server.url.replace("://localhost", f"://{subdomain}.localhost")
+
+
+@pytest.fixture
+def front_desk(cast):
+    TenantWhatsAppConfig.objects.create(
+        tenant=cast.tenant_a, endpoint_name="Primary", is_configured=True
+    )
+    return Device.objects.create(
+        tenant=cast.tenant_a,
+        name="Front desk",
+        endpoint_name="Primary",
+        session_name="bq-acme-front-desk",
+        status=DeviceStatus.CONNECTED,
+        webhook_secret="secret-front-desk",
+    )
+
+
+def receive(device, contact: str, body: str) -> Message:
+    return services.message_receive(
+        device=device,
+        inbound={"message_id": f"in-{uuid.uuid4().hex}", "phone": contact, "body": body},
+    )
+
+
+def test_a_poll_keeps_focus_and_the_draft_and_enter_sends(cast, front_desk, live_server, page):
+    first = receive(front_desk, "+6281100000001", "Halo, bisa jam 3?")
+    base = tenant_url(live_server, "acme")
+    login(page, base, "alice", PASSWORD)
+    page.goto(f"{base}/admin/whatsapp/conversations/{first.conversation_id}")
+    box = page.locator("textarea[name=body]")
+    box.click()
+    box.type("Bisa, saya cek")
+
+    receive(front_desk, "+6281100000001", "Atau jam 4 juga boleh")
+    expect(page.get_by_text("Atau jam 4 juga boleh")).to_be_visible(timeout=10_000)
+
+    assert page.evaluate("document.activeElement.name") == "body"
+    expect(box).to_have_value("Bisa, saya cek")
+
+    box.press("Shift+Enter")
+    box.type("dulu ya")
+    box.press("Enter")
+    outbound = page.locator("[data-testid=message][data-direction=out]")
+    expect(outbound).to_have_count(1, timeout=10_000)
+    expect(outbound.first.locator(".bubble-body")).to_contain_text("Bisa, saya cek")
+    expect(outbound.first.get_by_test_id("sender")).to_have_text("alice")
+    sent = Message.objects.get(direction="out")
+    assert sent.body == "Bisa, saya cek\ndulu ya"
+
+
+def test_the_conversation_list_updates_itself(cast, front_desk, live_server, page):
+    receive(front_desk, "+6281100000001", "Halo")
+    base = tenant_url(live_server, "acme")
+    login(page, base, "alice", PASSWORD)
+    page.goto(f"{base}/admin/whatsapp/conversations/")
+    rows = page.get_by_test_id("conversation")
+    expect(rows).to_have_count(1)
+    page.evaluate("window.__noReload = 1")
+
+    receive(front_desk, "+6281100000002", "Mau creambath Sabtu")
+
+    expect(rows).to_have_count(2, timeout=10_000)
+    expect(rows.first).to_contain_text("Mau creambath Sabtu")
+    expect(page.get_by_test_id("nav-unread")).to_have_text("2", timeout=10_000)
+    assert page.title().startswith("(2) ")
+    assert page.evaluate("window.__noReload") == 1
