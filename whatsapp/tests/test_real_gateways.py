@@ -564,7 +564,7 @@ def test_a_hung_gateway_costs_the_live_check_not_the_page(core_device, cast, gat
     live = client.get(f"/admin/whatsapp/devices/{core_device.pk}", **HTMX).content.decode()
     # The owner reads a plain sentence (issue 11: no gateway names or hosts on tenant pages);
     # the gateway's own reason stays on the device for superadmins and the API.
-    assert "The last status check did not reach WhatsApp" in live
+    assert "Could not refresh the status" in live
     assert "primary.gateway.test" not in live
     core_device.refresh_from_db()
     assert "did not answer within" in core_device.status_detail

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import timedelta
+from urllib.parse import unquote
 
 import pytest
 import responses
@@ -346,7 +347,7 @@ def test_it_shows_why_the_status_could_not_be_refreshed(configured, gateway):
     )
 
     # Salon owners read what happened, not the gateway's name and host (issue 11).
-    assert "The last status check did not reach WhatsApp" in page
+    assert "Could not refresh the status" in page
     assert "Gateway '" not in page
     assert PRIMARY.split("//", 1)[1] not in page
 
@@ -446,7 +447,7 @@ def test_it_lists_conversations_newest_first_with_unread_counts(configured):
     page = text(client_for(configured.bob, configured.host_a).get("/admin/whatsapp/conversations/"))
 
     assert page.index("New Nina") < page.index("Old Olga")
-    assert re.search(r'data-testid="unread"[^>]*>3</span>', page)
+    assert re.search(r'data-testid="unread"[^>]*>3<', page)
     assert "Can I book at 10?" in page
     assert "Globex Gina" not in page
 
@@ -479,15 +480,17 @@ def test_it_pages_the_inbox_by_25(configured):
     client = client_for(configured.alice, configured.host_a)
 
     first = text(client.get("/admin/whatsapp/conversations/"))
-    second = text(client.get("/admin/whatsapp/conversations/", {"page": 2}))
+    # Keyset paging (issue 11: no COUNT(*) over the history): "Older" carries the cursor.
+    older = re.search(r'href="\?[^"]*after=([^"&]+)"[^>]*data-testid="older"', first)
+    second = text(client.get("/admin/whatsapp/conversations/", {"after": unquote(older[1])}))
 
     assert first.count('data-testid="conversation"') == 25
     assert second.count('data-testid="conversation"') == 5
-    assert "Page 1 of 2" in first
+    assert 'data-testid="older"' not in second
 
 
 def test_it_loads_the_inbox_in_the_same_number_of_queries_for_5_or_50(
-    configured, django_assert_num_queries
+    configured, django_assert_max_num_queries
 ):
     device = make_device(configured.tenant_a, status=DeviceStatus.CONNECTED)
     make_device(configured.tenant_a, "Second phone", status=DeviceStatus.CONNECTED)
@@ -499,7 +502,7 @@ def test_it_loads_the_inbox_in_the_same_number_of_queries_for_5_or_50(
     for i in range(5, 50):
         make_conversation(device, f"+62811000{i:05d}", unread_count=i)
 
-    with django_assert_num_queries(len(five.captured_queries)):
+    with django_assert_max_num_queries(len(five.captured_queries)):
         response = client.get("/admin/whatsapp/conversations/")
 
     assert text(response).count('data-testid="conversation"') == 25
@@ -624,7 +627,7 @@ def test_it_polls_the_message_list(configured):
     after = text(client.get(url, **HTMX))
 
     assert before.lstrip().startswith('<div id="thread-messages"')
-    assert 'hx-trigger="every 2s"' in before
+    assert "data-poll-url=" in before  # static/js polls with a version stamp (issue 11)
     assert "Second" not in before
     assert "Second" in after
 
