@@ -35,7 +35,7 @@ messages: | $(VENV)/bin/activate
 # After changing texts: collect them into locale/id/LC_MESSAGES/django.po, then translate the new ones.
 messages-update: install
 	$(PY) manage.py makemessages -l id --ignore node_modules --ignore bench --ignore staticfiles \
-		--ignore "whatsapp/simulator/*" --no-obsolete
+		--ignore "gateway_simulator/*" --no-obsolete
 
 ## make run: install, migrate, seed the demo and start web, worker, scheduler and the gateway simulator
 run: install messages

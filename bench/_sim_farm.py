@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from whatsapp.simulator import server
-from whatsapp.simulator.testing import start_simulator_thread
+from gateway_simulator import server
+from gateway_simulator.testing import start_simulator_thread
 
 _lock = threading.Lock()
 _calls: Counter[str] = Counter()

@@ -205,7 +205,7 @@ def main() -> int:
 
     print(__doc__.split("\n\n")[0])
     print(h.machine_line())
-    from whatsapp.simulator.testing import start_simulator_process
+    from gateway_simulator.testing import start_simulator_process
 
     results: dict = {"bench": "reminder_blast", "target": TARGET, "args": vars(args)}
     sim = None

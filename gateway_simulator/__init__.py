@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from whatsapp.simulator.state import Knobs
+from gateway_simulator.state import Knobs
 
 __all__ = ["Knobs"]

@@ -1,4 +1,4 @@
-"""`python -m whatsapp.simulator --flavor waha-core`: run the simulator without Django."""
+"""`python -m gateway_simulator --flavor waha-core`: run the simulator without Django."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import argparse
 import logging
 import sys
 
-from whatsapp.simulator.cli import add_arguments, knobs_from_options
-from whatsapp.simulator.server import serve
+from gateway_simulator.cli import add_arguments, knobs_from_options
+from gateway_simulator.server import serve
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m whatsapp.simulator",
+        prog="python -m gateway_simulator",
         description="A gateway simulator: WAHA Core, WAHA Plus or Evolution API.",
     )
     add_arguments(parser)

@@ -1,4 +1,4 @@
-"""Command-line options of the simulator, shared by `python -m whatsapp.simulator` and manage.py."""
+"""Command-line options of the simulator, shared by `python -m gateway_simulator` and manage.py."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import json
 import os
 from typing import Any
 
-from whatsapp.simulator.flavors import DEFAULT_FLAVOR, FLAVORS
-from whatsapp.simulator.state import Knobs, SimError
+from gateway_simulator.flavors import DEFAULT_FLAVOR, FLAVORS
+from gateway_simulator.state import Knobs, SimError
 
 _HELP = {
     "latency_ms": "milliseconds added to every /api/* response",

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from whatsapp.simulator.flavors import CORE_ONLY_DEFAULT, DEFAULT_FLAVOR, Flavor, flavor_named
-from whatsapp.simulator.scheduler import Scheduler
-from whatsapp.simulator.state import (
+from gateway_simulator.flavors import CORE_ONLY_DEFAULT, DEFAULT_FLAVOR, Flavor, flavor_named
+from gateway_simulator.scheduler import Scheduler
+from gateway_simulator.state import (
     ACK_NAMES,
     Knobs,
     Message,
@@ -26,7 +26,7 @@ from whatsapp.simulator.state import (
     now_ms,
     validate_session_name,
 )
-from whatsapp.simulator.webhooks import Style, WebhookDispatcher
+from gateway_simulator.webhooks import Style, WebhookDispatcher
 
 CORE_STYLE = Style(sign=False, retries=False, request_headers=False, user_agent="WAHA/2024.10.8")
 EVOLUTION_STYLE = Style(

@@ -13,9 +13,9 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
-from whatsapp.simulator.core import EVOLUTION_STYLE, Simulator
-from whatsapp.simulator.routing import Request, Response, render_png
-from whatsapp.simulator.state import Session, SimError, digits_of
+from gateway_simulator.core import EVOLUTION_STYLE, Simulator
+from gateway_simulator.routing import Request, Response, render_png
+from gateway_simulator.state import Session, SimError, digits_of
 
 Handler = Callable[["EvolutionApi", Request], Response]
 ROUTES: list[tuple[str, re.Pattern[str], Handler]] = []

@@ -8,9 +8,9 @@ import threading
 import time
 from typing import Any
 
-from whatsapp.simulator.core import Simulator
-from whatsapp.simulator.routing import Request, Response, route
-from whatsapp.simulator.state import SimError
+from gateway_simulator.core import Simulator
+from gateway_simulator.routing import Request, Response, route
+from gateway_simulator.state import SimError
 
 FAULT_MODES = ("none", "error_after_delivery", "slow_reply_after_delivery")
 _faults: dict[int, dict[str, Any]] = {}

@@ -6,7 +6,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
-from whatsapp.simulator.state import Message
+from gateway_simulator.state import Message
 
 DEFAULT_CONTACT = "6281100000001"
 

@@ -12,8 +12,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from whatsapp.simulator.core import DEFAULT, Simulator
-from whatsapp.simulator.state import Message, Session
+from gateway_simulator.core import DEFAULT, Simulator
+from gateway_simulator.state import Message, Session
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
-from whatsapp.simulator.state import SimError
+from gateway_simulator.state import SimError
 
 
 @dataclass

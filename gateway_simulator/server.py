@@ -12,11 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from whatsapp.simulator import evolution, history, pages
-from whatsapp.simulator.core import ALREADY_LINKED, PAIRED, Simulator
-from whatsapp.simulator.flavors import DEFAULT_FLAVOR, PLUS_ONLY
-from whatsapp.simulator.persistence import StateFile
-from whatsapp.simulator.routing import (
+from gateway_simulator import evolution, history, pages
+from gateway_simulator.core import ALREADY_LINKED, PAIRED, Simulator
+from gateway_simulator.flavors import DEFAULT_FLAVOR, PLUS_ONLY
+from gateway_simulator.persistence import StateFile
+from gateway_simulator.routing import (
     ROUTES,
     SEGMENT,
     Request,
@@ -25,7 +25,7 @@ from whatsapp.simulator.routing import (
     render_png,
     route,
 )
-from whatsapp.simulator.state import Knobs, SimError, digits_of
+from gateway_simulator.state import Knobs, SimError, digits_of
 
 logger = logging.getLogger(__name__)
 
@@ -464,7 +464,7 @@ def make_server(
 
 
 def serve(**kwargs: Any) -> None:
-    """Run until interrupted (used by `python -m whatsapp.simulator` and the Django command)."""
+    """Run until interrupted (used by `python -m gateway_simulator` and the Django command)."""
     server = make_server(**kwargs)
     host, port = server.server_address[:2]
     print(

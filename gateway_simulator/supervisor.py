@@ -3,7 +3,7 @@
 honcho stops every process when one exits. A real gateway dies without taking the product down,
 so the demo's simulators run under this supervisor, which stays up whatever they do:
 
-    python -m whatsapp.simulator.supervisor --state-dir .simulator \
+    python -m gateway_simulator.supervisor --state-dir .simulator \
         acme=waha-core:3001 globex=waha-core:3002 shared=waha-plus:3000
 
 `kill <pid>` (or SIGSTOP) one simulator to watch the product's "endpoint down" states; start it
@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from whatsapp.simulator.flavors import FLAVORS
+from gateway_simulator.flavors import FLAVORS
 
 SPEC = re.compile(r"^(?P<label>[a-z0-9_-]+)=(?P<flavor>[a-z-]+):(?P<port>\d{1,5})$")
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -48,7 +48,7 @@ class Child:
         return [
             sys.executable,
             "-m",
-            "whatsapp.simulator",
+            "gateway_simulator",
             "--flavor",
             self.flavor,
             "--host",
@@ -173,7 +173,7 @@ class Supervisor:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m whatsapp.simulator.supervisor",
+        prog="python -m gateway_simulator.supervisor",
         description="Run several gateway simulators; one exiting never stops the rest.",
     )
     parser.add_argument("specs", nargs="+", metavar="LABEL=FLAVOR:PORT")

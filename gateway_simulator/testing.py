@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from whatsapp.simulator.flavors import DEFAULT_FLAVOR, flavor_named
-from whatsapp.simulator.server import SimulatorServer, make_server
-from whatsapp.simulator.state import Knobs, SimError
+from gateway_simulator.flavors import DEFAULT_FLAVOR, flavor_named
+from gateway_simulator.server import SimulatorServer, make_server
+from gateway_simulator.state import Knobs, SimError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 10.0
 # The simulator is always local: never route control calls through a proxy from the environment.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -162,7 +162,7 @@ class _Client:
 
 
 class SimulatorProcess(_Client):
-    """`python -m whatsapp.simulator` in a subprocess; .stop(), .restart(), context manager."""
+    """`python -m gateway_simulator` in a subprocess; .stop(), .restart(), context manager."""
 
     def __init__(
         self,
@@ -210,7 +210,7 @@ class SimulatorProcess(_Client):
         # Open for the whole life of the process, so not a `with` block; a file, not a pipe, so a
         # chatty simulator can never block on a full pipe buffer.
         self._log = tempfile.TemporaryFile()  # noqa: SIM115
-        command = [sys.executable, "-m", "whatsapp.simulator", "--host", self.host]
+        command = [sys.executable, "-m", "gateway_simulator", "--host", self.host]
         command += ["--port", str(self.port), "--knobs", json.dumps(self.knobs)]
         command += ["--flavor", self.flavor]
         if self.state_file:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from whatsapp.simulator.scheduler import Scheduler
-from whatsapp.simulator.state import Knobs, new_event_id, now_ms
+from gateway_simulator.scheduler import Scheduler
+from gateway_simulator.state import Knobs, new_event_id, now_ms
 
 logger = logging.getLogger(__name__)
 

@@ -168,7 +168,7 @@ def test_every_text_marked_for_translation_has_an_indonesian_translation(tmp_pat
         call_command(
             "makemessages",
             locale=["id"],
-            ignore_patterns=["node_modules", "bench", "staticfiles", "whatsapp/simulator/*"],
+            ignore_patterns=["node_modules", "bench", "staticfiles", "gateway_simulator/*"],
             no_obsolete=True,
             verbosity=0,
         )

@@ -21,8 +21,8 @@ from django.conf import settings
 from django.db import OperationalError, connection
 
 from booqing.test import client_for
+from gateway_simulator.testing import PROJECT_ROOT
 from whatsapp.models import Device, Message, TenantWhatsAppConfig, WebhookEvent
-from whatsapp.simulator.testing import PROJECT_ROOT
 from whatsapp.tests import waha_webhooks as waha
 from whatsapp.tests.test_reliability_pg import (
     SECRET,

@@ -16,8 +16,8 @@ import pytest
 import requests
 from django.core.management import call_command
 
+from gateway_simulator.testing import PROJECT_ROOT, free_port
 from whatsapp.models import TenantWhatsAppConfig
-from whatsapp.simulator.testing import PROJECT_ROOT, free_port
 from whatsapp.tests.conftest import wait_until
 
 DEMO_KEY = "demo-canary-key-4b1f"
@@ -28,7 +28,7 @@ class Supervised:
 
     def __init__(self, tmp_path, *specs: str) -> None:
         env = {**os.environ, "WAHA_API_KEY": DEMO_KEY, "PYTHONUNBUFFERED": "1"}
-        command = [sys.executable, "-m", "whatsapp.simulator.supervisor"]
+        command = [sys.executable, "-m", "gateway_simulator.supervisor"]
         command += ["--state-dir", str(tmp_path), "--restart-hint", "restart {label} by hand"]
         self.process = subprocess.Popen(
             [*command, *specs],

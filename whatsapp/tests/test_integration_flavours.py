@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from gateway_simulator.testing import start_simulator_process
 from whatsapp import services
 from whatsapp.models import Device, DeviceStatus, Message, MessageStatus, TenantWhatsAppConfig
-from whatsapp.simulator.testing import start_simulator_process
 from whatsapp.tasks import send_message
 from whatsapp.tests.conftest import SIM_KEY, wait_until
 

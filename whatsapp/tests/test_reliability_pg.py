@@ -26,6 +26,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from gateway_simulator.testing import PROJECT_ROOT
 from whatsapp import services
 from whatsapp.models import (
     Conversation,
@@ -36,7 +37,6 @@ from whatsapp.models import (
     TenantWhatsAppConfig,
     WebhookEvent,
 )
-from whatsapp.simulator.testing import PROJECT_ROOT
 from whatsapp.tests import waha_webhooks as waha
 from whatsapp.tests.conftest import wait_until
 

@@ -11,8 +11,8 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
+from gateway_simulator.testing import PROJECT_ROOT
 from whatsapp.models import EndpointProbe
-from whatsapp.simulator.testing import PROJECT_ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 REDIS_URL = "redis://127.0.0.1:6379/15"

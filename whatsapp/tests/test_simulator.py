@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from whatsapp.simulator.testing import (
+from gateway_simulator.testing import (
     PROJECT_ROOT,
     SimulatorProcess,
     start_simulator_process,
@@ -408,7 +408,7 @@ class TestSimulator:
     def test_it_refuses_to_start_without_a_key(self):
         env = {key: value for key, value in os.environ.items() if key != "WAHA_API_KEY"}
         result = subprocess.run(
-            [sys.executable, "-m", "whatsapp.simulator", "--port", "0"],
+            [sys.executable, "-m", "gateway_simulator", "--port", "0"],
             cwd=PROJECT_ROOT,
             env=env,
             capture_output=True,

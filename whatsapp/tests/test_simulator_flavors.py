@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from whatsapp.simulator.flavors import CORE_ONLY_DEFAULT
-from whatsapp.simulator.testing import (
+from gateway_simulator.flavors import CORE_ONLY_DEFAULT
+from gateway_simulator.testing import (
     PROJECT_ROOT,
     SimulatorProcess,
     free_port,
@@ -267,7 +267,7 @@ class TestWahaCore:
 def test_the_key_not_enforced_flag_works_from_the_command_line():
     port = free_port()
     env = {**os.environ, "WAHA_API_KEY": API_KEY}
-    command = [sys.executable, "-m", "whatsapp.simulator", "--flavor", "waha-core"]
+    command = [sys.executable, "-m", "gateway_simulator", "--flavor", "waha-core"]
     process = subprocess.Popen(
         [*command, "--port", str(port), "--key-not-enforced"],
         cwd=PROJECT_ROOT,

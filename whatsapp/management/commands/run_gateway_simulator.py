@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from whatsapp.simulator.cli import add_arguments, knobs_from_options
-from whatsapp.simulator.server import serve
+from gateway_simulator.cli import add_arguments, knobs_from_options
+from gateway_simulator.server import serve
 
 
 class Command(BaseCommand):
