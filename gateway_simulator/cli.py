@@ -1,14 +1,17 @@
-"""Command-line options of the simulator, shared by `python -m gateway_simulator` and manage.py."""
+"""The simulator's command line: `python -m gateway_simulator` runs `main`; the product's
+`manage.py run_gateway_simulator` is a thin wrapper over `add_arguments` and `run`."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import logging
 import os
 from typing import Any
 
 from gateway_simulator.flavors import DEFAULT_FLAVOR, FLAVORS
+from gateway_simulator.server import serve
 from gateway_simulator.state import Knobs, SimError
 
 _HELP = {
@@ -92,3 +95,48 @@ def knobs_from_options(options: dict[str, Any]) -> Knobs:
     except SimError as exc:
         raise ValueError(exc.message) from None
     return knobs
+
+
+class UsageError(Exception):
+    """Options the simulator cannot run with; each entry point reports it in its own way."""
+
+
+def run(options: dict[str, Any]) -> None:
+    """Serve with parsed options (from `add_arguments`) until interrupted."""
+    if not options["api_key"]:
+        raise UsageError(
+            "no API key: pass --api-key KEY or set WAHA_API_KEY (the simulator, like WAHA, "
+            "refuses to run without one)"
+        )
+    try:
+        knobs = knobs_from_options(options)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        serve(
+            api_key=options["api_key"],
+            host=options["host"],
+            port=options["port"],
+            public_url=options["public_url"],
+            knobs=knobs,
+            verbose=options["verbose"],
+            flavor=options["flavor"],
+            state_file=options["state_file"],
+        )
+    except OSError as exc:
+        # The message keeps the OS's words ("Address already in use"): testing.py looks for them.
+        raise UsageError(f"cannot listen on {options['host']}:{options['port']}: {exc}") from None
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m gateway_simulator") -> int:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="A gateway simulator: WAHA Core, WAHA Plus or Evolution API.",
+    )
+    add_arguments(parser)
+    try:
+        run(vars(parser.parse_args(argv)))
+    except UsageError as exc:
+        parser.error(str(exc))
+    return 0

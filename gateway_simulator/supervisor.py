@@ -64,7 +64,7 @@ class Child:
         """What a person types to start this one again alone (same port, same sessions)."""
         if self.restart_hint:
             return self.restart_hint.format(label=self.label)
-        args = ["manage.py", "run_gateway_simulator", *self.command()[3:]]
+        args = ["-m", "gateway_simulator", *self.command()[3:]]
         return "WAHA_API_KEY=<its key> .venv/bin/python " + shlex.join(args)
 
 

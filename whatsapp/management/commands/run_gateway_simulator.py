@@ -1,14 +1,14 @@
-"""`manage.py run_gateway_simulator [--flavor ...]`: run the gateway simulator (foreground)."""
+"""`manage.py run_gateway_simulator [--flavor ...]`: run the gateway simulator (foreground).
+
+A thin wrapper: the options and the run are the `gateway_simulator` package's own CLI."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from gateway_simulator.cli import add_arguments, knobs_from_options
-from gateway_simulator.server import serve
+from gateway_simulator import cli
 
 
 class Command(BaseCommand):
@@ -20,31 +20,11 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        add_arguments(parser)
+        cli.add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if not options["api_key"]:
-            raise CommandError(
-                "No API key: pass --api-key KEY or set WAHA_API_KEY (the simulator, like WAHA, "
-                "refuses to run without one)."
-            )
         try:
-            knobs = knobs_from_options(options)
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-        try:
-            serve(
-                api_key=options["api_key"],
-                host=options["host"],
-                port=options["port"],
-                public_url=options["public_url"],
-                knobs=knobs,
-                verbose=options["verbose"],
-                flavor=options["flavor"],
-                state_file=options["state_file"],
-            )
-        except OSError as exc:
-            raise CommandError(
-                f"Cannot listen on {options['host']}:{options['port']}: {exc}"
-            ) from None
+            cli.run(options)
+        except cli.UsageError as exc:
+            message = str(exc)  # argparse-style, lower case; Django's errors read as sentences
+            raise CommandError(f"{message[:1].upper()}{message[1:]}.") from None
