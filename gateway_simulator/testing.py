@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -34,6 +35,24 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def wait_until(
+    predicate: Callable[[], Any],
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    message: str = "",
+) -> Any:
+    """Poll `predicate` until it returns something truthy (for asynchronous webhooks)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(message or f"condition not met within {timeout}s")
+        time.sleep(interval)
 
 
 def _knobs(values: dict[str, Any]) -> Knobs:

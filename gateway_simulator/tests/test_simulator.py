@@ -417,14 +417,3 @@ class TestSimulator:
         )
         assert result.returncode != 0
         assert "no API key" in result.stderr
-
-    def test_it_refuses_to_run_the_django_command_without_a_key(self, monkeypatch):
-        from django.conf import settings
-
-        if not settings.configured:
-            pytest.skip("Django settings are not configured (run without -p no:django)")
-        from django.core.management import CommandError, call_command
-
-        monkeypatch.delenv("WAHA_API_KEY", raising=False)
-        with pytest.raises(CommandError, match="No API key"):
-            call_command("run_gateway_simulator", "--port", "0")

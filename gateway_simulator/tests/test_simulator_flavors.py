@@ -19,9 +19,9 @@ from gateway_simulator.testing import (
     SimulatorProcess,
     free_port,
     start_simulator_process,
+    wait_until,
 )
-from whatsapp.tests.conftest import wait_until
-from whatsapp.tests.test_simulator import Hit, Receiver
+from gateway_simulator.tests.test_simulator import Hit, Receiver
 
 pytestmark = pytest.mark.integration
 

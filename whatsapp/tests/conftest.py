@@ -8,7 +8,6 @@ import logging
 import os
 import tempfile
 import threading
-import time
 from io import StringIO
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 
 from booqing.security import RedactSecretsFilter
 from gateway_simulator.testing import start_simulator_process
+from gateway_simulator.testing import wait_until as wait_until  # the product's tests import it here
 
 SIM_KEY = "canary-SIMULATOR-key-5d1e0c7b9a2f4e63"
 
@@ -59,18 +59,6 @@ def webhooks_to_live_server(live_server, settings):
     """Gateways post webhooks to the live test server."""
     settings.WHATSAPP_WEBHOOK_BASE_URL = live_server.url
     return live_server
-
-
-def wait_until(predicate, *, timeout: float = 10.0, interval: float = 0.05, message: str = ""):
-    """Poll `predicate` until it returns something truthy (for asynchronous webhooks)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(message or f"condition not met within {timeout}s")
-        time.sleep(interval)
 
 
 # --- Browser tests (Playwright driving real Chromium) ----------------------------------------

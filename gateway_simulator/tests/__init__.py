@@ -1,0 +1,1 @@
+"""The gateway simulator's own tests: plain HTTP against real processes, no product code."""
