@@ -20,9 +20,11 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
-import _harness as h
+from harness import web
+from harness.load import fetch, http_request
+from harness.run import load_line, write_json
+from harness.stats import median, ratio_lines
 
 TARGET = 0.8
 DB_NAME = "bench_api_tenant_config"
@@ -35,8 +37,6 @@ PRODUCT_RULES = [
     ("view: tenant_for_config_read", "tenant_for_config_read"),
     ("view: config query + config_as_dict", "tenant_config_get"),
     ("django-ninja: routing, checks, response validation, JSON", "ninja/"),
-    ("Django: middleware and handler outside the view", "django/core/handlers/"),
-    ("gunicorn: HTTP parsing and socket I/O", "gunicorn/"),
 ]
 
 
@@ -87,8 +87,8 @@ def breakdown(data: dict, reps: int = 7, calls: int = 200) -> list[str]:
     from django.core.handlers.wsgi import WSGIHandler
     from django.db import connection
 
-    from whatsapp.api.config import config_as_dict
     from whatsapp.models import TenantWhatsAppConfig
+    from whatsapp.selectors import config_as_dict
     from whatsapp.services.tokens import api_token_authenticate
 
     warnings.simplefilter("ignore")  # whitenoise: "No directory at .../staticfiles/"
@@ -150,7 +150,7 @@ def breakdown(data: dict, reps: int = 7, calls: int = 200) -> list[str]:
                 call()
             timings[label].append((time.perf_counter() - started) / calls * 1000)
     return [
-        f"{label:<48} min {min(ms):6.3f} ms  median {h.median(ms):6.3f} ms"
+        f"{label:<48} min {min(ms):6.3f} ms  median {median(ms):6.3f} ms"
         for label, ms in timings.items()
     ]
 
@@ -158,189 +158,98 @@ def breakdown(data: dict, reps: int = 7, calls: int = 200) -> list[str]:
 def requests_for(variant: str, data: dict) -> bytes:
     product_path = f"/api/whatsapp/tenant-config/{data['tenant_id']}"
     if variant == "baseline":
-        return h.http_request("GET", f"/config/{data['config_id']}")
+        return http_request("GET", f"/config/{data['config_id']}")
     if variant == "token":
-        return h.http_request(
+        return http_request(
             "GET", product_path, headers={"Authorization": f"Bearer {data['token']}"}
         )
     if variant == "token-tenant-host":
-        return h.http_request(
+        return http_request(
             "GET",
             product_path,
             host="bench.localhost",
             headers={"Authorization": f"Bearer {data['token']}"},
         )
     if variant == "session":
-        return h.http_request(
+        return http_request(
             "GET", product_path, headers={"Cookie": f"sessionid={data['session_key']}"}
         )
     raise ValueError(variant)
 
 
+def check(data: dict, ports: dict[str, int]) -> None:
+    """Both must answer the same row before anything is timed."""
+    for variant, port in ports.items():
+        status, body = fetch(port, requests_for(variant, data))
+        config = json.loads(body or b"null") if status == 200 else None
+        if not config or config["config"]["id"] != data["config_id"]:
+            raise SystemExit(f"{variant}: unexpected reply {status} {body[:300]!r}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    h.common_args(parser)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per app")
-    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class")
-    parser.add_argument("--concurrency", type=int, default=4, help="client connections in flight")
-    parser.add_argument("--requests", type=int, default=1000, help="requests per round")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=200, help="warm-up requests per variant")
+    web.add_arguments(parser, requests=1000, warmup=200, breakdown=True)
     parser.add_argument("--extra-tenants", type=int, default=200)
     parser.add_argument(
         "--variants",
         default="token,session",
         help="product variants: token, session, token-tenant-host (comma separated)",
     )
-    parser.add_argument(
-        "--breakdown",
-        action="store_true",
-        help="afterwards, time each step of the product path in-process (no gunicorn)",
-    )
     args = parser.parse_args()
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
 
-    print(__doc__.split("\n\n")[0])
-    print(h.machine_line())
-    procs: list[h.Proc] = []
-    meters: dict[str, h.CpuMeter] = {}
     results: dict = {"bench": "api_tenant_config", "target": TARGET, "args": vars(args)}
-    with h.run_dir("api", args.keep) as logdir:
-        try:
-            url = h.db_create(args.pg, DB_NAME)
-            env = h.bench_env(url, WHATSAPP_ENDPOINTS=ENDPOINTS)
-            h.migrate(env, logdir)
-            h.django_setup(env)
-            data = seed(args.extra_tenants)
-            h.django_close()
-            product, product_port, baseline_port, meters = h.product_and_baseline(
-                url,
-                logdir,
-                procs,
-                workers=args.workers,
-                worker_class=args.worker_class,
-                endpoints=ENDPOINTS,
-            )
-            ports = {v: product_port for v in variants} | {"baseline": baseline_port}
-            payloads = {v: requests_for(v, data) for v in ["baseline", *variants]}
-
-            # Both must answer the same row before anything is timed.
-            for variant, payload in payloads.items():
-                status, body = h.fetch(ports[variant], payload)
-                config = json.loads(body or b"null") if status == 200 else None
-                if not config or config["config"]["id"] != data["config_id"]:
-                    raise SystemExit(f"{variant}: unexpected reply {status} {body[:300]!r}")
-            h.log(
-                f"gunicorn --workers {args.workers} --worker-class {args.worker_class}; client "
-                f"concurrency {args.concurrency}; {args.requests} requests x {args.rounds} rounds"
-            )
-            for variant, payload in payloads.items():
-                warm = h.run_load(
-                    f"warm-up {variant}",
-                    ports[variant],
-                    [payload] * args.warmup,
-                    concurrency=args.concurrency,
-                )
-                print("  " + warm.line())
-
-            floor, stack = h.measure_floors(
-                baseline_port,
-                product_port,
-                meters,
-                requests=args.requests,
-                concurrency=args.concurrency,
-            )
-            rounds: dict[str, list[h.LoadResult]] = {v: [] for v in payloads}
-            for n in range(args.rounds):
-                for variant, payload in payloads.items():
-                    spy = None
-                    if args.py_spy and variant != "baseline":
-                        out = Path(args.py_spy) / f"gunicorn-product-{variant}-{n + 1}.txt"
-                        spy = h.Spy(product.pid, out, idle=True)
-                    result = h.run_load(
-                        f"round {n + 1} {variant}",
-                        ports[variant],
-                        [payload] * args.requests,
-                        concurrency=args.concurrency,
-                        meter=meters["baseline" if variant == "baseline" else "product"],
-                    )
-                    if spy is not None:
-                        spy.stop()
-                    print("  " + result.line())
-                    rounds[variant].append(result)
-                    if result.errors:
-                        raise SystemExit(f"{variant}: {result.statuses} (non-2xx answers)")
-            for proc in procs:
-                proc.stop()
-            if args.breakdown:
-                h.django_setup(env)
-                steps = breakdown(data)
-                h.django_close()
-        finally:
-            for meter in meters.values():
-                meter.close()
-            for proc in procs:
-                proc.stop()
-            h.django_close()
-            if not args.keep:
-                h.db_drop(args.pg, DB_NAME)
-
-    rps = {v: h.median([r.rps for r in rs]) for v, rs in rounds.items()}
-    print()
-    print(f"RESULTS ({args.rounds} interleaved rounds of {args.requests} requests; medians)")
-    print(
-        f"  floor: gunicorn + bare Django 'ok' view, no database: {floor.rps:8.1f} req/s "
-        f"({floor.cpu_ms_per_request:.2f} ms CPU/req)"
+    run = web.compare(
+        web.Scenario(
+            title=__doc__.split("\n\n")[0],
+            name="api",
+            database=DB_NAME,
+            endpoints=ENDPOINTS,
+            variants=variants,
+            seed=lambda: seed(args.extra_tenants),
+            requests=lambda data, variant, tag, count: [requests_for(variant, data)] * count,
+            check=check,
+            breakdown=breakdown,
+            spy_rules=PRODUCT_RULES,
+        ),
+        args,
     )
-    print(
-        f"  product's /healthz (its middleware, no database):     {stack.rps:8.1f} req/s "
-        f"({stack.cpu_ms_per_request:.2f} ms CPU/req): the most any product view can do"
-    )
+
+    rps = run.rps()
+    run.print_head()
     print(f"  baseline: bare Django, one PK SELECT:                 {rps['baseline']:8.1f} req/s")
     verdicts = []
-    results["rps"] = rps | {"floor": floor.rps}
+    results["rps"] = rps | {"floor": run.floor.rps}
     results["ratios"] = {}
     for variant in variants:
         label = f"product, {variant} auth:"
         print(f"  {label:<52} {rps[variant]:8.1f} req/s")
     for variant in variants:
-        ratios = h.paired_ratios(rounds[variant], rounds["baseline"])
-        ratio, mark, line = h.ratio_lines(f"product ({variant}) / baseline", ratios, TARGET)
+        ratio, mark, line = ratio_lines(
+            f"product ({variant}) / baseline", run.ratios(variant), TARGET
+        )
         print(line)
         verdicts.append(mark)
         results["ratios"][variant] = ratio
     print("  server CPU per request (gunicorn workers + their PostgreSQL backends), medians:")
-    cpu = {v: h.median([r.cpu_ms_per_request or 0 for r in rs]) for v, rs in rounds.items()}
+    cpu = run.cpu()
     results["cpu_ms_per_request"] = cpu
     results["cpu_ratios"] = {}
     for variant in ["baseline", *variants]:
         print(f"    {variant:<20} {cpu[variant]:6.2f} ms")
     for variant in variants:
-        ratios = h.cpu_ratios(rounds[variant], rounds["baseline"])
-        ratio = h.median(ratios)
+        ratios = run.cpu_ratios(variant)
+        ratio = median(ratios)
         results["cpu_ratios"][variant] = ratio
         rounds_text = ", ".join(f"{r:.2f}" for r in ratios)
         print(
             f"  CPU-cost ratio baseline/product ({variant}): {ratio:.2f} (per round: "
             f"{rounds_text}); steadier than throughput on a busy machine, same sense"
         )
-    print(h.load_line())
-    if args.breakdown:
-        print()
-        print("In-process cost per call of each step (Django's WSGI handler, no network):")
-        for line in steps:
-            print("  " + line)
-    if args.py_spy:
-        for variant in variants:
-            print()
-            print(f"Where the product's gunicorn workers spend wall time, {variant} (py-spy):")
-            paths = sorted(Path(args.py_spy).glob(f"gunicorn-product-{variant}-*.txt"))
-            for line in h.summarise(
-                paths, PRODUCT_RULES, only=h.WEB_ONLY, idle=h.WEB_IDLE, cross=h.WEB_CROSS
-            ):
-                print("  " + line)
+    print(load_line())
+    run.print_details()
     results["verdicts"] = dict(zip(variants, verdicts, strict=True))
-    h.write_json(args.json, results)
+    write_json(args.json, results)
     return 1 if args.strict and "MISS" in verdicts else 0
 
 

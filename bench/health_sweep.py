@@ -3,15 +3,15 @@
     .venv/bin/python bench/health_sweep.py [--concurrency 8] [--endpoints 40] [--tenants 2000]
     .venv/bin/python bench/health_sweep.py --endpoints 2000   # one WAHA Core per tenant
 
-40 WAHA simulators run in one helper process (bench/_sim_farm.py; start_simulator_thread with
-latency_ms=200, each its own HTTP server and port; more endpoints than --simulators share them
-round-robin), WHATSAPP_ENDPOINTS_FILE lists them, and 2,000
-tenant configs are spread over them in a fresh PostgreSQL database. services.health_sweep(
-concurrency=C) then runs in this process, making real HTTP calls: once cold (shown, not
-counted), then --sweeps times, each one interval later (the median counts). Reported: probes
-made (must equal the number of endpoints, not tenants), the HTTP calls the simulators received,
-the configs updated, the time of each phase, and the wall time as a ratio to the ideal
-ceil(endpoints / C) x latency, i.e. one latency-paying call per probe. Target (issue 3): <= 1.5.
+40 WAHA simulators run in one helper process (bench/harness/sim_farm.py; start_simulator_thread
+with latency_ms=200, each its own HTTP server and port; more endpoints than --simulators share
+them round-robin), WHATSAPP_ENDPOINTS_FILE lists them, and 2,000 tenant configs are spread over
+them in a fresh PostgreSQL database. services.health_sweep(concurrency=C) then runs in this
+process, making real HTTP calls: once cold (shown, not counted), then --sweeps times, each one
+interval later (the median counts). Reported: probes made (must equal the number of endpoints,
+not tenants), the HTTP calls the simulators received, the configs updated, the time of each
+phase, and the wall time as a ratio to the ideal ceil(endpoints / C) x latency, i.e. one
+latency-paying call per probe. Target (issue 3): <= 1.5.
 
 The simulator adds latency_ms only to /api/* paths, so WAHA's /ping answers at once and only
 /api/server/version pays the 200 ms; the output says how many calls each probe made and what a
@@ -34,7 +34,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
-import _harness as h
+from harness import PY, ROOT
+from harness.db import db_create, db_drop
+from harness.project import bench_env, django_close, django_setup, migrate
+from harness.run import common_args, load_line, log, machine_line, run_dir, write_json
+from harness.stats import verdict
 
 TARGET = 1.5
 # Per process: two runs at once (two developers on one server) must not drop each other's database.
@@ -43,17 +47,18 @@ API_KEY = "bench-health-key"
 
 
 class SimFarm:
-    """The simulators, in one helper process (bench/_sim_farm.py) that counts their requests."""
+    """The simulators, in one helper process (bench/harness/sim_farm.py) that counts their
+    requests."""
 
     def __init__(self, count: int, latency_ms: int) -> None:
         env = {**os.environ, "WAHA_API_KEY": API_KEY, "PYTHONUNBUFFERED": "1"}
         self.popen = subprocess.Popen(
             [
-                h.PY,
-                str(Path(__file__).with_name("_sim_farm.py")),
+                PY,
+                str(Path(__file__).with_name("harness") / "sim_farm.py"),
                 *("--count", str(count), "--latency-ms", str(latency_ms)),
             ],
-            cwd=h.ROOT,
+            cwd=ROOT,
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -165,7 +170,7 @@ def sweep(health, phases: Phases, farm: SimFarm, concurrency: int, now) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    h.common_args(parser)
+    common_args(parser)
     parser.add_argument("--concurrency", type=int, default=8, help="health_sweep(concurrency=)")
     parser.add_argument("--endpoints", type=int, default=40)
     parser.add_argument(
@@ -180,10 +185,10 @@ def main() -> int:
     latency = args.latency_ms / 1000
 
     print(__doc__.split("\n\n")[0])
-    print(h.machine_line())
+    print(machine_line())
     farm = None
     results: dict = {"bench": "health_sweep", "target": TARGET, "args": vars(args)}
-    with h.run_dir("health", args.keep) as logdir:
+    with run_dir("health", args.keep) as logdir:
         try:
             # Thousands of simulators (a thread pool and a port each) in one process would
             # measure that process's scheduling, not the sweep: endpoints share --simulators
@@ -195,19 +200,19 @@ def main() -> int:
                 {"name": name, "apiUrl": url, "apiKey": API_KEY, "provider": "waha"}
                 for name, url in zip(names, endpoint_urls, strict=True)
             ]
-            h.log(
+            log(
                 f"{len(farm.urls)} simulators up in one helper process "
                 f"(latency {args.latency_ms} ms on /api/*)"
             )
-            url = h.db_create(args.pg, DB_NAME)
+            url = db_create(args.pg, DB_NAME)
             # A file, not the variable: 2,000 endpoints are more than one variable may hold.
             endpoints_file = logdir / "endpoints.json"
             endpoints_file.write_text(json.dumps(endpoints))
-            env = h.bench_env(url, WHATSAPP_ENDPOINTS_FILE=str(endpoints_file), LOG_LEVEL="WARNING")
-            h.migrate(env, logdir)
-            h.django_setup(env)
+            env = bench_env(url, WHATSAPP_ENDPOINTS_FILE=str(endpoints_file), LOG_LEVEL="WARNING")
+            migrate(env, logdir)
+            django_setup(env)
             seed(names, args.tenants)
-            h.log(f"seeded {args.tenants} tenants on {args.endpoints} endpoints")
+            log(f"seeded {args.tenants} tenants on {args.endpoints} endpoints")
 
             from django.db import connection
             from django.db.models import Max
@@ -224,7 +229,7 @@ def main() -> int:
 
             # The first sweep of a fresh scheduler: new HTTP connections, new EndpointState rows.
             cold = sweep(health, phases, farm, args.concurrency, timezone.now())
-            h.log(f"first (cold) sweep: {cold['probes']} probes in {cold['wall']:.3f}s")
+            log(f"first (cold) sweep: {cold['probes']} probes in {cold['wall']:.3f}s")
             # The measured ones: each one interval after the last, as the scheduler's loop runs
             # them (health_sweep(now=...) claims what is due at that time).
             interval = TenantWhatsAppConfig.objects.aggregate(m=Max("health_check_interval"))["m"]
@@ -232,21 +237,19 @@ def main() -> int:
             for n in range(1, args.sweeps + 1):
                 later = timezone.now() + timedelta(seconds=n * (interval + 1))
                 warms.append(sweep(health, phases, farm, args.concurrency, later))
-                h.log(
-                    f"measured sweep {n}: {warms[-1]['probes']} probes in {warms[-1]['wall']:.3f}s"
-                )
+                log(f"measured sweep {n}: {warms[-1]['probes']} probes in {warms[-1]['wall']:.3f}s")
             warm = sorted(warms, key=lambda s: s["wall"])[len(warms) // 2]
             healthy = TenantWhatsAppConfig.objects.filter(
                 health_status=HealthStatus.HEALTHY, last_health_check__isnull=False
             ).count()
-            h.django_close()
+            django_close()
             reference = reference_loop(endpoint_urls, args.concurrency)
         finally:
             if farm is not None:
                 farm.stop()
-            h.django_close()
+            django_close()
             if not args.keep:
-                h.db_drop(args.pg, DB_NAME)
+                db_drop(args.pg, DB_NAME)
 
     waves = math.ceil(args.endpoints / args.concurrency)
     ideal = waves * latency
@@ -256,7 +259,7 @@ def main() -> int:
     per_probe = api_calls / max(warm["probes"], 1)
     calls_per_probe = all_calls / max(warm["probes"], 1)
     ratio = warm["wall"] / ideal
-    mark = h.verdict(ratio, TARGET, higher_is_better=False)
+    mark = verdict(ratio, TARGET, higher_is_better=False)
     ok_probes = all(s["probes"] == s["probe_rows"] == args.endpoints for s in (cold, warm))
 
     print()
@@ -301,7 +304,7 @@ def main() -> int:
     walls = ", ".join(f"{s['wall']:.3f}s" for s in warms)
     print(f"  measured sweeps: {walls}; median {warm['wall']:.3f}s")
     print(f"  ratio median sweep / ideal = {ratio:.2f}  target <= {TARGET}  {mark}")
-    print(h.load_line())
+    print(load_line())
     results.update(
         cold=cold,
         measured=warms,
@@ -313,7 +316,7 @@ def main() -> int:
         ratio=ratio,
         verdict=mark,
     )
-    h.write_json(args.json, results)
+    write_json(args.json, results)
     if not ok_probes:
         return 1
     return 1 if args.strict and mark == "MISS" else 0

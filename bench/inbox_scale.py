@@ -19,7 +19,10 @@ import statistics
 import sys
 import time
 
-import _harness as h
+from harness.db import db_create, db_drop
+from harness.project import bench_env, django_close, django_setup, migrate
+from harness.run import common_args, log, machine_line, run_dir, write_json
+from harness.stats import verdict
 
 TARGET = 1.5
 DB_NAME = "bench_inbox_scale"
@@ -104,20 +107,20 @@ def timed(client, path: str, reps: int) -> list[float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    h.common_args(parser)
+    common_args(parser)
     parser.add_argument("--conversations", type=int, default=10_000)
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--reps", type=int, default=30)
     args = parser.parse_args()
     print(__doc__.split("\n\n")[0])
-    print(h.machine_line())
+    print(machine_line())
     results: dict = {"bench": "inbox_scale", "target": TARGET, "args": vars(args), "pages": {}}
-    with h.run_dir("inbox", args.keep) as logdir:
+    with run_dir("inbox", args.keep) as logdir:
         try:
-            url = h.db_create(args.pg, DB_NAME)
-            env = h.bench_env(url, WHATSAPP_ENDPOINTS=ENDPOINTS)
-            h.migrate(env, logdir)
-            h.django_setup(env)
+            url = db_create(args.pg, DB_NAME)
+            env = bench_env(url, WHATSAPP_ENDPOINTS=ENDPOINTS)
+            migrate(env, logdir)
+            django_setup(env)
             from django.conf import settings
             from django.contrib.auth import get_user_model
             from django.db import connection
@@ -134,7 +137,7 @@ def main() -> int:
             small = seed_tenant("small", conversations=10, messages=100, busy=100)
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
-            h.log(f"seeded in {time.monotonic() - started:.1f}s")
+            log(f"seeded in {time.monotonic() - started:.1f}s")
             clients = {}
             for name, data in (("big", big), ("small", small)):
                 client = Client(HTTP_HOST=data["host"], HTTP_ACCEPT_LANGUAGE="id")
@@ -160,17 +163,17 @@ def main() -> int:
                 for name in samples:
                     medians[name] = statistics.median(samples[name]) * 1000
                 ratio = statistics.median(ratios)
-                mark = h.verdict(ratio, TARGET, higher_is_better=False)
+                mark = verdict(ratio, TARGET, higher_is_better=False)
                 print(
                     f"  {label:<16} big {medians['big']:7.1f} ms  small {medians['small']:7.1f} ms"
                     f"  ratio {ratio:.2f}  target <= {TARGET}  {mark}"
                 )
                 results["pages"][label] = {"ms": medians, "ratio": ratio, "verdict": mark}
         finally:
-            h.django_close()
+            django_close()
             if not args.keep:
-                h.db_drop(args.pg, DB_NAME)
-    h.write_json(args.json, results)
+                db_drop(args.pg, DB_NAME)
+    write_json(args.json, results)
     return 0 if all(p["verdict"] == "PASS" for p in results["pages"].values()) else 1
 
 

@@ -24,7 +24,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-import _harness as h
+from harness import PY, ROOT
+from harness.db import db_create, db_drop
+from harness.processes import Proc, gunicorn
+from harness.project import bench_env, django_setup, migrate
+from harness.run import common_args, log, machine_line, run_dir
 
 TARGET = 1.5
 TOKEN = "bench-metrics-token"
@@ -138,7 +142,7 @@ def _fill(cursor, model, count: int, chats, what: str) -> None:
         f"SELECT {', '.join(values)} FROM generate_series(1, %s) AS g",
         [*params, count],
     )
-    h.log(f"inserted {count:,} {model._meta.db_table} rows in {time.monotonic() - started:.1f}s")
+    log(f"inserted {count:,} {model._meta.db_table} rows in {time.monotonic() - started:.1f}s")
 
 
 def scrape(port: int) -> float:
@@ -168,45 +172,45 @@ def old_group_by_ms(url: str) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    h.common_args(parser)
+    common_args(parser)
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--scrapes", type=int, default=200, help="timed scrapes of each")
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)  # the child's job
     args = parser.parse_args()
     if args.seed is not None:
-        h.django_setup(dict(os.environ))
+        django_setup(dict(os.environ))
         seed(args.seed)
         return 0
 
     print(__doc__.split("\n\n")[0])
-    print(h.machine_line())
-    procs: list[h.Proc] = []
+    print(machine_line())
+    procs: list[Proc] = []
     results: dict = {"bench": "metrics_scrape", "target": TARGET, "args": vars(args)}
-    with h.run_dir("metrics", args.keep) as logdir:
+    with run_dir("metrics", args.keep) as logdir:
         urls = {}
         try:
             ports = {}
             for side, count in (("small", args.small), ("large", args.large)):
-                url = h.db_create(args.pg, f"bench_metrics_{side}_{os.getpid()}")
+                url = db_create(args.pg, f"bench_metrics_{side}_{os.getpid()}")
                 urls[side] = url
-                env = h.bench_env(url, WHATSAPP_ENDPOINTS=ENDPOINTS, METRICS_TOKEN=TOKEN)
-                h.migrate(env, logdir)
+                env = bench_env(url, WHATSAPP_ENDPOINTS=ENDPOINTS, METRICS_TOKEN=TOKEN)
+                migrate(env, logdir)
                 started = time.monotonic()
                 out = subprocess.run(
-                    [h.PY, __file__, "--seed", str(count)],
+                    [PY, __file__, "--seed", str(count)],
                     env=env,
-                    cwd=h.ROOT,
+                    cwd=ROOT,
                     capture_output=True,
                     text=True,
                     check=False,
                 )
                 if out.returncode:
                     raise SystemExit(f"seeding {side} failed:\n{out.stdout}\n{out.stderr}")
-                h.log(f"{side}: seeded {out.stdout.strip()} in {time.monotonic() - started:.1f}s")
+                log(f"{side}: seeded {out.stdout.strip()} in {time.monotonic() - started:.1f}s")
                 env["PROMETHEUS_MULTIPROC_DIR"] = str(logdir / f"prom-{side}")
                 Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir()
-                proc, ports[side] = h.gunicorn(
+                proc, ports[side] = gunicorn(
                     f"gunicorn-{side}",
                     "booqing.wsgi",
                     env,
@@ -246,7 +250,7 @@ def main() -> int:
                 proc.stop()
             if not args.keep:
                 for url in urls.values():
-                    h.db_drop(args.pg, url.rsplit("/", 1)[1])
+                    db_drop(args.pg, url.rsplit("/", 1)[1])
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 1 if args.strict and results.get("ratio", 99) > TARGET else 0

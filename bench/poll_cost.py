@@ -17,7 +17,10 @@ import argparse
 import json
 import sys
 
-import _harness as h
+from harness import web
+from harness.load import fetch, http_request
+from harness.run import write_json
+from harness.stats import ratio_lines
 
 TARGET = 0.8
 DB_NAME = "bench_poll_cost"
@@ -67,8 +70,8 @@ def seed(messages: int) -> dict:
 
 def requests_for(variant: str, data: dict) -> bytes:
     if variant == "baseline":
-        return h.http_request("GET", f"/config/{data['config_id']}")
-    return h.http_request(
+        return http_request("GET", f"/config/{data['config_id']}")
+    return http_request(
         "GET",
         f"/admin/whatsapp/conversations/{data['conversation_id']}/poll",
         host="bench.localhost",
@@ -76,84 +79,41 @@ def requests_for(variant: str, data: dict) -> bytes:
     )
 
 
+def check(data: dict, ports: dict[str, int]) -> None:
+    status, body = fetch(ports["poll"], requests_for("poll", data))
+    if status != 204 or body.split(b"\r\n\r\n", 1)[-1]:
+        raise SystemExit(f"poll: expected a bodiless 204, got {status} {body[:300]!r}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    h.common_args(parser)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per app")
-    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class")
-    parser.add_argument("--concurrency", type=int, default=4, help="client connections in flight")
-    parser.add_argument("--requests", type=int, default=1000, help="requests per round")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=200, help="warm-up requests per variant")
+    web.add_arguments(parser, requests=1000, warmup=200)
     parser.add_argument("--messages", type=int, default=500, help="messages in the polled thread")
     args = parser.parse_args()
 
-    print(__doc__.split("\n\n")[0])
-    print(h.machine_line())
-    procs: list[h.Proc] = []
-    meters: dict[str, h.CpuMeter] = {}
-    with h.run_dir("poll", args.keep) as logdir:
-        try:
-            url = h.db_create(args.pg, DB_NAME)
-            env = h.bench_env(url, WHATSAPP_ENDPOINTS=ENDPOINTS)
-            h.migrate(env, logdir)
-            h.django_setup(env)
-            data = seed(args.messages)
-            h.django_close()
-            _, product_port, baseline_port, meters = h.product_and_baseline(
-                url,
-                logdir,
-                procs,
-                workers=args.workers,
-                worker_class=args.worker_class,
-                endpoints=ENDPOINTS,
-            )
-            ports = {"poll": product_port, "baseline": baseline_port}
-            payloads = {v: requests_for(v, data) for v in ("baseline", "poll")}
-            status, body = h.fetch(product_port, payloads["poll"])
-            if status != 204 or body.split(b"\r\n\r\n", 1)[-1]:
-                raise SystemExit(f"poll: expected a bodiless 204, got {status} {body[:300]!r}")
-            for variant, payload in payloads.items():
-                warm = h.run_load(
-                    f"warm-up {variant}",
-                    ports[variant],
-                    [payload] * args.warmup,
-                    concurrency=args.concurrency,
-                )
-                print("  " + warm.line())
-            rounds: dict[str, list[h.LoadResult]] = {v: [] for v in payloads}
-            for n in range(args.rounds):
-                for variant, payload in payloads.items():
-                    result = h.run_load(
-                        f"round {n + 1} {variant}",
-                        ports[variant],
-                        [payload] * args.requests,
-                        concurrency=args.concurrency,
-                        meter=meters["baseline" if variant == "baseline" else "product"],
-                    )
-                    print("  " + result.line())
-                    rounds[variant].append(result)
-                    if result.errors:
-                        raise SystemExit(f"{variant}: {result.statuses} (non-2xx answers)")
-        finally:
-            for meter in meters.values():
-                meter.close()
-            for proc in procs:
-                proc.stop()
-            h.django_close()
-            if not args.keep:
-                h.db_drop(args.pg, DB_NAME)
+    run = web.compare(
+        web.Scenario(
+            title=__doc__.split("\n\n")[0],
+            name="poll",
+            database=DB_NAME,
+            endpoints=ENDPOINTS,
+            variants=["poll"],
+            seed=lambda: seed(args.messages),
+            requests=lambda data, variant, tag, count: [requests_for(variant, data)] * count,
+            check=check,
+            floors=False,
+        ),
+        args,
+    )
 
-    rps = {v: h.median([r.rps for r in rs]) for v, rs in rounds.items()}
-    print()
-    print(f"RESULTS ({args.rounds} interleaved rounds of {args.requests} requests; medians)")
+    rps = run.rps()
+    run.print_head()
     print(f"  baseline: bare Django, one PK SELECT:     {rps['baseline']:8.1f} req/s")
     print(f"  thread poll, nothing new (204):           {rps['poll']:8.1f} req/s")
-    ratio, mark, line = h.ratio_lines(
-        "poll / baseline", h.paired_ratios(rounds["poll"], rounds["baseline"]), TARGET
-    )
+    ratio, mark, line = ratio_lines("poll / baseline", run.ratios("poll"), TARGET)
     print(line)
-    h.write_json(args.json, {"bench": "poll_cost", "target": TARGET, "rps": rps, "ratio": ratio})
+    run.print_details()
+    write_json(args.json, {"bench": "poll_cost", "target": TARGET, "rps": rps, "ratio": ratio})
     return 0 if mark == "PASS" else 1
 
 

@@ -28,7 +28,12 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-import _harness as h
+from harness import PY
+from harness.db import db_create, db_drop
+from harness.processes import Proc
+from harness.project import bench_env, django_close, django_setup, migrate
+from harness.run import common_args, load_line, log, machine_line, run_dir, write_json
+from harness.stats import verdict
 
 TARGET = 0.6
 DB_NAME = "bench_reminder_blast"
@@ -109,11 +114,11 @@ def product(env, logdir, args) -> dict:
     from whatsapp.models import Message, MessageStatus
 
     total = args.messages
-    workers: list[h.Proc] = []
+    workers: list[Proc] = []
     try:
         started = time.perf_counter()
         for n in range(args.workers):
-            workers.append(h.Proc(f"db_worker-{n}", [h.PY, "manage.py", "db_worker"], env, logdir))
+            workers.append(Proc(f"db_worker-{n}", [PY, "manage.py", "db_worker"], env, logdir))
         deadline = started + args.timeout
         sent = 0
         while time.perf_counter() < deadline:
@@ -193,7 +198,7 @@ def baseline(sim_url: str, sessions: list[str], total: int, threads: int, warmup
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    h.common_args(parser)
+    common_args(parser)
     parser.add_argument("--workers", type=int, default=2, help="db_worker processes (and threads)")
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--devices", type=int, default=100)
@@ -204,44 +209,44 @@ def main() -> int:
     args = parser.parse_args()
 
     print(__doc__.split("\n\n")[0])
-    print(h.machine_line())
+    print(machine_line())
     from gateway_simulator.testing import start_simulator_process
 
     results: dict = {"bench": "reminder_blast", "target": TARGET, "args": vars(args)}
     sim = None
-    with h.run_dir("blast", args.keep) as logdir:
+    with run_dir("blast", args.keep) as logdir:
         try:
             sim = start_simulator_process(api_key=API_KEY, ack_delays=[], webhooks_enabled=False)
             endpoints = [{"name": "Bench", "apiUrl": sim.url, "apiKey": API_KEY}]
-            url = h.db_create(args.pg, args.db_name)
-            env = h.bench_env(
+            url = db_create(args.pg, args.db_name)
+            env = bench_env(
                 url,
                 WHATSAPP_ENDPOINTS=json.dumps(endpoints),
                 WHATSAPP_MAX_DEVICES_PER_TENANT=str(max(args.devices, 10)),
             )
-            h.migrate(env, logdir)
-            h.django_setup(env)
+            migrate(env, logdir)
+            django_setup(env)
             data = seed(sim, args.devices)
             sim.configure(latency_ms=args.latency_ms)
-            h.log(f"{args.devices} devices paired on {sim.url}, latency {args.latency_ms} ms")
+            log(f"{args.devices} devices paired on {sim.url}, latency {args.latency_ms} ms")
             queue_s, minute = schedule(data["tenant"], data["devices"], args.messages)
-            h.log(f"scheduled {args.messages} reminders for {minute:%H:%M} in {queue_s:.1f}s")
+            log(f"scheduled {args.messages} reminders for {minute:%H:%M} in {queue_s:.1f}s")
             moved = the_minute_arrives(minute)
-            h.log(f"the minute arrives: {moved} reminders due")
+            log(f"the minute arrives: {moved} reminders due")
             prod = product(env, logdir, args)
-            h.log(f"product: {prod['rate']:.1f} msg/s over {prod['seconds']:.1f}s")
+            log(f"product: {prod['rate']:.1f} msg/s over {prod['seconds']:.1f}s")
             sessions = [d.session_name for d in data["devices"]]
             base = baseline(sim.url, sessions, args.messages, args.workers, args.warmup)
-            h.log(f"baseline: {base['rate']:.1f} msg/s over {base['seconds']:.1f}s")
+            log(f"baseline: {base['rate']:.1f} msg/s over {base['seconds']:.1f}s")
         finally:
             if sim is not None:
                 sim.stop()
-            h.django_close()
+            django_close()
             if not args.keep:
-                h.db_drop(args.pg, args.db_name)
+                db_drop(args.pg, args.db_name)
 
     ratio = prod["rate"] / base["rate"]
-    mark = h.verdict(ratio, TARGET)
+    mark = verdict(ratio, TARGET)
     none_twice = (
         prod["attempts"] == {1: args.messages} and not prod["duplicate_or_missing_gateway_ids"]
     )
@@ -253,9 +258,9 @@ def main() -> int:
     )
     print(f"  product {prod['rate']:.1f} msg/s, baseline {base['rate']:.1f} msg/s")
     print(f"  ratio {ratio:.2f}  target >= {TARGET}  {mark}")
-    print(h.load_line())
+    print(load_line())
     results.update(product=prod, baseline=base, ratio=ratio, verdict=mark, none_twice=none_twice)
-    h.write_json(args.json, results)
+    write_json(args.json, results)
     failed = not none_twice or (args.strict and mark == "MISS")
     return 1 if failed else 0
 

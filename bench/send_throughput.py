@@ -28,7 +28,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import _harness as h
+from harness import PY
+from harness.db import db_create, db_drop
+from harness.processes import Proc
+from harness.project import bench_env, django_close, django_setup, migrate
+from harness.pyspy import Spy, summarise
+from harness.run import common_args, load_line, log, machine_line, run_dir, write_json
+from harness.stats import verdict
 
 TARGET = 0.6
 DB_NAME = "bench_send_throughput"
@@ -143,17 +149,16 @@ def product(env, logdir, tenant, args) -> dict:
 
     total = args.warmup + args.messages
     queue_s = queue_messages(tenant, total)
-    h.log(f"queued {total} messages (rows + tasks) in {queue_s:.2f}s")
-    workers: list[h.Proc] = []
-    spies: list[h.Spy] = []
+    log(f"queued {total} messages (rows + tasks) in {queue_s:.2f}s")
+    workers: list[Proc] = []
+    spies: list[Spy] = []
     try:
         started = time.perf_counter()
         for n in range(args.workers):
-            workers.append(h.Proc(f"db_worker-{n}", [h.PY, "manage.py", "db_worker"], env, logdir))
+            workers.append(Proc(f"db_worker-{n}", [PY, "manage.py", "db_worker"], env, logdir))
         if args.py_spy:
             spies = [
-                h.Spy(proc.pid, Path(args.py_spy) / f"{proc.name}.txt", idle=True)
-                for proc in workers
+                Spy(proc.pid, Path(args.py_spy) / f"{proc.name}.txt", idle=True) for proc in workers
             ]
         deadline = started + args.timeout
         sent = 0
@@ -208,7 +213,7 @@ def worker_spread() -> dict[str, int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    h.common_args(parser)
+    common_args(parser)
     parser.add_argument("--workers", type=int, default=2, help="db_worker processes (and threads)")
     parser.add_argument("--messages", type=int, default=300, help="measured messages")
     parser.add_argument("--warmup", type=int, default=20, help="warm-up messages (not timed)")
@@ -224,41 +229,41 @@ def main() -> int:
     total = args.warmup + args.messages
 
     print(__doc__.split("\n\n")[0])
-    print(h.machine_line())
+    print(machine_line())
     from gateway_simulator.testing import start_simulator_process
 
     results: dict = {"bench": "send_throughput", "target": TARGET, "args": vars(args)}
     sim = None
-    with h.run_dir("send", args.keep) as logdir:
+    with run_dir("send", args.keep) as logdir:
         try:
             sim = start_simulator_process(api_key=API_KEY, ack_delays=[], webhooks_enabled=False)
             endpoints = [{"name": "Bench", "apiUrl": sim.url, "apiKey": API_KEY}]
-            url = h.db_create(args.pg, args.db_name)
-            env = h.bench_env(url, WHATSAPP_ENDPOINTS=json.dumps(endpoints))
-            h.migrate(env, logdir)
-            h.django_setup(env)
+            url = db_create(args.pg, args.db_name)
+            env = bench_env(url, WHATSAPP_ENDPOINTS=json.dumps(endpoints))
+            migrate(env, logdir)
+            django_setup(env)
             data = seed(sim)
             sim.configure(latency_ms=args.latency_ms)
-            h.log(
+            log(
                 f"simulator at {sim.url}, latency {args.latency_ms} ms, acks and webhooks off; "
                 f"device paired, min_send_gap_ms=0"
             )
             base1 = baseline(sim.url, data["session"], total, args.workers, args.warmup)
-            h.log(f"baseline (before): {base1['rate']:.1f} msg/s over {base1['seconds']:.2f}s")
+            log(f"baseline (before): {base1['rate']:.1f} msg/s over {base1['seconds']:.2f}s")
             prod = product(env, logdir, data["tenant"], args)
-            h.log(f"product: {prod['rate']:.1f} msg/s over {prod['seconds']:.2f}s")
+            log(f"product: {prod['rate']:.1f} msg/s over {prod['seconds']:.2f}s")
             base2 = baseline(sim.url, data["session"], total, args.workers, args.warmup)
-            h.log(f"baseline (after): {base2['rate']:.1f} msg/s over {base2['seconds']:.2f}s")
+            log(f"baseline (after): {base2['rate']:.1f} msg/s over {base2['seconds']:.2f}s")
         finally:
             if sim is not None:
                 sim.stop()
-            h.django_close()
+            django_close()
             if not args.keep:
-                h.db_drop(args.pg, args.db_name)
+                db_drop(args.pg, args.db_name)
 
     base_rate = (base1["rate"] + base2["rate"]) / 2
     ratio = prod["rate"] / base_rate
-    mark = h.verdict(ratio, TARGET)
+    mark = verdict(ratio, TARGET)
     ideal = args.workers / (args.latency_ms / 1000)
     print()
     print(f"RESULTS ({args.messages} measured messages after {args.warmup} warm-up ones)")
@@ -278,16 +283,16 @@ def main() -> int:
     )
     print(f"  attempts per message: {prod['attempts']}; tasks per worker: {prod['per_worker']}")
     print(f"  ratio {ratio:.2f}  target >= {TARGET}  {mark}")
-    print(h.load_line())
+    print(load_line())
     if args.py_spy:
         print()
         print("Where a db_worker's time goes (py-spy, wall clock incl. waits on sockets):")
         for n in range(args.workers):
             path = Path(args.py_spy) / f"db_worker-{n}.txt"
-            for line in h.summarise(path, WORKER_RULES, cross=WORKER_CROSS, other=STARTUP):
+            for line in summarise(path, WORKER_RULES, cross=WORKER_CROSS, other=STARTUP):
                 print("  " + line)
     results.update(baseline=[base1, base2], product=prod, ratio=ratio, verdict=mark)
-    h.write_json(args.json, results)
+    write_json(args.json, results)
     return 1 if args.strict and mark == "MISS" else 0
 
 

@@ -24,9 +24,11 @@ import json
 import secrets
 import sys
 import time
-from pathlib import Path
 
-import _harness as h
+from harness import web
+from harness.load import fetch, http_request
+from harness.run import load_line, log, write_json
+from harness.stats import median, ratio_lines
 
 TARGET = 0.7
 DB_NAME = "bench_webhook_ingest"
@@ -101,7 +103,7 @@ def signed_requests(path: str, secret: str, prefix: str, count: int) -> list[byt
             "X-Webhook-Hmac": hmac.new(secret.encode(), body, hashlib.sha512).hexdigest(),
             "X-Webhook-Hmac-Algorithm": "sha512",
         }
-        out.append(h.http_request("POST", path, headers=headers, body=body))
+        out.append(http_request("POST", path, headers=headers, body=body))
     return out
 
 
@@ -112,8 +114,6 @@ PRODUCT_RULES = [
     ("webhook_ingest: INSERT ... ON CONFLICT (bulk_create)", "bulk_create"),
     ("webhook_ingest: other", "webhook_ingest ("),
     ("view: read body, reply", "webhooks.py"),
-    ("Django: middleware and handler outside the view", "django/core/handlers/"),
-    ("gunicorn: HTTP parsing and socket I/O", "gunicorn/"),
 ]
 
 
@@ -250,7 +250,7 @@ def breakdown(data: dict, reps: int = 7, calls: int = 200) -> list[str]:
                 call()
             timings[label].append((time.perf_counter() - started) / calls * 1000)
     return [
-        f"{label:<50} min {min(ms):6.3f} ms  median {h.median(ms):6.3f} ms"
+        f"{label:<50} min {min(ms):6.3f} ms  median {median(ms):6.3f} ms"
         for label, ms in timings.items()
     ]
 
@@ -261,176 +261,95 @@ def stored(prefix: str) -> int:
     return WebhookEvent.objects.filter(event_id__startswith=f"evt_{prefix}_").count()
 
 
+def path_for(app: str, data: dict) -> str:
+    if app == "baseline":
+        return f"/webhook/{data['device_id']}"
+    return f"/api/whatsapp/webhooks/{data['webhook_id']}"
+
+
+def check(data: dict, ports: dict[str, int]) -> None:
+    """The product accepts a signed event and refuses a tampered signature."""
+    good = signed_requests(path_for("product", data), data["secret"], "check", 1)[0]
+    status, body = fetch(ports["product"], good)
+    if status != 200:
+        raise SystemExit(f"product refused a signed webhook: {status} {body[:300]!r}")
+    bad = signed_requests(path_for("product", data), data["secret"] + "x", "tampered", 1)[0]
+    status, body = fetch(ports["product"], bad)
+    if status != 401:
+        raise SystemExit(f"product accepted a bad signature: {status} {body[:300]!r}")
+    plain = signed_requests(path_for("baseline", data), "", "checkbase", 1)[0]
+    status, body = fetch(ports["baseline"], plain)
+    if status != 200:
+        raise SystemExit(f"baseline failed: {status} {body[:300]!r}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    h.common_args(parser)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per app")
-    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class")
-    parser.add_argument("--concurrency", type=int, default=4, help="client connections in flight")
-    parser.add_argument("--requests", type=int, default=1500, help="requests per round")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=300, help="warm-up requests per app")
-    parser.add_argument(
-        "--breakdown",
-        action="store_true",
-        help="afterwards, time each step of the product path in-process (no gunicorn)",
-    )
+    web.add_arguments(parser, requests=1500, warmup=300, warmup_per="app", breakdown=True)
     args = parser.parse_args()
 
-    print(__doc__.split("\n\n")[0])
-    print(h.machine_line())
-    procs: list[h.Proc] = []
-    meters: dict[str, h.CpuMeter] = {}
+    sent: dict[str, int] = {}  # events sent, by event id prefix
+
+    def requests(data: dict, app: str, tag: str, count: int) -> list[bytes]:
+        """`count` fresh signed events (the timestamp must be fresh), remembered as sent."""
+        prefix = f"{tag}{app}"
+        sent[prefix] = count
+        return signed_requests(path_for(app, data), data["secret"], prefix, count)
+
+    def verify(data: dict) -> None:
+        """Exactly once: every event sent is stored, none twice (UNIQUE makes >1 impossible)."""
+        missing = {p: n - stored(p) for p, n in sent.items() if stored(p) != n}
+        if missing:
+            raise SystemExit(f"events lost: {missing}")
+        log(f"stored exactly once: {sum(sent.values())} events")
+
     results: dict = {"bench": "webhook_ingest", "target": TARGET, "args": vars(args)}
-    with h.run_dir("webhook", args.keep) as logdir:
-        try:
-            url = h.db_create(args.pg, DB_NAME)
-            env = h.bench_env(url, WHATSAPP_ENDPOINTS=ENDPOINTS)
-            h.migrate(env, logdir)
-            h.django_setup(env)
-            data = seed()
-            h.django_close()
-            product, product_port, baseline_port, meters = h.product_and_baseline(
-                url,
-                logdir,
-                procs,
-                workers=args.workers,
-                worker_class=args.worker_class,
-                endpoints=ENDPOINTS,
-            )
-            apps = {
-                "baseline": (baseline_port, f"/webhook/{data['device_id']}"),
-                "product": (product_port, f"/api/whatsapp/webhooks/{data['webhook_id']}"),
-            }
-
-            # Sanity: the product accepts a signed event and refuses a tampered signature.
-            good = signed_requests(apps["product"][1], data["secret"], "check", 1)[0]
-            status, body = h.fetch(product_port, good)
-            if status != 200:
-                raise SystemExit(f"product refused a signed webhook: {status} {body[:300]!r}")
-            bad = signed_requests(apps["product"][1], data["secret"] + "x", "tampered", 1)[0]
-            status, body = h.fetch(product_port, bad)
-            if status != 401:
-                raise SystemExit(f"product accepted a bad signature: {status} {body[:300]!r}")
-            plain = signed_requests(apps["baseline"][1], "", "checkbase", 1)[0]
-            status, body = h.fetch(baseline_port, plain)
-            if status != 200:
-                raise SystemExit(f"baseline failed: {status} {body[:300]!r}")
-
-            h.log(
-                f"gunicorn --workers {args.workers} --worker-class {args.worker_class}; client "
-                f"concurrency {args.concurrency}; {args.requests} requests x {args.rounds} rounds"
-            )
-            sent: dict[str, int] = {}
-            for name, (port, path) in apps.items():
-                prefix = f"warm{name}"
-                batch = signed_requests(path, data["secret"], prefix, args.warmup)
-                warm = h.run_load(f"warm-up {name}", port, batch, concurrency=args.concurrency)
-                print("  " + warm.line())
-                sent[prefix] = args.warmup
-            floor, stack = h.measure_floors(
-                baseline_port,
-                product_port,
-                meters,
-                requests=args.requests,
-                concurrency=args.concurrency,
-            )
-            rounds: dict[str, list[h.LoadResult]] = {name: [] for name in apps}
-            for n in range(args.rounds):
-                for name, (port, path) in apps.items():
-                    prefix = f"r{n}{name}"
-                    batch = signed_requests(path, data["secret"], prefix, args.requests)
-                    spy = None
-                    if args.py_spy and name == "product":
-                        out = Path(args.py_spy) / f"gunicorn-product-{n + 1}.txt"
-                        spy = h.Spy(product.pid, out, idle=True)
-                    result = h.run_load(
-                        f"round {n + 1} {name}",
-                        port,
-                        batch,
-                        concurrency=args.concurrency,
-                        meter=meters[name],
-                    )
-                    if spy is not None:
-                        spy.stop()
-                    print("  " + result.line())
-                    rounds[name].append(result)
-                    sent[prefix] = args.requests
-                    if result.errors:
-                        raise SystemExit(f"{name}: {result.statuses} (non-2xx answers)")
-
-            # Exactly once: every event sent is stored, none twice (UNIQUE makes >1 impossible).
-            h.django_setup(env)
-            missing = {p: n - stored(p) for p, n in sent.items() if stored(p) != n}
-            h.django_close()
-            if missing:
-                raise SystemExit(f"events lost: {missing}")
-            h.log(f"stored exactly once: {sum(sent.values())} events")
-            for proc in procs:
-                proc.stop()
-            if args.breakdown:
-                h.django_setup(env)
-                steps = breakdown(data)
-                h.django_close()
-        finally:
-            for meter in meters.values():
-                meter.close()
-            for proc in procs:
-                proc.stop()
-            h.django_close()
-            if not args.keep:
-                h.db_drop(args.pg, DB_NAME)
-
-    rps = {name: h.median([r.rps for r in rs]) for name, rs in rounds.items()}
-    ratios = h.paired_ratios(rounds["product"], rounds["baseline"])
-    print()
-    print(f"RESULTS ({args.rounds} interleaved rounds of {args.requests} webhooks; medians)")
-    print(
-        f"  floor: gunicorn + bare Django 'ok' view, no database: {floor.rps:8.1f} req/s "
-        f"({floor.cpu_ms_per_request:.2f} ms CPU/req)"
+    run = web.compare(
+        web.Scenario(
+            title=__doc__.split("\n\n")[0],
+            name="webhook",
+            database=DB_NAME,
+            endpoints=ENDPOINTS,
+            variants=[web.PRODUCT],
+            seed=seed,
+            requests=requests,
+            check=check,
+            verify=verify,
+            breakdown=breakdown,
+            spy_rules=PRODUCT_RULES,
+        ),
+        args,
     )
-    print(
-        f"  product's /healthz (its middleware, no database):     {stack.rps:8.1f} req/s "
-        f"({stack.cpu_ms_per_request:.2f} ms CPU/req): the most any product view can do"
-    )
+
+    rps = run.rps()
+    ratios = run.ratios("product")
+    run.print_head("webhooks")
     print(f"  baseline: bare Django, 1 INSERT ON CONFLICT:          {rps['baseline']:8.1f} /s")
     print(f"  product: verify HMAC, parse, store once:              {rps['product']:8.1f} /s")
-    ratio, mark, line = h.ratio_lines("product / baseline", ratios, TARGET)
+    ratio, mark, line = ratio_lines("product / baseline", ratios, TARGET)
     print(line)
-    cpu = {name: h.median([r.cpu_ms_per_request or 0 for r in rs]) for name, rs in rounds.items()}
-    cpu_ratios = h.cpu_ratios(rounds["product"], rounds["baseline"])
+    cpu = run.cpu()
+    cpu_ratios = run.cpu_ratios("product")
     print(
         "  server CPU per request (gunicorn workers + their PostgreSQL backends), medians: "
         f"baseline {cpu['baseline']:.2f} ms, product {cpu['product']:.2f} ms"
     )
     print(
-        f"  CPU-cost ratio baseline/product: {h.median(cpu_ratios):.2f} (per round: "
+        f"  CPU-cost ratio baseline/product: {median(cpu_ratios):.2f} (per round: "
         + ", ".join(f"{r:.2f}" for r in cpu_ratios)
         + "); steadier than throughput on a busy machine, same sense"
     )
-    print(h.load_line())
-    if args.breakdown:
-        print()
-        print("In-process cost per call of each step (Django's WSGI handler, no network):")
-        for line in steps:
-            print("  " + line)
-    if args.py_spy:
-        print()
-        print("Where the product's gunicorn workers spend wall time (py-spy):")
-        paths = sorted(Path(args.py_spy).glob("gunicorn-product-*.txt"))
-        for line in h.summarise(
-            paths, PRODUCT_RULES, only=h.WEB_ONLY, idle=h.WEB_IDLE, cross=h.WEB_CROSS
-        ):
-            print("  " + line)
+    print(load_line())
+    run.print_details()
     results.update(
-        rps=rps | {"floor": floor.rps},
+        rps=rps | {"floor": run.floor.rps},
         ratio=ratio,
         round_ratios=ratios,
         cpu_ms_per_request=cpu,
         cpu_ratios=cpu_ratios,
         verdict=mark,
     )
-    h.write_json(args.json, results)
+    write_json(args.json, results)
     return 1 if args.strict and mark == "MISS" else 0
 
 

@@ -1,6 +1,6 @@
 """A helper process running many WAHA simulators (one thread and port each) for health_sweep.py.
 
-    python bench/_sim_farm.py --count 40 --latency-ms 200   (API key in WAHA_API_KEY)
+    python bench/harness/sim_farm.py --count 40 --latency-ms 200   (API key in WAHA_API_KEY)
 
 Prints one JSON line {"urls": [...]} when all are listening, then answers commands on stdin,
 one per line: `counts` prints {"calls": {path: n}} (requests received so far, all simulators),
@@ -18,7 +18,7 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from gateway_simulator import server
 from gateway_simulator.testing import start_simulator_thread
