@@ -9,9 +9,9 @@ from django.db import transaction
 
 from booqing.exceptions import ApplicationError, NotFoundError
 from tenants.models import Tenant
+from whatsapp.caches import forget_config_snapshots
 from whatsapp.endpoints import registry
 from whatsapp.models import ApiToken, AuditEvent, HealthStatus, TenantWhatsAppConfig
-from whatsapp.selectors import forget_config_snapshots
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from django.views.decorators.debug import sensitive_variables
 from standardwebhooks import Webhook
 
 from booqing.exceptions import ApplicationError
-from booqing.ttl_cache import TtlCache
 from tenants.models import Tenant
+from whatsapp.caches import event_subscriptions, forget_event_subscriptions
 from whatsapp.event_transport import UnsafeUrl, post_event, url_check
 from whatsapp.models import (
     DROPPED_STATUSES,
@@ -50,10 +50,6 @@ DELIVERY_LOG_DAYS = 30
 # An inbound message answers the last outbound one sent to the contact within this window.
 REPLY_WINDOW = timedelta(hours=24)
 REACHED_STATUSES = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ)
-
-# tenant id -> [(endpoint id, events)]: asked on every status change, so cached briefly; the
-# process that changes a tenant's endpoints forgets its entry at once.
-_subscriptions = TtlCache("event-subscriptions", ttl=5)
 
 
 def _new_secret() -> str:
@@ -116,7 +112,7 @@ def event_endpoint_create(
             action="event_endpoint.created",
             after={"url": url, "events": events},
         )
-    _subscriptions.delete(tenant.pk)
+    forget_event_subscriptions(tenant.pk)
     return endpoint, secret
 
 
@@ -130,16 +126,16 @@ def event_endpoint_delete(*, endpoint: EventEndpoint, actor=None) -> None:
             before={"url": endpoint.url, "events": endpoint.events},
         )
         endpoint.delete()
-    _subscriptions.delete(endpoint.tenant_id)
+    forget_event_subscriptions(endpoint.tenant_id)
 
 
 def _subscribers(tenant_id, event_type: str) -> list:
-    subscriptions = _subscriptions.get(tenant_id)
+    subscriptions = event_subscriptions.get(tenant_id)
     if subscriptions is None:
         subscriptions = list(
             EventEndpoint.objects.filter(tenant_id=tenant_id).values_list("id", "events")
         )
-        _subscriptions.set(tenant_id, subscriptions)
+        event_subscriptions.set(tenant_id, subscriptions)
     return [pk for pk, events in subscriptions if event_type in events]
 
 

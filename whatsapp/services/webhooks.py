@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from booqing.exceptions import ApplicationError, NotFoundError
-from booqing.ttl_cache import TtlCache
+from whatsapp.caches import forget_webhook_target, webhook_targets
 from whatsapp.gateways import Ack, Event, InboundMessage, StatusChange, WebhookParseError
 from whatsapp.gateways.base import secrets_equal
 from whatsapp.models import (
@@ -87,13 +87,9 @@ class _WebhookTarget:
     signed: bool
 
 
-# webhook id -> device: the lookup every delivery needs, cached briefly (a device's secret and
-# endpoint never change; a deleted device makes the insert fail its foreign key -> 404).
-_targets = TtlCache("webhook-targets", ttl=30)
-
-
 def _webhook_target(webhook_id) -> _WebhookTarget | None:
-    target = _targets.get(webhook_id)
+    # The lookup every delivery needs, cached briefly (caches.webhook_targets says why it may be).
+    target = webhook_targets.get(webhook_id)
     if target is None:
         row = (
             Device.objects.filter(webhook_id=webhook_id)
@@ -103,12 +99,8 @@ def _webhook_target(webhook_id) -> _WebhookTarget | None:
         if row is None:
             return None
         target = _WebhookTarget(*row)
-        _targets.set(webhook_id, target)
+        webhook_targets.set(webhook_id, target)
     return target
-
-
-def forget_webhook_target(webhook_id) -> None:
-    _targets.delete(webhook_id)
 
 
 def _insert_ignoring_duplicates(events: list[WebhookEvent]) -> None:
