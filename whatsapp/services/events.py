@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import random
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ from standardwebhooks import Webhook
 
 from booqing.exceptions import ApplicationError
 from tenants.models import Tenant
+from whatsapp.backoff import Backoff
 from whatsapp.caches import event_subscriptions, forget_event_subscriptions
 from whatsapp.event_transport import UnsafeUrl, post_event, url_check
 from whatsapp.models import (
@@ -41,6 +41,10 @@ MAX_ENDPOINTS_PER_TENANT = 10
 # Retries: full jitter, random(0, min(cap, base * 2**n)), for up to a day after the event.
 RETRY_BASE_SECONDS = 5
 RETRY_CAP_SECONDS = 3600
+# A Retry-After is honoured up to the cap: an endpoint cannot park its deliveries for a day.
+DELIVERY_BACKOFF = Backoff(
+    base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS, retry_after_cap=RETRY_CAP_SECONDS
+)
 RETRY_WINDOW = timedelta(hours=24)
 # A claimed attempt whose worker died is due again after this (the HTTP call takes <= 8 s).
 ATTEMPT_LEASE = timedelta(seconds=60)
@@ -319,12 +323,6 @@ def _signed_headers(delivery: EventDelivery, body: str) -> dict[str, str]:
     }
 
 
-def _retry_delay(attempt: int, retry_after: float | None) -> timedelta:
-    ceiling = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt)
-    delay = random.uniform(0, ceiling)
-    return timedelta(seconds=max(delay, min(retry_after or 0, RETRY_CAP_SECONDS)))
-
-
 def event_delivery_attempt(*, delivery_id, now: datetime | None = None) -> str:
     """The events worker's job: one attempt if the delivery is due. Returns its status after."""
     now = now or timezone.now()
@@ -360,7 +358,8 @@ def event_delivery_attempt(*, delivery_id, now: datetime | None = None) -> str:
     else:
         status = EventDelivery.Status.PENDING
         next_at = min(
-            now + _retry_delay(delivery.attempts, answer.retry_after), delivery.give_up_at
+            now + DELIVERY_BACKOFF.delay(delivery.attempts, retry_after=answer.retry_after),
+            delivery.give_up_at,
         )
     EventDelivery.objects.filter(pk=delivery.pk).update(
         status=status, next_attempt_at=next_at, **updates

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import random
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from booqing.exceptions import ApplicationError, NotFoundError
+from whatsapp.backoff import Backoff
 from whatsapp.caches import forget_webhook_target, webhook_targets
 from whatsapp.gateways import Ack, Event, InboundMessage, StatusChange, WebhookParseError
 from whatsapp.gateways.base import secrets_equal
@@ -40,6 +40,7 @@ MAX_WEBHOOK_BYTES = 512 * 1024
 PROCESSING_LEASE = timedelta(seconds=60)
 RETRY_BASE_SECONDS = 2
 RETRY_CAP_SECONDS = 300
+PROCESS_BACKOFF = Backoff(base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS)
 
 
 # How soon an ack waiting for an in-flight send's reply is looked at again, and for how long
@@ -278,12 +279,6 @@ HANDLERS: dict[str, Callable[[WebhookEvent], None]] = {
 }
 
 
-def _retry_delay(attempt: int) -> timedelta:
-    # Exponential backoff with full jitter: random(0, min(cap, base * 2**n)).
-    ceiling = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt)
-    return timedelta(seconds=random.uniform(0, ceiling))
-
-
 def webhook_event_process(*, event: WebhookEvent, now: datetime | None = None) -> bool:
     """Process one claimed event. On failure it is retried `webhook_retries` times, then kept
     as `failed` with the reason (visible, never dropped). Returns True when processed."""
@@ -317,7 +312,7 @@ def webhook_event_process(*, event: WebhookEvent, now: datetime | None = None) -
             logger.error("webhook event failed event=%s reason=%s", event.pk, reason)
         else:
             WebhookEvent.objects.filter(pk=event.pk).update(
-                last_error=reason, next_attempt_at=now + _retry_delay(event.attempts)
+                last_error=reason, next_attempt_at=now + PROCESS_BACKOFF.delay(event.attempts)
             )
             if not isinstance(exc, RetryLater):
                 logger.warning("webhook event will retry event=%s reason=%s", event.pk, reason)
