@@ -18,6 +18,7 @@ from standardwebhooks import Webhook
 
 from booqing.exceptions import ApplicationError
 from tenants.models import Tenant
+from whatsapp import queue
 from whatsapp.backoff import Backoff
 from whatsapp.caches import event_subscriptions, forget_event_subscriptions
 from whatsapp.event_transport import UnsafeUrl, post_event, url_check
@@ -177,10 +178,8 @@ def events_emit(*, tenant_id, event_type: str, data: dict) -> list[EventDelivery
 
 
 def _enqueue(delivery_id, *, run_after: datetime | None = None) -> None:
-    from whatsapp.tasks import deliver_event
-
     try:
-        task = deliver_event
+        task = queue.task(queue.DELIVER_EVENT)
         if run_after is not None:
             if not task.get_backend().supports_defer:
                 return  # e.g. the immediate backend: the scheduler enqueues it once it is due

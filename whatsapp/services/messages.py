@@ -17,6 +17,7 @@ from django.utils import timezone
 from booqing.exceptions import ApplicationError, NotFoundError
 from booqing.request_context import task_kwargs
 from tenants.models import Tenant
+from whatsapp import queue
 from whatsapp.backoff import Backoff
 from whatsapp.gateways import GatewayError
 from whatsapp.gateways.base import request_may_have_reached
@@ -297,10 +298,9 @@ def _same_request(existing: Message, contact: str, body: str) -> Message:
 
 
 def _enqueue_send(message_id, *, run_after: datetime | None = None) -> None:
-    from whatsapp.tasks import send_message
-
     try:
-        task = send_message.using(run_after=run_after) if run_after else send_message
+        task = queue.task(queue.SEND_MESSAGE)
+        task = task.using(run_after=run_after) if run_after else task
         task.enqueue(str(message_id), **task_kwargs())
     except Exception:
         # The scheduler re-enqueues overdue queued rows, so a queue hiccup delays, never loses.
