@@ -30,6 +30,7 @@ from whatsapp.models import (
 )
 from whatsapp.services.devices import device_apply_status_event, device_status_confirm
 from whatsapp.services.gateway_access import gateway_for_endpoint
+from whatsapp.services.messages import message_ack_apply, message_receive
 from whatsapp.text import clean_text
 
 logger = logging.getLogger(__name__)
@@ -238,8 +239,6 @@ def _handle_status(event: WebhookEvent) -> None:
 
 
 def _handle_message(event: WebhookEvent) -> None:
-    from whatsapp.services.messages import message_receive
-
     payload = dict(event.payload)
     payload["timestamp"] = (
         parse_datetime(payload["timestamp"]) if payload.get("timestamp") else None
@@ -248,8 +247,6 @@ def _handle_message(event: WebhookEvent) -> None:
 
 
 def _handle_ack(event: WebhookEvent) -> None:
-    from whatsapp.services.messages import message_ack_apply
-
     if not message_ack_apply(
         device=event.device,
         gateway_message_id=event.payload["message_id"],
