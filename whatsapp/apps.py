@@ -13,9 +13,12 @@ class WhatsAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Here, not at the top: these import models (via services), which Django loads only
+        # after every app's config module has been imported.
         from whatsapp import (
             checks,  # noqa: F401  (registers the checks)
             signals,  # noqa: F401  (starter templates for new tenants)
+            tasks,  # noqa: F401  (registers the tasks services enqueue through whatsapp.queue)
         )
         from whatsapp.endpoints import registry
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.utils.functional import SimpleLazyObject
 
+from whatsapp.selectors import unread_conversations
+
 
 def inbox_unread(request):
     # Lazy: a page that never shows the nav (errors, plain fragments) never runs the query.
@@ -12,8 +14,6 @@ def inbox_unread(request):
         tenant = getattr(request, "tenant", None)
         if tenant is None or membership is None:
             return 0
-        from whatsapp.selectors import unread_conversations
-
         return unread_conversations(tenant_id=tenant.pk)
 
     return {"inbox_unread": SimpleLazyObject(count)}

@@ -102,6 +102,7 @@ class KeyReferenceError(RuntimeError):
 
 def _resolve_aws_secret(path: str) -> str:
     try:
+        # Here, not at the top: boto3 is optional (the `aws` extra), needed only for such keys.
         import boto3  # type: ignore[import-not-found]
     except ImportError as exc:
         raise KeyReferenceError(
@@ -147,6 +148,7 @@ def parse_key_reference(raw: str, environ: dict[str, str]) -> Secret:
     if raw.startswith("$(AWS_SECRET:") and raw.endswith(")"):
         secret_path = raw[len("$(AWS_SECRET:") : -1].strip()
         try:
+            # Optional (the `aws` extra): checked here, where a key first refers to AWS.
             import boto3  # type: ignore[import-not-found]  # noqa: F401
         except ImportError as exc:
             raise KeyReferenceError(

@@ -15,6 +15,8 @@ import json
 import re
 from urllib.parse import quote, quote_plus
 
+from whatsapp.endpoints import registry
+
 REDACTED = "********************"
 MIN_SECRET_LENGTH = 4
 # A base64 fragment shorter than this could match innocent text by chance.
@@ -71,8 +73,6 @@ def _pattern(secrets: tuple[str, ...]) -> re.Pattern | None:
 def configured_secrets() -> tuple[str, ...]:
     """Every configured gateway key (and every value a key reference resolved to)."""
     try:
-        from whatsapp.endpoints import registry
-
         values = registry().secret_values()
     except Exception:  # a broken registry must never break redaction (or error reporting)
         values = []

@@ -21,8 +21,8 @@ from django.db.models import (
     Sum,
 )
 
-from booqing.ttl_cache import TtlCache
 from tenants.models import Tenant
+from whatsapp.caches import config_snapshots
 from whatsapp.endpoints import registry
 from whatsapp.gateways.base import Capabilities
 from whatsapp.models import (
@@ -135,25 +135,18 @@ def config_as_dict(config: TenantWhatsAppConfig) -> dict:
 
 # The booking product reads a tenant's configuration before much of what it does. Each process
 # keeps the answer for two seconds; whatever changes it here (assign, settings, remove, a health
-# probe) drops it at once, and changes made by other processes show within the two seconds.
-_config_snapshots = TtlCache("config-snapshots", ttl=2)
+# probe) drops it at once (caches.forget_config_snapshots), and changes made by other processes
+# show within the two seconds.
 _NONE = object()
 
 
 def config_snapshot(tenant_id) -> dict | None:
-    cached = _config_snapshots.get(tenant_id)
+    cached = config_snapshots.get(tenant_id)
     if cached is None:
         config = TenantWhatsAppConfig.objects.filter(tenant_id=tenant_id).order_by().first()
         cached = config_as_dict(config) if config else _NONE
-        _config_snapshots.set(tenant_id, cached)
+        config_snapshots.set(tenant_id, cached)
     return None if cached is _NONE else dict(cached)
-
-
-def forget_config_snapshots(tenant_id=None) -> None:
-    if tenant_id is None:
-        _config_snapshots.clear()
-    else:
-        _config_snapshots.delete(tenant_id)
 
 
 _PHONE_LIKE = re.compile(r"[\d\s()+.-]+")

@@ -1,47 +1,41 @@
-"""Background tasks (django-tasks): thin wrappers that load ids and call services."""
+"""Background tasks (django-tasks): thin wrappers that load ids and call services.
+
+An entry point above services (like views): services never import this module, they enqueue
+through whatsapp.queue, where each task below registers itself by name. The module paths
+(`whatsapp.tasks.<name>`) are what queued rows store and the worker imports: keep them.
+"""
 
 from __future__ import annotations
 
-import logging
-
 from django_tasks import task
 
-from booqing.request_context import request_context, task_kwargs
+from booqing.request_context import request_context
+from whatsapp import queue
+from whatsapp.services.events import event_delivery_attempt
+from whatsapp.services.health import endpoint_probe
+from whatsapp.services.messages import message_deliver
 
-logger = logging.getLogger(__name__)
 
-
+@queue.register
 @task()
 def probe_endpoint(endpoint_name: str, request_id: str = "") -> bool:
     """Probe one endpoint now (enqueued when a tenant is assigned to it)."""
-    from whatsapp.services.health import endpoint_probe
-
     with request_context(request_id):
         return endpoint_probe(endpoint_name=endpoint_name).ok
 
 
-def enqueue_endpoint_probe(endpoint_name: str) -> None:
-    try:
-        probe_endpoint.enqueue(endpoint_name, **task_kwargs())
-    except Exception:
-        # The scheduler probes every endpoint anyway; a queue hiccup must not fail the assignment.
-        logger.exception("could not enqueue probe endpoint=%s", endpoint_name)
-
-
+@queue.register
 @task()
 def send_message(message_id: str, request_id: str = "") -> str:
     """Deliver one queued message (the row holds the state; this is only the trigger)."""
-    from whatsapp.services.messages import message_deliver
-
     # The request that queued the message lends its id to the send's log lines.
     with request_context(request_id):
         return message_deliver(message_id=message_id)
 
 
+@queue.register
 @task(queue_name="events")
 def deliver_event(delivery_id: str) -> str:
     """One attempt to deliver an event to the booking product. Its own queue (and worker), so a
     slow endpoint never holds up sends."""
-    from whatsapp.services.events import event_delivery_attempt
-
     return event_delivery_attempt(delivery_id=delivery_id)

@@ -1,32 +1,25 @@
 """Tenant admins are told: a device that disconnects, is logged out or goes silent gets an e-mail
-to the tenant's admins (Indonesian by default, times in the tenant zone) and a dashboard banner;
-a silent device is also announced to the booking product and restarted once."""
+to the tenant's admins (Indonesian by default, times in the tenant zone) and a dashboard banner.
+Finding silent devices (and restarting them once) is services/silence.py's scheduler step."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from booqing.exceptions import ApplicationError
 from tenants.models import Membership, Tenant
-from whatsapp.models import Device, DeviceStatus, Message, MessageStatus
-from whatsapp.services.events import device_event_state, events_emit_device_status
+from whatsapp.models import Device, Message
+from whatsapp.services.events import device_event_state
 
 logger = logging.getLogger(__name__)
 
 ALERT_STATES = ("disconnected", "logged_out", "silent")
-# Silent = no inbound message or ack for this many "usual gaps" (at least SILENT_MIN) while
-# sends wait. The usual gap is the last day's activity spread evenly over the day.
-SILENT_FACTOR = 10
-SILENT_MIN = timedelta(minutes=30)
-SILENT_MAX = timedelta(hours=6)
 ALERT_LANGUAGE = "id"
 
 
@@ -40,10 +33,11 @@ def device_alert_status_changed(*, device: Device, previous: str, new: str) -> N
         return
     if state not in ALERT_STATES:
         return
-    _alert(device, state)
+    device_alert(device, state)
 
 
-def _alert(device: Device, state: str) -> None:
+def device_alert(device: Device, state: str) -> None:
+    """Tell the tenant's admins (once per state) by e-mail after commit; the banner shows it."""
     # The conditional UPDATE is the claim: two processes seeing the same drop send one e-mail.
     if (
         not Device.objects.filter(pk=device.pk)
@@ -121,83 +115,6 @@ def _email_text(device: Device, state: str, at: datetime) -> tuple[str, str]:
         )
     since = _("Since %(time)s on %(date)s.") % when
     return f"[BooQing] {subject}", f"{what}\n\n{since}\n"
-
-
-# -- silent devices (scheduler step) --------------------------------------------------------
-
-
-def _silence_threshold(device: Device, now: datetime) -> timedelta:
-    day_ago = now - timedelta(days=1)
-    recent = Message.objects.filter(
-        device=device, direction=Message.Direction.INBOUND, created_at__gte=day_ago
-    ).count()
-    usual_gap = timedelta(days=1) / max(recent, 1)
-    return min(max(usual_gap * SILENT_FACTOR, SILENT_MIN), SILENT_MAX)
-
-
-def _sends_waiting(device: Device, since: datetime) -> bool:
-    waiting = Q(
-        status__in=[MessageStatus.QUEUED, MessageStatus.UNCONFIRMED, MessageStatus.SENDING],
-        next_attempt_at__lte=since,
-    ) | Q(status=MessageStatus.SENT, sent_at__lte=since)
-    return Message.objects.filter(
-        waiting, device=device, direction=Message.Direction.OUTBOUND
-    ).exists()
-
-
-def devices_check_silent(*, now: datetime | None = None, limit: int = 200) -> int:
-    """Scheduler step: mark connected devices silent (alert, event, restart once) and clear the
-    mark when they are heard from again. Returns how many devices changed."""
-    from whatsapp.services.devices import device_restart
-
-    now = now or timezone.now()
-    changed = 0
-    heard_again = Device.objects.filter(
-        silent_since__isnull=False, last_activity_at__gt=F("silent_since")
-    )
-    for device in heard_again[:limit]:
-        if Device.objects.filter(pk=device.pk, silent_since=device.silent_since).update(
-            silent_since=None, alerted_state=""
-        ):
-            events_emit_device_status(
-                device=device, previous=device.status, new=device.status, state="connected"
-            )
-            changed += 1
-    candidates = Device.objects.filter(
-        status=DeviceStatus.CONNECTED, silent_since__isnull=True
-    ).select_related("tenant")
-    for device in candidates[:limit]:
-        threshold = _silence_threshold(device, now)
-        heard = max(filter(None, [device.last_activity_at, device.connected_at]), default=None)
-        if heard is None or now - heard < threshold:
-            continue
-        if not _sends_waiting(device, now - threshold):
-            continue
-        if not Device.objects.filter(pk=device.pk, silent_since__isnull=True).update(
-            silent_since=now
-        ):
-            continue
-        device.silent_since = now
-        changed += 1
-        logger.warning("device silent device=%s heard=%s", device.pk, heard)
-        events_emit_device_status(
-            device=device, previous=device.status, new=device.status, state="silent"
-        )
-        _alert(device, "silent")
-        _restart_once(device, now=now, restart=device_restart)
-    return changed
-
-
-def _restart_once(device: Device, *, now: datetime, restart) -> None:
-    # Once per silent spell: a restart that does not help is the admins' call, not a loop.
-    if device.silent_restarted_at and device.silent_restarted_at >= device.silent_since:
-        return
-    Device.objects.filter(pk=device.pk).update(silent_restarted_at=now)
-    device.silent_restarted_at = now
-    try:
-        restart(device=device)
-    except ApplicationError as exc:
-        logger.warning("silent device restart failed device=%s error=%s", device.pk, exc.message)
 
 
 # -- what pages show -------------------------------------------------------------------------

@@ -8,10 +8,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from booqing.exceptions import ApplicationError, NotFoundError
+from booqing.request_context import task_kwargs
 from tenants.models import Tenant
+from whatsapp import queue
+from whatsapp.caches import forget_config_snapshots
 from whatsapp.endpoints import registry
 from whatsapp.models import ApiToken, AuditEvent, HealthStatus, TenantWhatsAppConfig
-from whatsapp.selectors import forget_config_snapshots
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +161,8 @@ def _forget_snapshot(tenant: Tenant) -> None:
 
 
 def _enqueue_probe(endpoint_name: str) -> None:
-    from whatsapp.tasks import enqueue_endpoint_probe
-
-    enqueue_endpoint_probe(endpoint_name)
+    try:
+        queue.task(queue.PROBE_ENDPOINT).enqueue(endpoint_name, **task_kwargs())
+    except Exception:
+        # The scheduler probes every endpoint anyway; a queue hiccup must not fail the assignment.
+        logger.exception("could not enqueue probe endpoint=%s", endpoint_name)

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from booqing.exceptions import ApplicationError, NotFoundError
 from tenants.models import Tenant
+from whatsapp.caches import forget_webhook_target
 from whatsapp.gateways import GatewayError, SessionStatus
 from whatsapp.gateways.waha import CORE_SESSION
 from whatsapp.limits import device_quota_check
@@ -264,8 +265,6 @@ def _session_settings(device: Device, config: TenantWhatsAppConfig) -> dict:
 
 
 def _forget_target(device: Device) -> None:
-    from whatsapp.services.webhooks import forget_webhook_target
-
     forget_webhook_target(device.webhook_id)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import random
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -18,8 +17,10 @@ from django.views.decorators.debug import sensitive_variables
 from standardwebhooks import Webhook
 
 from booqing.exceptions import ApplicationError
-from booqing.ttl_cache import TtlCache
 from tenants.models import Tenant
+from whatsapp import queue
+from whatsapp.backoff import Backoff
+from whatsapp.caches import event_subscriptions, forget_event_subscriptions
 from whatsapp.event_transport import UnsafeUrl, post_event, url_check
 from whatsapp.models import (
     DROPPED_STATUSES,
@@ -41,6 +42,10 @@ MAX_ENDPOINTS_PER_TENANT = 10
 # Retries: full jitter, random(0, min(cap, base * 2**n)), for up to a day after the event.
 RETRY_BASE_SECONDS = 5
 RETRY_CAP_SECONDS = 3600
+# A Retry-After is honoured up to the cap: an endpoint cannot park its deliveries for a day.
+DELIVERY_BACKOFF = Backoff(
+    base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS, retry_after_cap=RETRY_CAP_SECONDS
+)
 RETRY_WINDOW = timedelta(hours=24)
 # A claimed attempt whose worker died is due again after this (the HTTP call takes <= 8 s).
 ATTEMPT_LEASE = timedelta(seconds=60)
@@ -50,10 +55,6 @@ DELIVERY_LOG_DAYS = 30
 # An inbound message answers the last outbound one sent to the contact within this window.
 REPLY_WINDOW = timedelta(hours=24)
 REACHED_STATUSES = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ)
-
-# tenant id -> [(endpoint id, events)]: asked on every status change, so cached briefly; the
-# process that changes a tenant's endpoints forgets its entry at once.
-_subscriptions = TtlCache("event-subscriptions", ttl=5)
 
 
 def _new_secret() -> str:
@@ -116,7 +117,7 @@ def event_endpoint_create(
             action="event_endpoint.created",
             after={"url": url, "events": events},
         )
-    _subscriptions.delete(tenant.pk)
+    forget_event_subscriptions(tenant.pk)
     return endpoint, secret
 
 
@@ -130,16 +131,16 @@ def event_endpoint_delete(*, endpoint: EventEndpoint, actor=None) -> None:
             before={"url": endpoint.url, "events": endpoint.events},
         )
         endpoint.delete()
-    _subscriptions.delete(endpoint.tenant_id)
+    forget_event_subscriptions(endpoint.tenant_id)
 
 
 def _subscribers(tenant_id, event_type: str) -> list:
-    subscriptions = _subscriptions.get(tenant_id)
+    subscriptions = event_subscriptions.get(tenant_id)
     if subscriptions is None:
         subscriptions = list(
             EventEndpoint.objects.filter(tenant_id=tenant_id).values_list("id", "events")
         )
-        _subscriptions.set(tenant_id, subscriptions)
+        event_subscriptions.set(tenant_id, subscriptions)
     return [pk for pk, events in subscriptions if event_type in events]
 
 
@@ -177,10 +178,8 @@ def events_emit(*, tenant_id, event_type: str, data: dict) -> list[EventDelivery
 
 
 def _enqueue(delivery_id, *, run_after: datetime | None = None) -> None:
-    from whatsapp.tasks import deliver_event
-
     try:
-        task = deliver_event
+        task = queue.task(queue.DELIVER_EVENT)
         if run_after is not None:
             if not task.get_backend().supports_defer:
                 return  # e.g. the immediate backend: the scheduler enqueues it once it is due
@@ -323,12 +322,6 @@ def _signed_headers(delivery: EventDelivery, body: str) -> dict[str, str]:
     }
 
 
-def _retry_delay(attempt: int, retry_after: float | None) -> timedelta:
-    ceiling = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt)
-    delay = random.uniform(0, ceiling)
-    return timedelta(seconds=max(delay, min(retry_after or 0, RETRY_CAP_SECONDS)))
-
-
 def event_delivery_attempt(*, delivery_id, now: datetime | None = None) -> str:
     """The events worker's job: one attempt if the delivery is due. Returns its status after."""
     now = now or timezone.now()
@@ -364,7 +357,8 @@ def event_delivery_attempt(*, delivery_id, now: datetime | None = None) -> str:
     else:
         status = EventDelivery.Status.PENDING
         next_at = min(
-            now + _retry_delay(delivery.attempts, answer.retry_after), delivery.give_up_at
+            now + DELIVERY_BACKOFF.delay(delivery.attempts, retry_after=answer.retry_after),
+            delivery.give_up_at,
         )
     EventDelivery.objects.filter(pk=delivery.pk).update(
         status=status, next_attempt_at=next_at, **updates

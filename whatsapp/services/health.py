@@ -15,11 +15,12 @@ from django.db.models import Min
 from django.utils import timezone
 
 from booqing.exceptions import ApplicationError
+from whatsapp.caches import forget_config_snapshots
 from whatsapp.endpoints import EndpointNotFound, registry
 from whatsapp.gateways import GatewayError, Health, gateway_for
 from whatsapp.gateways.base import Capabilities
 from whatsapp.models import EndpointProbe, EndpointState, HealthStatus, TenantWhatsAppConfig
-from whatsapp.selectors import capabilities_from_state, forget_config_snapshots
+from whatsapp.selectors import capabilities_from_state
 from whatsapp.services.gateway_access import PROBE_TIMEOUT_SECONDS
 
 logger = logging.getLogger(__name__)

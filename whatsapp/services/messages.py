@@ -17,6 +17,8 @@ from django.utils import timezone
 from booqing.exceptions import ApplicationError, NotFoundError
 from booqing.request_context import task_kwargs
 from tenants.models import Tenant
+from whatsapp import queue
+from whatsapp.backoff import Backoff
 from whatsapp.gateways import GatewayError
 from whatsapp.gateways.base import request_may_have_reached
 from whatsapp.metrics import message_outcome
@@ -42,6 +44,8 @@ logger = logging.getLogger(__name__)
 MAX_BODY_CHARS = 4096
 RETRY_BASE_SECONDS = 2
 RETRY_CAP_SECONDS = 300
+# Never sooner than the gateway's Retry-After, however long it asks.
+SEND_BACKOFF = Backoff(base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS)
 DEFAULT_EXPIRY_HOURS = 24
 # A history read that does not show the message is trusted only when a second read, this much
 # later, agrees: a gateway that was paused may still be working through our earlier request.
@@ -294,20 +298,13 @@ def _same_request(existing: Message, contact: str, body: str) -> Message:
 
 
 def _enqueue_send(message_id, *, run_after: datetime | None = None) -> None:
-    from whatsapp.tasks import send_message
-
     try:
-        task = send_message.using(run_after=run_after) if run_after else send_message
+        task = queue.task(queue.SEND_MESSAGE)
+        task = task.using(run_after=run_after) if run_after else task
         task.enqueue(str(message_id), **task_kwargs())
     except Exception:
         # The scheduler re-enqueues overdue queued rows, so a queue hiccup delays, never loses.
         logger.exception("could not enqueue send message=%s", message_id)
-
-
-def _retry_delay(attempt: int, retry_after: float | None) -> timedelta:
-    # Exponential backoff with full jitter, never sooner than the gateway's Retry-After.
-    ceiling = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** min(attempt, 16))
-    return timedelta(seconds=max(random.uniform(0, ceiling), retry_after or 0))
 
 
 def _load(message_id) -> tuple[Message | None, int]:
@@ -546,7 +543,7 @@ def _after_gateway_error(message: Message, exc: GatewayError, *, now: datetime) 
     if exc.permanent and exc.code != "session_not_ready":
         _fail(message, exc.message)
         return MessageStatus.FAILED
-    at = now + _retry_delay(message.attempts, exc.retry_after)
+    at = now + SEND_BACKOFF.delay(message.attempts, retry_after=exc.retry_after)
     if request_may_have_reached(exc):
         _to_unconfirmed(message, at=at, error=exc.message)
         return MessageStatus.UNCONFIRMED
@@ -630,7 +627,7 @@ def _reconcile(message: Message, *, now: datetime, timeout: int) -> str:
         started = message.waiting_since or message.attempt_started_at or now
         waited = max(0.0, (now - started).total_seconds())
         doublings = int(math.log2(1 + waited / RETRY_BASE_SECONDS))
-        at = _next_try(message, now + _retry_delay(doublings, exc.retry_after))
+        at = _next_try(message, now + SEND_BACKOFF.delay(doublings, retry_after=exc.retry_after))
         _release_unconfirmed(
             message,
             at=at,

@@ -11,8 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from booqing.exceptions import ApplicationError
-from booqing.ttl_cache import TtlCache
 from tenants.models import Tenant
+from whatsapp.caches import api_tokens, forget_api_token
 from whatsapp.limits import token_quota_check
 from whatsapp.models import ApiToken, TokenScope
 from whatsapp.services.config import audit_record
@@ -20,10 +20,6 @@ from whatsapp.services.config import audit_record
 TOKEN_PREFIX = "bqw_"
 # Writing last_used_at on every request would turn each API read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-# Token checks are on every API call. Each process remembers a valid token for a few seconds;
-# a revocation is immediate in the process that made it and takes at most this long elsewhere.
-TOKEN_CACHE_SECONDS = 5
-_valid_tokens = TtlCache("api-tokens", ttl=TOKEN_CACHE_SECONDS)
 
 
 def _hash(raw: str) -> str:
@@ -71,7 +67,7 @@ def _token_insert(tenant: Tenant, name: str, raw: str, chosen: list[str], actor)
 
 
 def api_token_revoke(*, token: ApiToken, actor) -> None:
-    _valid_tokens.delete(token.token_hash)
+    forget_api_token(token.token_hash)
     if token.revoked_at is None:
         ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
         audit_record(
@@ -87,7 +83,7 @@ def api_token_authenticate(raw: str) -> ApiToken | None:
     if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return None
     digest = _hash(raw)
-    token = _valid_tokens.get(digest)
+    token = api_tokens.get(digest)
     if token is None:
         token = (
             ApiToken.objects.filter(token_hash=digest, revoked_at__isnull=True)
@@ -96,7 +92,7 @@ def api_token_authenticate(raw: str) -> ApiToken | None:
         )
         if token is None or not token.tenant.is_active:
             return None
-        _valid_tokens.set(digest, token)
+        api_tokens.set(digest, token)
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         token.last_used_at = now

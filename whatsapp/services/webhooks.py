@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import random
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,7 +16,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from booqing.exceptions import ApplicationError, NotFoundError
-from booqing.ttl_cache import TtlCache
+from whatsapp.backoff import Backoff
+from whatsapp.caches import forget_webhook_target, webhook_targets
 from whatsapp.gateways import Ack, Event, InboundMessage, StatusChange, WebhookParseError
 from whatsapp.gateways.base import secrets_equal
 from whatsapp.models import (
@@ -30,6 +30,7 @@ from whatsapp.models import (
 )
 from whatsapp.services.devices import device_apply_status_event, device_status_confirm
 from whatsapp.services.gateway_access import gateway_for_endpoint
+from whatsapp.services.messages import message_ack_apply, message_receive
 from whatsapp.text import clean_text
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ MAX_WEBHOOK_BYTES = 512 * 1024
 PROCESSING_LEASE = timedelta(seconds=60)
 RETRY_BASE_SECONDS = 2
 RETRY_CAP_SECONDS = 300
+PROCESS_BACKOFF = Backoff(base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS)
 
 
 # How soon an ack waiting for an in-flight send's reply is looked at again, and for how long
@@ -87,13 +89,9 @@ class _WebhookTarget:
     signed: bool
 
 
-# webhook id -> device: the lookup every delivery needs, cached briefly (a device's secret and
-# endpoint never change; a deleted device makes the insert fail its foreign key -> 404).
-_targets = TtlCache("webhook-targets", ttl=30)
-
-
 def _webhook_target(webhook_id) -> _WebhookTarget | None:
-    target = _targets.get(webhook_id)
+    # The lookup every delivery needs, cached briefly (caches.webhook_targets says why it may be).
+    target = webhook_targets.get(webhook_id)
     if target is None:
         row = (
             Device.objects.filter(webhook_id=webhook_id)
@@ -103,12 +101,8 @@ def _webhook_target(webhook_id) -> _WebhookTarget | None:
         if row is None:
             return None
         target = _WebhookTarget(*row)
-        _targets.set(webhook_id, target)
+        webhook_targets.set(webhook_id, target)
     return target
-
-
-def forget_webhook_target(webhook_id) -> None:
-    _targets.delete(webhook_id)
 
 
 def _insert_ignoring_duplicates(events: list[WebhookEvent]) -> None:
@@ -245,8 +239,6 @@ def _handle_status(event: WebhookEvent) -> None:
 
 
 def _handle_message(event: WebhookEvent) -> None:
-    from whatsapp.services.messages import message_receive
-
     payload = dict(event.payload)
     payload["timestamp"] = (
         parse_datetime(payload["timestamp"]) if payload.get("timestamp") else None
@@ -255,8 +247,6 @@ def _handle_message(event: WebhookEvent) -> None:
 
 
 def _handle_ack(event: WebhookEvent) -> None:
-    from whatsapp.services.messages import message_ack_apply
-
     if not message_ack_apply(
         device=event.device,
         gateway_message_id=event.payload["message_id"],
@@ -284,12 +274,6 @@ HANDLERS: dict[str, Callable[[WebhookEvent], None]] = {
     "message": _handle_message,
     "ack": _handle_ack,
 }
-
-
-def _retry_delay(attempt: int) -> timedelta:
-    # Exponential backoff with full jitter: random(0, min(cap, base * 2**n)).
-    ceiling = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt)
-    return timedelta(seconds=random.uniform(0, ceiling))
 
 
 def webhook_event_process(*, event: WebhookEvent, now: datetime | None = None) -> bool:
@@ -325,7 +309,7 @@ def webhook_event_process(*, event: WebhookEvent, now: datetime | None = None) -
             logger.error("webhook event failed event=%s reason=%s", event.pk, reason)
         else:
             WebhookEvent.objects.filter(pk=event.pk).update(
-                last_error=reason, next_attempt_at=now + _retry_delay(event.attempts)
+                last_error=reason, next_attempt_at=now + PROCESS_BACKOFF.delay(event.attempts)
             )
             if not isinstance(exc, RetryLater):
                 logger.warning("webhook event will retry event=%s reason=%s", event.pk, reason)

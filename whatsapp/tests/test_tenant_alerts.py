@@ -21,7 +21,7 @@ from whatsapp.models import (
     TenantWhatsAppConfig,
 )
 from whatsapp.models_booking import EventDelivery, EventEndpoint
-from whatsapp.services import alerts
+from whatsapp.services import alerts, silence
 from whatsapp.services import devices as device_services
 from whatsapp.services.send_settings import pacing_bounds
 
@@ -136,8 +136,8 @@ def test_a_silent_device_is_announced_emailed_and_restarted_once(
     waiting_send(device, age=timedelta(hours=7))
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert alerts.devices_check_silent() == 1
-        assert alerts.devices_check_silent() == 0  # the same silence: nothing more
+        assert silence.devices_check_silent() == 1
+        assert silence.devices_check_silent() == 0  # the same silence: nothing more
     assert restarts == [device.pk]
     assert "silent" in device_states(listener)
     assert len(mail.outbox) == 1
@@ -147,7 +147,7 @@ def test_a_silent_device_is_announced_emailed_and_restarted_once(
     # It answers again (an ack): the mark clears and the product hears it is back.
     moved_on = timezone.now() + timedelta(minutes=5)
     Device.objects.filter(pk=device.pk).update(last_activity_at=moved_on)
-    assert alerts.devices_check_silent() == 1
+    assert silence.devices_check_silent() == 1
     assert device_states(listener)[-1] == "connected"
     assert alerts.tenant_alerts(tenant=cast.tenant_a) == []
 
@@ -155,7 +155,7 @@ def test_a_silent_device_is_announced_emailed_and_restarted_once(
 def test_a_quiet_device_with_nothing_waiting_is_not_silent(device, monkeypatch):
     monkeypatch.setattr(device_services, "device_restart", lambda device: pytest.fail("restarted"))
     Device.objects.filter(pk=device.pk).update(last_activity_at=timezone.now() - timedelta(days=1))
-    assert alerts.devices_check_silent() == 0
+    assert silence.devices_check_silent() == 0
 
 
 def test_silence_is_measured_against_the_devices_usual_rhythm(device, monkeypatch):
@@ -175,10 +175,10 @@ def test_silence_is_measured_against_the_devices_usual_rhythm(device, monkeypatc
             gateway_message_id=f"BUSY{i}",
         )
     now = timezone.now()
-    assert alerts._silence_threshold(device, now) == timedelta(minutes=30)
+    assert silence._silence_threshold(device, now) == timedelta(minutes=30)
     Device.objects.filter(pk=device.pk).update(last_activity_at=now - timedelta(minutes=50))
     waiting_send(device, age=timedelta(minutes=45))
-    assert alerts.devices_check_silent(now=now) == 1
+    assert silence.devices_check_silent(now=now) == 1
 
 
 def test_the_scheduler_runs_the_silent_step_with_time_moved_forward(device, monkeypatch):

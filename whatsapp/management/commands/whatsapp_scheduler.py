@@ -20,11 +20,11 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from booqing.request_context import request_context
-from whatsapp.services.alerts import devices_check_silent
 from whatsapp.services.devices import devices_reconnect_due
 from whatsapp.services.events import event_deliveries_enqueue_due, event_deliveries_prune
 from whatsapp.services.health import health_sweep, probes_prune
 from whatsapp.services.messages import messages_requeue_stale
+from whatsapp.services.silence import devices_check_silent
 from whatsapp.services.webhooks import webhook_events_process_due, webhook_events_prune
 
 logger = logging.getLogger(__name__)
