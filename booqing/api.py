@@ -17,7 +17,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security import APIKeyCookie, HttpBearer
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from whatsapp.limits import RateLimited, api_token_rate_check
 from whatsapp.text import has_unstorable
 

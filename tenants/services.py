@@ -10,7 +10,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from tenants.invitations import invitation_send
 from tenants.locale import supported_language
 from tenants.models import RESERVED_SUBDOMAINS, Membership, Tenant, UserPreference

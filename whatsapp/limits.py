@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django_ratelimit.core import get_usage
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from tenants.models import Tenant
 from whatsapp.models import ApiToken, Device
 

@@ -21,7 +21,7 @@ from django.db.models import (
     Sum,
 )
 
-from booqing.ttl_cache import TtlCache
+from core.caches import TtlCache
 from tenants.models import Tenant
 from whatsapp.endpoints import registry
 from whatsapp.gateways.base import Capabilities

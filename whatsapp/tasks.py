@@ -6,7 +6,7 @@ import logging
 
 from django_tasks import task
 
-from booqing.request_context import request_context, task_kwargs
+from core.request_context import request_context, task_kwargs
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import F, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from tenants.access import membership_for
 from tenants.models import Tenant
 from whatsapp.models import ApiToken, TokenScope

@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_datetime
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from whatsapp import selectors, services
 from whatsapp.api.common import MAX_PAGE, acting_tenant, actor, iso
 from whatsapp.models import Conversation, Message, MessageStatus

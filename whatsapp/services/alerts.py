@@ -14,7 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from tenants.models import Membership, Tenant
 from whatsapp.models import Device, DeviceStatus, Message, MessageStatus
 from whatsapp.services.events import device_event_state, events_emit_device_status

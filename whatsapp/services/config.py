@@ -7,7 +7,7 @@ import logging
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from booqing.exceptions import ApplicationError, NotFoundError
+from core.errors import ApplicationError, NotFoundError
 from tenants.models import Tenant
 from whatsapp.endpoints import registry
 from whatsapp.models import ApiToken, AuditEvent, HealthStatus, TenantWhatsAppConfig

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from tenants.models import Tenant
 from whatsapp.gateways import GatewayError
 from whatsapp.models import ContactCheck, Device, DeviceStatus

@@ -14,7 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from booqing.exceptions import ApplicationError, NotFoundError
+from core.errors import ApplicationError, NotFoundError
 from tenants.models import Tenant
 from whatsapp.gateways import GatewayError, SessionStatus
 from whatsapp.gateways.waha import CORE_SESSION

@@ -17,8 +17,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 from standardwebhooks import Webhook
 
-from booqing.exceptions import ApplicationError
-from booqing.ttl_cache import TtlCache
+from core.caches import TtlCache
+from core.errors import ApplicationError
 from tenants.models import Tenant
 from whatsapp.event_transport import UnsafeUrl, post_event, url_check
 from whatsapp.models import (

@@ -7,7 +7,7 @@ import secrets
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from tenants.models import Tenant
 from whatsapp.endpoints import EndpointNotFound, registry
 from whatsapp.gateways import Gateway, gateway_for

@@ -14,7 +14,7 @@ from django.core.mail import send_mail
 from django.db.models import Min
 from django.utils import timezone
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from whatsapp.endpoints import EndpointNotFound, registry
 from whatsapp.gateways import GatewayError, Health, gateway_for
 from whatsapp.gateways.base import Capabilities

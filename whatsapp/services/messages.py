@@ -14,8 +14,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from booqing.exceptions import ApplicationError, NotFoundError
-from booqing.request_context import task_kwargs
+from core.errors import ApplicationError, NotFoundError
+from core.request_context import task_kwargs
 from tenants.models import Tenant
 from whatsapp.gateways import GatewayError
 from whatsapp.gateways.base import request_may_have_reached

@@ -8,7 +8,7 @@ from datetime import time
 from django.conf import settings
 from django.db import transaction
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from tenants.models import Tenant
 from whatsapp.models import Device, TenantWhatsAppConfig
 from whatsapp.services.config import audit_record

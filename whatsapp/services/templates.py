@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from booqing.exceptions import ApplicationError, NotFoundError
+from core.errors import ApplicationError, NotFoundError
 from tenants.models import Tenant
 from whatsapp.models import MessageTemplate
 from whatsapp.services.config import audit_record

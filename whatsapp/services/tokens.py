@@ -10,8 +10,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from booqing.exceptions import ApplicationError
-from booqing.ttl_cache import TtlCache
+from core.caches import TtlCache
+from core.errors import ApplicationError
 from tenants.models import Tenant
 from whatsapp.limits import token_quota_check
 from whatsapp.models import ApiToken, TokenScope

@@ -16,8 +16,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from booqing.exceptions import ApplicationError, NotFoundError
-from booqing.ttl_cache import TtlCache
+from core.caches import TtlCache
+from core.errors import ApplicationError, NotFoundError
 from whatsapp.gateways import Ack, Event, InboundMessage, StatusChange, WebhookParseError
 from whatsapp.gateways.base import secrets_equal
 from whatsapp.models import (

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from booqing.security import RedactSecretsFilter
+from whatsapp.security import RedactSecretsFilter
 from whatsapp.simulator.testing import start_simulator_process
 
 SIM_KEY = "canary-SIMULATOR-key-5d1e0c7b9a2f4e63"

@@ -12,8 +12,8 @@ import responses
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from booqing.test import client_for
 from tenants.services import tenant_create
+from tenants.test import client_for
 from whatsapp import services
 from whatsapp.models import (
     AuditEvent,

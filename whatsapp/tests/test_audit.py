@@ -7,7 +7,7 @@ import re
 import pytest
 import responses
 
-from booqing.test import client_for
+from tenants.test import client_for
 from whatsapp import services
 from whatsapp.models import AuditEvent
 

@@ -19,8 +19,8 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 
-from booqing.test import Cast, client_for
 from tenants.models import Membership, Tenant
+from tenants.test import Cast, client_for
 from whatsapp.models import AuditEvent, TenantWhatsAppConfig
 
 pytestmark = pytest.mark.django_db

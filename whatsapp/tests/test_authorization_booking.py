@@ -18,7 +18,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from booqing.test import Cast
+from tenants.test import Cast
 from whatsapp import services
 from whatsapp.models import (
     AuditEvent,

@@ -34,7 +34,7 @@ from django.test import Client
 from django.test.client import ClientHandler
 from django.utils import timezone
 
-from booqing.test import Cast, platform_host
+from tenants.test import Cast, platform_host
 from whatsapp import services
 from whatsapp.models import (
     ApiToken,

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from booqing.test import CANARY_KEYS, PASSWORD, build_cast
+from tenants.test import CANARY_KEYS, PASSWORD, build_cast
 from whatsapp.models import AuditEvent, TenantWhatsAppConfig
 from whatsapp.tests.conftest import SCREENSHOTS, login
 

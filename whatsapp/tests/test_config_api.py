@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from booqing.test import client_for
+from tenants.test import client_for
 from whatsapp.models import AuditEvent, HealthStatus, TenantWhatsAppConfig
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ import sys
 import pytest
 from django.utils import timezone
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from whatsapp import services
 from whatsapp.models import AuditEvent, HealthStatus, TenantWhatsAppConfig
 

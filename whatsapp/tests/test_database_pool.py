@@ -20,7 +20,7 @@ import requests
 from django.conf import settings
 from django.db import OperationalError, connection
 
-from booqing.test import client_for
+from tenants.test import client_for
 from whatsapp.models import Device, Message, TenantWhatsAppConfig, WebhookEvent
 from whatsapp.simulator.testing import PROJECT_ROOT
 from whatsapp.tests import waha_webhooks as waha

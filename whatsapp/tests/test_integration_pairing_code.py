@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from booqing.test import client_for
+from tenants.test import client_for
 from whatsapp import services
 from whatsapp.models import Device, DeviceStatus
 from whatsapp.simulator.testing import start_simulator_process

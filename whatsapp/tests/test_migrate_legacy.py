@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from booqing.test import CANARY_PRIMARY, CANARY_SECONDARY
+from tenants.test import CANARY_PRIMARY, CANARY_SECONDARY
 from whatsapp.models import AuditEvent, TenantWhatsAppConfig
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from booqing.test import CANARY_KEYS, client_for
+from tenants.test import CANARY_KEYS, client_for
 from whatsapp.management.commands.whatsapp_scheduler import Step, run_steps
 from whatsapp.models import Device, EndpointState, Message, WebhookEvent
 

@@ -10,8 +10,8 @@ import pytest
 import responses
 from responses import matchers
 
-from booqing.exceptions import ApplicationError
-from booqing.test import client_for
+from core.errors import ApplicationError
+from tenants.test import client_for
 from whatsapp import services
 from whatsapp.endpoints import EndpointConfig, Secret
 from whatsapp.gateways import EvolutionGateway, GatewayError, WahaGateway

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from booqing.test import CANARY_KEYS, client_for
+from tenants.test import CANARY_KEYS, client_for
 from whatsapp.models import AuditEvent, HealthStatus, TenantWhatsAppConfig
 
 pytestmark = pytest.mark.django_db

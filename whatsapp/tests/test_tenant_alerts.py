@@ -10,7 +10,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from booqing.test import client_for, tenant_host
+from tenants.test import client_for, tenant_host
 from whatsapp import services
 from whatsapp.models import (
     AuditEvent,

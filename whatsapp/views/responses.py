@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.shortcuts import redirect, render
 from django_htmx.http import HttpResponseClientRedirect
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 
 
 def error_status(exc: ApplicationError) -> int:

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from tenants.access import superadmin_required
 from tenants.models import Tenant
 from whatsapp import selectors, services

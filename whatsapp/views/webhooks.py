@@ -9,7 +9,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from whatsapp.services.timeline import webhook_delivery_recorded
 from whatsapp.services.webhooks import MAX_WEBHOOK_BYTES, webhook_ingest
 

@@ -9,7 +9,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from tenants.models import Membership, Tenant
 from tenants.services import member_add
 
