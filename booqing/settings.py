@@ -66,9 +66,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # After whitenoise (static files need neither): every page and API reply is private and
     # never stored by a cache, and pages run under a Content-Security-Policy.
-    "whatsapp.security.NoStoreMiddleware",
+    "core.middleware.NoStoreMiddleware",
     "csp.middleware.CSPMiddleware",
-    "whatsapp.security.DatabaseBusyMiddleware",
+    "core.middleware.DatabaseBusyMiddleware",
     "tenants.middleware.TenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
