@@ -10,6 +10,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from core.audit import audit_record
 from core.errors import ApplicationError
 from tenants.invitations import invitation_send
 from tenants.locale import supported_language
@@ -48,8 +49,6 @@ def tenant_create(
     try:
         with transaction.atomic():
             tenant.save()
-            from whatsapp.services import audit_record
-
             audit_record(actor=actor, tenant=tenant, action="tenant.created", after={"name": name})
             if owner_email:
                 origin = owner_origin(tenant) if owner_origin else ""
@@ -146,7 +145,7 @@ def member_invite(
         if not joined and membership.role != role:
             membership.role = role
             membership.save(update_fields=["role"])
-        _audit(
+        audit_record(
             actor=actor,
             tenant=tenant,
             action="member.invited",
@@ -185,7 +184,7 @@ def member_role_change(*, membership: Membership, role: str, actor=None) -> Memb
         before = locked.role
         locked.role = role
         locked.save(update_fields=["role"])
-        _audit(
+        audit_record(
             actor=actor,
             tenant=locked.tenant,
             action="member.role_changed",
@@ -201,7 +200,7 @@ def member_remove(*, membership: Membership, actor=None) -> None:
         locked = Membership.objects.select_for_update().get(pk=membership.pk)
         if locked.role == Membership.Role.ADMIN:
             _keep_an_admin(locked)
-        _audit(
+        audit_record(
             actor=actor,
             tenant=locked.tenant,
             action="member.removed",
@@ -226,11 +225,3 @@ def _keep_an_admin(membership: Membership) -> None:
             "last_admin",
             status=409,
         )
-
-
-def _audit(**fields) -> None:
-    # AuditEvent lives in whatsapp until the audit log moves to a shared core app (issue 10);
-    # a top-level import would be circular (whatsapp imports tenants).
-    from whatsapp.services import audit_record
-
-    audit_record(**fields)

@@ -22,13 +22,13 @@ from django.db.models import (
 )
 
 from core.caches import TtlCache
+from core.models import AuditEvent
 from tenants.models import Tenant
 from whatsapp.endpoints import registry
 from whatsapp.gateways.base import Capabilities
 from whatsapp.models import (
     ATTENTION_STATUSES,
     DEFAULT_PHONE_REGION,
-    AuditEvent,
     Conversation,
     Device,
     EndpointState,

@@ -55,13 +55,6 @@ def acting_tenant(
     return request.tenant
 
 
-def actor(request):
-    """Who is calling: the signed-in user, or the API token (recorded by name in the audit)."""
-    if request.user.is_authenticated:
-        return request.user
-    return request.auth if isinstance(request.auth, ApiToken) else None
-
-
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 

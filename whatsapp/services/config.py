@@ -7,32 +7,14 @@ import logging
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from core.audit import audit_record
 from core.errors import ApplicationError, NotFoundError
 from tenants.models import Tenant
 from whatsapp.endpoints import registry
-from whatsapp.models import ApiToken, AuditEvent, HealthStatus, TenantWhatsAppConfig
+from whatsapp.models import HealthStatus, TenantWhatsAppConfig
 from whatsapp.selectors import forget_config_snapshots
 
 logger = logging.getLogger(__name__)
-
-
-def audit_record(*, actor, tenant: Tenant | None, action: str, before=None, after=None) -> None:
-    """Record who did what. `actor` is a user, an API token (the booking product), or None."""
-    user = actor if getattr(actor, "is_authenticated", False) else None
-    if user is not None:
-        label = user.get_username()
-    elif isinstance(actor, ApiToken):
-        label = f"API token {actor.name}"[:150]
-    else:
-        label = "system"
-    AuditEvent.objects.create(
-        actor=user,
-        actor_label=label,
-        tenant=tenant,
-        action=action,
-        before=before or {},
-        after=after or {},
-    )
 
 
 def validate_endpoint_name(endpoint_name: object) -> str:

@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.audit import audit_record
 from core.errors import ApplicationError, NotFoundError
 from tenants.models import Tenant
 from whatsapp.gateways import GatewayError, SessionStatus
@@ -29,7 +30,6 @@ from whatsapp.models import (
 from whatsapp.redaction import redact
 from whatsapp.services import timeline
 from whatsapp.services.alerts import device_alert_status_changed
-from whatsapp.services.config import audit_record
 from whatsapp.services.events import events_emit_device_status
 from whatsapp.services.gateway_access import (
     gateway_for_endpoint,

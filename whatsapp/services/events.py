@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 from standardwebhooks import Webhook
 
+from core.audit import audit_record
 from core.caches import TtlCache
 from core.errors import ApplicationError
 from tenants.models import Tenant
@@ -33,7 +34,6 @@ from whatsapp.models import (
     Message,
     MessageStatus,
 )
-from whatsapp.services.config import audit_record
 
 logger = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from datetime import time
 from django.conf import settings
 from django.db import transaction
 
+from core.audit import audit_record
 from core.errors import ApplicationError
 from tenants.models import Tenant
 from whatsapp.models import Device, TenantWhatsAppConfig
-from whatsapp.services.config import audit_record
 
 EXPIRY_HOURS_BOUNDS = (1, 24 * 7)
 

@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from core.audit import audit_record
 from core.errors import ApplicationError, NotFoundError
 from tenants.models import Tenant
 from whatsapp.models import MessageTemplate
-from whatsapp.services.config import audit_record
 from whatsapp.starter_templates import STARTER_TEMPLATES
 
 MAX_BODY_CHARS = 4096

@@ -10,12 +10,12 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from core.audit import audit_record
 from core.caches import TtlCache
 from core.errors import ApplicationError
 from tenants.models import Tenant
 from whatsapp.limits import token_quota_check
 from whatsapp.models import ApiToken, TokenScope
-from whatsapp.services.config import audit_record
 
 TOKEN_PREFIX = "bqw_"
 # Writing last_used_at on every request would turn each API read into a write.

@@ -8,8 +8,9 @@ import pytest
 from django.utils import timezone
 
 from core.errors import ApplicationError
+from core.models import AuditEvent
 from whatsapp import services
-from whatsapp.models import AuditEvent, HealthStatus, TenantWhatsAppConfig
+from whatsapp.models import HealthStatus, TenantWhatsAppConfig
 
 pytestmark = pytest.mark.django_db
 

@@ -106,7 +106,7 @@ def test_it_lets_the_operator_requeue_failed_webhook_events_from_the_admin(cast)
         "/django-admin/whatsapp/endpointstate/",
         "/django-admin/whatsapp/apitoken/",
         "/django-admin/whatsapp/tenantwhatsappconfig/",
-        "/django-admin/whatsapp/auditevent/",
+        "/django-admin/core/auditevent/",
         "/django-admin/tenants/tenant/",
     ],
 )
