@@ -16,9 +16,10 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, ErrorKind
 from whatsapp.api import router as whatsapp_router
 from whatsapp.api.auth import SessionAuth, TenantTokenAuth
+from whatsapp.api.errors import api_status
 from whatsapp.limits import RateLimited
 from whatsapp.text import has_unstorable
 
@@ -42,7 +43,7 @@ def _validation_message(errors: list[dict]) -> str:
 class UnstorableText(ApplicationError):
     """A NUL or an unpaired surrogate in the caller's input: no database column can hold it."""
 
-    status = 400
+    kind = ErrorKind.MALFORMED
 
     def __init__(self, where: str):
         super().__init__(
@@ -225,7 +226,7 @@ def _on_http_error(request, exc: HttpError):
 
 @api.exception_handler(ApplicationError)
 def _on_application_error(request, exc: ApplicationError):
-    return error_response(exc.status, exc.code, exc.message)
+    return error_response(api_status(exc), exc.code, exc.message)
 
 
 @api.exception_handler(RateLimited)

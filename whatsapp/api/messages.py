@@ -17,7 +17,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from core.audit import request_actor as actor
-from core.errors import ApplicationError
+from core.errors import ApplicationError, ErrorKind
 from whatsapp import selectors, services
 from whatsapp.api.common import MAX_PAGE, acting_tenant, iso
 from whatsapp.models import Conversation, Message, MessageStatus
@@ -202,7 +202,7 @@ def _decode(cursor: str, size: int) -> list:
         raise ApplicationError(
             "Invalid cursor: pass the 'next' value from the previous page unchanged.",
             "invalid_cursor",
-            status=400,
+            kind=ErrorKind.MALFORMED,
         ) from None
 
 

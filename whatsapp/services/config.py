@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from core.audit import audit_record
-from core.errors import ApplicationError, NotFoundError
+from core.errors import ApplicationError, ErrorKind, NotFoundError
 from tenants.models import Tenant
 from whatsapp.endpoints import registry
 from whatsapp.models import HealthStatus, TenantWhatsAppConfig
@@ -22,18 +22,22 @@ def validate_endpoint_name(endpoint_name: object) -> str:
     reg = registry()
     if not reg.names():
         raise ApplicationError(
-            "No endpoints available: " + reg.unavailable_reason(), "no_endpoints", status=422
+            "No endpoints available: " + reg.unavailable_reason(),
+            "no_endpoints",
+            kind=ErrorKind.INVALID,
         )
     if not isinstance(endpoint_name, str) or not endpoint_name.strip():
         raise ApplicationError(
-            "Choose an endpoint: endpoint_name is required.", "endpoint_required", status=422
+            "Choose an endpoint: endpoint_name is required.",
+            "endpoint_required",
+            kind=ErrorKind.INVALID,
         )
     if not reg.is_valid(endpoint_name):
         raise ApplicationError(
             f"Endpoint '{endpoint_name}' is not configured on this server: check "
             f"WHATSAPP_ENDPOINTS (known: {', '.join(reg.names())}).",
             "endpoint_not_found",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     return endpoint_name
 
@@ -42,7 +46,9 @@ def _validated_settings(config: TenantWhatsAppConfig, changes: dict) -> None:
     unknown = set(changes) - set(TenantWhatsAppConfig.SETTING_FIELDS)
     if unknown:
         raise ApplicationError(
-            f"Unknown setting(s): {', '.join(sorted(unknown))}.", "invalid_setting", status=422
+            f"Unknown setting(s): {', '.join(sorted(unknown))}.",
+            "invalid_setting",
+            kind=ErrorKind.INVALID,
         )
     for name, value in changes.items():
         setattr(config, name, value)
@@ -51,7 +57,7 @@ def _validated_settings(config: TenantWhatsAppConfig, changes: dict) -> None:
     except ValidationError as exc:
         parts = [f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()]
         raise ApplicationError(
-            "Invalid settings. " + "; ".join(parts), "invalid_setting", status=422
+            "Invalid settings. " + "; ".join(parts), "invalid_setting", kind=ErrorKind.INVALID
         ) from exc
 
 

@@ -19,7 +19,7 @@ from standardwebhooks import Webhook
 
 from core.audit import audit_record
 from core.caches import TtlCache
-from core.errors import ApplicationError
+from core.errors import ApplicationError, ErrorKind
 from tenants.models import Tenant
 from whatsapp.event_transport import UnsafeUrl, post_event, url_check
 from whatsapp.models import (
@@ -66,7 +66,7 @@ def _validate_events(events: object) -> list[str]:
         raise ApplicationError(
             _("events: list at least one of %(events)s.") % {"events": ", ".join(EVENT_TYPES)},
             "invalid_events",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     unknown = [e for e in events if e not in EVENT_TYPES]
     if unknown:
@@ -74,7 +74,7 @@ def _validate_events(events: object) -> list[str]:
             _("events: unknown event '%(event)s'; known events are %(events)s.")
             % {"event": str(unknown[0])[:40], "events": ", ".join(EVENT_TYPES)},
             "unknown_event",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     return [e for e in EVENT_TYPES if e in events]
 
@@ -87,19 +87,21 @@ def event_endpoint_create(
     url = (url or "").strip() if isinstance(url, str) else ""
     if not url or len(url) > 500:
         raise ApplicationError(
-            _("url: give the endpoint's https:// URL."), "invalid_url", status=422
+            _("url: give the endpoint's https:// URL."), "invalid_url", kind=ErrorKind.INVALID
         )
     try:
         url_check(url)
     except UnsafeUrl as exc:
-        raise ApplicationError(f"url: the URL {exc}.", "invalid_url", status=422) from None
+        raise ApplicationError(
+            f"url: the URL {exc}.", "invalid_url", kind=ErrorKind.INVALID
+        ) from None
     events = _validate_events(events)
     if EventEndpoint.objects.filter(tenant=tenant).count() >= MAX_ENDPOINTS_PER_TENANT:
         raise ApplicationError(
             _("A workspace can have at most %(max)s event endpoints.")
             % {"max": MAX_ENDPOINTS_PER_TENANT},
             "too_many_endpoints",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     secret = _new_secret()
     with transaction.atomic():
