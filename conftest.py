@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from booqing.test import ENDPOINTS_JSON, build_cast
+from tenants.test import ENDPOINTS_JSON, build_cast
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""The JSON API object: authentication, and one error shape for every failure."""
+"""The JSON API object: its routers, its authentication, and one error shape for every failure."""
 
 from __future__ import annotations
 
@@ -15,44 +15,17 @@ from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
-from ninja.security import APIKeyCookie, HttpBearer
 
-from booqing.exceptions import ApplicationError
-from whatsapp.limits import RateLimited, api_token_rate_check
+from core.errors import ApplicationError, ErrorKind
+from whatsapp.api import router as whatsapp_router
+from whatsapp.api.auth import SessionAuth, TenantTokenAuth
+from whatsapp.json_errors import api_status
+from whatsapp.limits import RateLimited
 from whatsapp.text import has_unstorable
 
 logger = logging.getLogger(__name__)
 # Seconds a client should wait before retrying when the database had no connection to spare.
 DATABASE_BUSY_RETRY_AFTER = 5
-
-
-class SessionAuth(APIKeyCookie):
-    """Django's session, with CSRF enforced on unsafe methods."""
-
-    param_name = settings.SESSION_COOKIE_NAME
-
-    def _get_key(self, request):
-        # Without a session cookie there is no session for CSRF to protect. ninja would still run
-        # the CSRF check and answer 403 "CSRF check failed" to a POST with a missing or revoked
-        # token; such a caller must get 401 "Authentication required" instead.
-        if self.param_name not in request.COOKIES:
-            return None
-        return super()._get_key(request)
-
-    def authenticate(self, request, key):
-        return request.user if request.user.is_authenticated else None
-
-
-class TenantTokenAuth(HttpBearer):
-    """`Authorization: Bearer <tenant API token>` for the booking product's servers."""
-
-    def authenticate(self, request, token):
-        from whatsapp.services.tokens import api_token_authenticate
-
-        found = api_token_authenticate(token)
-        if found is not None:
-            api_token_rate_check(request=request, token=found)
-        return found
 
 
 def error_response(status: int, code: str, message: str, **extra) -> JsonResponse:
@@ -70,7 +43,7 @@ def _validation_message(errors: list[dict]) -> str:
 class UnstorableText(ApplicationError):
     """A NUL or an unpaired surrogate in the caller's input: no database column can hold it."""
 
-    status = 400
+    kind = ErrorKind.MALFORMED
 
     def __init__(self, where: str):
         super().__init__(
@@ -253,7 +226,7 @@ def _on_http_error(request, exc: HttpError):
 
 @api.exception_handler(ApplicationError)
 def _on_application_error(request, exc: ApplicationError):
-    return error_response(exc.status, exc.code, exc.message)
+    return error_response(api_status(exc), exc.code, exc.message)
 
 
 @api.exception_handler(RateLimited)
@@ -341,10 +314,4 @@ class ApiErrorMiddleware:
         return response
 
 
-def load_routers() -> None:
-    from whatsapp.api import router as whatsapp_router
-
-    api.add_router("/whatsapp/", whatsapp_router)
-
-
-load_routers()
+api.add_router("/whatsapp/", whatsapp_router)

@@ -13,7 +13,7 @@ from pathlib import Path
 import environ
 from csp.constants import NONCE, NONE, SELF
 
-from booqing.csp import inline_style_hashes
+from core.csp import inline_style_hashes
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "ninja",
     "django_tasks",
     "django_tasks_db",
+    "core",
     "tenants",
     "whatsapp",
     "axes",
@@ -59,15 +60,15 @@ MIDDLEWARE = [
     # First, so an open tab's poll every two seconds is not a request log line each time
     # (a changed stamp falls through and is logged and measured like any page).
     "whatsapp.inbox_poll.InboxPollFastPathMiddleware",
-    "booqing.observability.RequestObservabilityMiddleware",
+    "whatsapp.observability.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whatsapp.middleware.WebhookFastPathMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # After whitenoise (static files need neither): every page and API reply is private and
     # never stored by a cache, and pages run under a Content-Security-Policy.
-    "booqing.security.NoStoreMiddleware",
+    "core.middleware.NoStoreMiddleware",
     "csp.middleware.CSPMiddleware",
-    "booqing.security.DatabaseBusyMiddleware",
+    "core.middleware.DatabaseBusyMiddleware",
     "tenants.middleware.TenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -139,6 +140,9 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The model core's audit log points at, named here (as AUTH_USER_MODEL is) so that core
+# imports nothing of ours.
+TENANT_MODEL = "tenants.Tenant"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -154,7 +158,7 @@ if TESTING:
 # locked out for AXES_COOLOFF_MINUTES (each further try restarts the wait); superadmins get
 # an e-mail (tenants/lockouts.py). Attempts live in the database: every process sees them.
 AUTHENTICATION_BACKENDS = [
-    "booqing.auth_backends.ThrottledLoginBackend",
+    "core.auth_backends.ThrottledLoginBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
@@ -238,8 +242,8 @@ CONTENT_SECURITY_POLICY = {
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 
 # Error pages and error e-mails: a filter and a reporter that never show gateway keys.
-DEFAULT_EXCEPTION_REPORTER_FILTER = "booqing.security.SafeReporterFilter"
-DEFAULT_EXCEPTION_REPORTER = "booqing.security.SafeExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "whatsapp.security.SafeReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "whatsapp.security.SafeExceptionReporter"
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -293,14 +297,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "redact_secrets": {"()": "booqing.security.RedactSecretsFilter"},
-        "request_context": {"()": "booqing.request_context.RequestContextFilter"},
+        "redact_secrets": {"()": "whatsapp.security.RedactSecretsFilter"},
+        "request_context": {"()": "core.request_context.RequestContextFilter"},
     },
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
         },
-        "json": {"()": "booqing.request_context.JsonFormatter"},
+        "json": {"()": "core.request_context.JsonFormatter"},
     },
     "handlers": {
         "console": {

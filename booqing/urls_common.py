@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from booqing import metrics, views
 from booqing.api import api, api_not_found
+from core import views
 from tenants import views as tenant_views
+from whatsapp import metrics_collector
 from whatsapp.views import webhooks
 
 common_patterns = [
@@ -30,5 +31,5 @@ common_patterns = [
     re_path(r"^api/(?P<path>.*)$", api_not_found),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
-    path("metrics", metrics.metrics, name="metrics"),
+    path("metrics", metrics_collector.metrics, name="metrics"),
 ]

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from tenants import selectors, services
 from tenants.access import member_required, superadmin_required
 from tenants.forms import MemberInviteForm, MemberRoleForm

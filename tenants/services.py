@@ -10,7 +10,8 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from booqing.exceptions import ApplicationError
+from core.audit import audit_record
+from core.errors import ApplicationError, ErrorKind
 from tenants.invitations import invitation_send
 from tenants.locale import supported_language
 from tenants.models import RESERVED_SUBDOMAINS, Membership, Tenant, UserPreference
@@ -36,7 +37,7 @@ def tenant_create(
             _("'%(subdomain)s' is reserved for the platform; choose another subdomain.")
             % {"subdomain": subdomain},
             "subdomain_reserved",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     tenant = Tenant(name=name, subdomain=subdomain)
     try:
@@ -44,12 +45,10 @@ def tenant_create(
         tenant.full_clean(validate_unique=False)
     except ValidationError as exc:
         parts = [f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()]
-        raise ApplicationError("; ".join(parts), "invalid_tenant", status=422) from exc
+        raise ApplicationError("; ".join(parts), "invalid_tenant", kind=ErrorKind.INVALID) from exc
     try:
         with transaction.atomic():
             tenant.save()
-            from whatsapp.services import audit_record
-
             audit_record(actor=actor, tenant=tenant, action="tenant.created", after={"name": name})
             if owner_email:
                 origin = owner_origin(tenant) if owner_origin else ""
@@ -64,7 +63,7 @@ def tenant_create(
         raise ApplicationError(
             _("The subdomain '%(subdomain)s' is already taken.") % {"subdomain": subdomain},
             "subdomain_taken",
-            status=422,
+            kind=ErrorKind.INVALID,
         ) from exc
     return tenant
 
@@ -75,7 +74,7 @@ def member_add(
     """Add a user (created when missing) to a tenant. Returns (membership, user_created)."""
     if role not in Membership.Role.values:
         raise ApplicationError(
-            f"Unknown role '{role}': use admin or staff.", "invalid_role", status=422
+            f"Unknown role '{role}': use admin or staff.", "invalid_role", kind=ErrorKind.INVALID
         )
     User = get_user_model()
     with transaction.atomic():
@@ -106,7 +105,7 @@ def language_choose(*, user, language: str) -> str:
             )
             % {"language": language[:20]},
             "language_unsupported",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     if user is not None and user.is_authenticated:
         UserPreference.objects.update_or_create(user=user, defaults={"language": code})
@@ -128,10 +127,12 @@ def member_invite(
         raise ApplicationError(
             _("'%(email)s' is not an e-mail address; check for typos.") % {"email": email[:80]},
             "invalid_email",
-            status=422,
+            kind=ErrorKind.INVALID,
         ) from exc
     if role not in Membership.Role.values:
-        raise ApplicationError(_("Choose a role: admin or staff."), "invalid_role", status=422)
+        raise ApplicationError(
+            _("Choose a role: admin or staff."), "invalid_role", kind=ErrorKind.INVALID
+        )
     User = get_user_model()
     with transaction.atomic():
         user = User.objects.filter(email__iexact=email).order_by("pk").first()
@@ -146,7 +147,7 @@ def member_invite(
         if not joined and membership.role != role:
             membership.role = role
             membership.save(update_fields=["role"])
-        _audit(
+        audit_record(
             actor=actor,
             tenant=tenant,
             action="member.invited",
@@ -175,7 +176,9 @@ def _free_username(email: str) -> str:
 def member_role_change(*, membership: Membership, role: str, actor=None) -> Membership:
     """Make a member admin or staff; the workspace always keeps at least one admin."""
     if role not in Membership.Role.values:
-        raise ApplicationError(_("Choose a role: admin or staff."), "invalid_role", status=422)
+        raise ApplicationError(
+            _("Choose a role: admin or staff."), "invalid_role", kind=ErrorKind.INVALID
+        )
     with transaction.atomic():
         locked = Membership.objects.select_for_update().get(pk=membership.pk)
         if locked.role == role:
@@ -185,7 +188,7 @@ def member_role_change(*, membership: Membership, role: str, actor=None) -> Memb
         before = locked.role
         locked.role = role
         locked.save(update_fields=["role"])
-        _audit(
+        audit_record(
             actor=actor,
             tenant=locked.tenant,
             action="member.role_changed",
@@ -201,7 +204,7 @@ def member_remove(*, membership: Membership, actor=None) -> None:
         locked = Membership.objects.select_for_update().get(pk=membership.pk)
         if locked.role == Membership.Role.ADMIN:
             _keep_an_admin(locked)
-        _audit(
+        audit_record(
             actor=actor,
             tenant=locked.tenant,
             action="member.removed",
@@ -224,13 +227,5 @@ def _keep_an_admin(membership: Membership) -> None:
             )
             % {"name": membership.user.get_username()},
             "last_admin",
-            status=409,
+            kind=ErrorKind.CONFLICT,
         )
-
-
-def _audit(**fields) -> None:
-    # AuditEvent lives in whatsapp until the audit log moves to a shared core app (issue 10);
-    # a top-level import would be circular (whatsapp imports tenants).
-    from whatsapp.services import audit_record
-
-    audit_record(**fields)

@@ -8,7 +8,7 @@ owns how it fills it. Nothing here imports the rest of the app, so any layer may
 
 from __future__ import annotations
 
-from booqing.ttl_cache import TtlCache
+from core.caches import TtlCache
 
 # webhook id -> device (a `services.webhooks._WebhookTarget`): the lookup every delivery needs.
 # A device's secret and endpoint never change; a deleted device makes the insert fail its

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django_ratelimit.core import get_usage
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError, ErrorKind
 from tenants.models import Tenant
 from whatsapp.models import ApiToken, Device
 
@@ -20,7 +20,7 @@ from whatsapp.models import ApiToken, Device
 class RateLimited(ApplicationError):
     """Too many API requests with one token: answered 429 with Retry-After."""
 
-    status = 429
+    kind = ErrorKind.RATE_LIMITED
 
     def __init__(self, retry_after: int, rate: str):
         super().__init__(
@@ -66,7 +66,7 @@ def device_quota_check(*, tenant: Tenant) -> None:
             f"{tenant.name} already has {limit} devices, the most a workspace may have. Delete "
             "one first, or ask the platform operator to raise WHATSAPP_MAX_DEVICES_PER_TENANT.",
             "device_limit_reached",
-            status=409,
+            kind=ErrorKind.CONFLICT,
         )
 
 
@@ -79,7 +79,7 @@ def token_quota_check(*, tenant: Tenant) -> None:
             f"{tenant.name} already has {limit} active API tokens, the most a workspace may "
             "have. Revoke one you no longer use first.",
             "token_limit_reached",
-            status=409,
+            kind=ErrorKind.CONFLICT,
         )
 
 

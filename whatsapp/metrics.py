@@ -11,7 +11,7 @@ from typing import Any
 
 from prometheus_client import Counter, Histogram
 
-from booqing.request_context import current_request_id
+from core.request_context import current_request_id
 
 logger = logging.getLogger("whatsapp.gateway_calls")
 

@@ -88,38 +88,6 @@ class TenantWhatsAppConfig(models.Model):
         return {name: getattr(self, name) for name in self.SETTING_FIELDS}
 
 
-class AuditEvent(models.Model):
-    """Who assigned, changed or removed what, and when."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    actor_label = models.CharField(max_length=150, blank=True)
-    tenant = models.ForeignKey(
-        Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_events"
-    )
-    action = models.CharField(max_length=60)
-    before = models.JSONField(default=dict, blank=True)
-    after = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
-
-    def changes(self) -> list[tuple[str, object, object]]:
-        """(field, before, after) for every field that differs, for display."""
-        keys = sorted(set(self.before) | set(self.after))
-        return [
-            (k, self.before.get(k), self.after.get(k))
-            for k in keys
-            if self.before.get(k) != self.after.get(k)
-        ]
-
-
 class DeviceStatus(models.TextChoices):
     """Our one vocabulary for a gateway session's state (GATEWAYS.md maps each provider to it)."""
 
@@ -536,6 +504,11 @@ class ApiToken(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scope_list
+
+    @property
+    def audit_label(self) -> str:
+        """How the audit log names what this token did (core.audit)."""
+        return f"API token {self.name}"
 
 
 class DeviceEvent(models.Model):

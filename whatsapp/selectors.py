@@ -21,6 +21,7 @@ from django.db.models import (
     Sum,
 )
 
+from core.models import AuditEvent
 from tenants.models import Tenant
 from whatsapp.caches import config_snapshots
 from whatsapp.endpoints import registry
@@ -28,7 +29,6 @@ from whatsapp.gateways.base import Capabilities
 from whatsapp.models import (
     ATTENTION_STATUSES,
     DEFAULT_PHONE_REGION,
-    AuditEvent,
     Conversation,
     Device,
     EndpointState,

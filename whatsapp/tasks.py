@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django_tasks import task
 
-from booqing.request_context import request_context
+from core.request_context import request_context
 from whatsapp import queue
 from whatsapp.services.events import event_delivery_attempt
 from whatsapp.services.health import endpoint_probe

@@ -9,7 +9,7 @@ import logging
 import pytest
 from django.conf import settings
 
-from booqing.test import client_for
+from tenants.test import client_for
 from whatsapp.models import Device, Message, TenantWhatsAppConfig
 
 pytestmark = pytest.mark.django_db

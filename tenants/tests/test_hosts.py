@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
-from booqing.test import PASSWORD, client_for
 from tenants.hosts import HostMatch, normalise_host, subdomain_from_host
 from tenants.models import RESERVED_SUBDOMAINS, Tenant
+from tenants.test import PASSWORD, client_for
 
 BASE = "booqing.my.id"
 PLATFORM = HostMatch(is_platform=True)

@@ -14,9 +14,9 @@ from django.test import Client, override_settings
 from django.test.signals import template_rendered
 from django.utils import timezone, translation
 
-from booqing.test import PASSWORD, client_for, platform_host
 from tenants.models import Tenant, TimeZone, UserPreference
 from tenants.templatetags.local import clock, day_label, phone
+from tenants.test import PASSWORD, client_for, platform_host
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core import mail
 from django.utils import timezone
 
-from booqing.test import PASSWORD, client_for
+from tenants.test import PASSWORD, client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 
-from booqing.test import PASSWORD, client_for, platform_host
+from core.models import AuditEvent
 from tenants.models import Membership, Tenant
-from whatsapp.models import AuditEvent
+from tenants.test import PASSWORD, client_for, platform_host
 from whatsapp.tests.test_authorization import HOSTS, LOGIN, MISSING_ID, ROLES, A, B, P, snapshot
 from whatsapp.tests.test_authorization import user_for as cast_user
 

@@ -8,10 +8,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from booqing.test import PASSWORD, client_for
+from core.models import AuditEvent
 from tenants.models import Membership, Tenant
+from tenants.test import PASSWORD, client_for
 from tenants.views import TENANTS_PER_PAGE
-from whatsapp.models import AuditEvent, HealthStatus, TenantWhatsAppConfig
+from whatsapp.models import HealthStatus, TenantWhatsAppConfig
 
 pytestmark = pytest.mark.django_db
 

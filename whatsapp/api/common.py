@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import F, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError, ErrorKind
 from tenants.access import membership_for
 from tenants.models import Tenant
 from whatsapp.models import ApiToken, TokenScope
@@ -38,14 +38,14 @@ def acting_tenant(
                 f"This API token lacks the '{required}' scope. A workspace admin can create a "
                 f"token with it on the API tokens page.",
                 "insufficient_scope",
-                status=403,
+                kind=ErrorKind.FORBIDDEN,
             )
         return token.tenant
     if request.tenant is None:
         raise ApplicationError(
             "Call this on the tenant's own host (acme.<domain>) or with a tenant API token.",
             "tenant_required",
-            status=400,
+            kind=ErrorKind.MALFORMED,
         )
     membership = membership_for(request)
     if membership is None:
@@ -53,13 +53,6 @@ def acting_tenant(
     if admin and not membership.is_admin:
         raise PermissionDenied("Only this workspace's admins can do that.")
     return request.tenant
-
-
-def actor(request):
-    """Who is calling: the signed-in user, or the API token (recorded by name in the audit)."""
-    if request.user.is_authenticated:
-        return request.user
-    return request.auth if isinstance(request.auth, ApiToken) else None
 
 
 def iso(value: datetime | None) -> str | None:
@@ -85,7 +78,7 @@ def decode_cursor(cursor: str) -> tuple[datetime | None, uuid.UUID]:
         raise ApplicationError(
             "Invalid cursor: pass the 'next' value from the previous page unchanged.",
             "invalid_cursor",
-            status=400,
+            kind=ErrorKind.MALFORMED,
         ) from None
 
 

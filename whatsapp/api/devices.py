@@ -8,8 +8,9 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 from pydantic import Field
 
+from core.audit import request_actor as actor
 from whatsapp import services
-from whatsapp.api.common import acting_tenant, actor, iso
+from whatsapp.api.common import acting_tenant, iso
 from whatsapp.models import Device
 from whatsapp.qr import qr_svg
 

@@ -8,7 +8,8 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from whatsapp.api.common import acting_tenant, actor, iso, keyset_page
+from core.audit import request_actor as actor
+from whatsapp.api.common import acting_tenant, iso, keyset_page
 from whatsapp.models import EVENT_TYPES, EventDelivery, EventEndpoint
 from whatsapp.services import events as event_services
 

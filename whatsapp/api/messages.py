@@ -16,9 +16,10 @@ from django.utils.dateparse import parse_datetime
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from booqing.exceptions import ApplicationError
+from core.audit import request_actor as actor
+from core.errors import ApplicationError, ErrorKind
 from whatsapp import selectors, services
-from whatsapp.api.common import MAX_PAGE, acting_tenant, actor, iso
+from whatsapp.api.common import MAX_PAGE, acting_tenant, iso
 from whatsapp.models import Conversation, Message, MessageStatus
 from whatsapp.services.templates import message_body
 
@@ -201,7 +202,7 @@ def _decode(cursor: str, size: int) -> list:
         raise ApplicationError(
             "Invalid cursor: pass the 'next' value from the previous page unchanged.",
             "invalid_cursor",
-            status=400,
+            kind=ErrorKind.MALFORMED,
         ) from None
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from ninja import Router, Schema, Status
 from pydantic import Field
 
-from whatsapp.api.common import acting_tenant, actor, iso
+from core.audit import request_actor as actor
+from whatsapp.api.common import acting_tenant, iso
 from whatsapp.models import MessageTemplate
 from whatsapp.services import templates as template_services
 

@@ -1,7 +1,6 @@
 """Use cases of the WhatsApp integration, one module per area; import them from here."""
 
 from whatsapp.services.config import (
-    audit_record,
     config_update,
     endpoint_assign,
     endpoint_remove,
@@ -58,7 +57,6 @@ __all__ = [
     "api_token_authenticate",
     "api_token_create",
     "api_token_revoke",
-    "audit_record",
     "config_update",
     "conversation_mark_read",
     "device_apply_status_event",

@@ -7,34 +7,16 @@ import logging
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from booqing.exceptions import ApplicationError, NotFoundError
-from booqing.request_context import task_kwargs
+from core.audit import audit_record
+from core.errors import ApplicationError, ErrorKind, NotFoundError
+from core.request_context import task_kwargs
 from tenants.models import Tenant
 from whatsapp import queue
 from whatsapp.caches import forget_config_snapshots
 from whatsapp.endpoints import registry
-from whatsapp.models import ApiToken, AuditEvent, HealthStatus, TenantWhatsAppConfig
+from whatsapp.models import HealthStatus, TenantWhatsAppConfig
 
 logger = logging.getLogger(__name__)
-
-
-def audit_record(*, actor, tenant: Tenant | None, action: str, before=None, after=None) -> None:
-    """Record who did what. `actor` is a user, an API token (the booking product), or None."""
-    user = actor if getattr(actor, "is_authenticated", False) else None
-    if user is not None:
-        label = user.get_username()
-    elif isinstance(actor, ApiToken):
-        label = f"API token {actor.name}"[:150]
-    else:
-        label = "system"
-    AuditEvent.objects.create(
-        actor=user,
-        actor_label=label,
-        tenant=tenant,
-        action=action,
-        before=before or {},
-        after=after or {},
-    )
 
 
 def validate_endpoint_name(endpoint_name: object) -> str:
@@ -42,18 +24,22 @@ def validate_endpoint_name(endpoint_name: object) -> str:
     reg = registry()
     if not reg.names():
         raise ApplicationError(
-            "No endpoints available: " + reg.unavailable_reason(), "no_endpoints", status=422
+            "No endpoints available: " + reg.unavailable_reason(),
+            "no_endpoints",
+            kind=ErrorKind.INVALID,
         )
     if not isinstance(endpoint_name, str) or not endpoint_name.strip():
         raise ApplicationError(
-            "Choose an endpoint: endpoint_name is required.", "endpoint_required", status=422
+            "Choose an endpoint: endpoint_name is required.",
+            "endpoint_required",
+            kind=ErrorKind.INVALID,
         )
     if not reg.is_valid(endpoint_name):
         raise ApplicationError(
             f"Endpoint '{endpoint_name}' is not configured on this server: check "
             f"WHATSAPP_ENDPOINTS (known: {', '.join(reg.names())}).",
             "endpoint_not_found",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     return endpoint_name
 
@@ -62,7 +48,9 @@ def _validated_settings(config: TenantWhatsAppConfig, changes: dict) -> None:
     unknown = set(changes) - set(TenantWhatsAppConfig.SETTING_FIELDS)
     if unknown:
         raise ApplicationError(
-            f"Unknown setting(s): {', '.join(sorted(unknown))}.", "invalid_setting", status=422
+            f"Unknown setting(s): {', '.join(sorted(unknown))}.",
+            "invalid_setting",
+            kind=ErrorKind.INVALID,
         )
     for name, value in changes.items():
         setattr(config, name, value)
@@ -71,7 +59,7 @@ def _validated_settings(config: TenantWhatsAppConfig, changes: dict) -> None:
     except ValidationError as exc:
         parts = [f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()]
         raise ApplicationError(
-            "Invalid settings. " + "; ".join(parts), "invalid_setting", status=422
+            "Invalid settings. " + "; ".join(parts), "invalid_setting", kind=ErrorKind.INVALID
         ) from exc
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError, ErrorKind
 from tenants.models import Tenant
 from whatsapp.gateways import GatewayError
 from whatsapp.models import ContactCheck, Device, DeviceStatus
@@ -35,7 +35,7 @@ def contact_check(*, tenant: Tenant, phone: object, now: datetime | None = None)
         raise ApplicationError(
             "No connected WhatsApp device to ask: pair a device first, then check the number.",
             "no_connected_device",
-            status=409,
+            kind=ErrorKind.CONFLICT,
         )
     gateway = gateway_for_endpoint(device.endpoint_name, timeout=CHECK_TIMEOUT_SECONDS)
     try:
@@ -45,7 +45,7 @@ def contact_check(*, tenant: Tenant, phone: object, now: datetime | None = None)
         raise ApplicationError(
             f"Could not check the number: {exc.message}",
             exc.code or "gateway_error",
-            status=502 if exc.status != 422 else 409,
+            kind=ErrorKind.GATEWAY if exc.status != 422 else ErrorKind.CONFLICT,
         ) from None
     ContactCheck.objects.update_or_create(
         tenant=tenant, phone=e164, defaults={"on_whatsapp": exists, "checked_at": now}

@@ -14,7 +14,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from booqing.exceptions import ApplicationError, NotFoundError
+from core.audit import audit_record
+from core.errors import ApplicationError, ErrorKind, NotFoundError
 from tenants.models import Tenant
 from whatsapp.caches import forget_webhook_target
 from whatsapp.gateways import GatewayError, SessionStatus
@@ -30,7 +31,6 @@ from whatsapp.models import (
 from whatsapp.redaction import redact
 from whatsapp.services import timeline
 from whatsapp.services.alerts import device_alert_status_changed
-from whatsapp.services.config import audit_record
 from whatsapp.services.events import events_emit_device_status
 from whatsapp.services.gateway_access import (
     gateway_for_endpoint,
@@ -65,7 +65,9 @@ def _session_name(tenant: Tenant) -> str:
 
 
 def _gateway_error(action: str, exc: GatewayError) -> ApplicationError:
-    return ApplicationError(f"{action}: {exc.message}", exc.code or "gateway_error", status=502)
+    return ApplicationError(
+        f"{action}: {exc.message}", exc.code or "gateway_error", kind=ErrorKind.GATEWAY
+    )
 
 
 def _apply_status(device: Device, status: SessionStatus | None, *, now: datetime) -> list[str]:
@@ -127,13 +129,13 @@ def device_create(*, tenant: Tenant, name: str, actor) -> Device:
             _("Give the device a name of 1 to %(max)s characters (e.g. 'Front desk').")
             % {"max": MAX_DEVICE_NAME},
             "invalid_name",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     if Device.objects.filter(tenant=tenant, name=name).exists():
         raise ApplicationError(
             _("A device named '%(name)s' already exists: choose another name.") % {"name": name},
             "device_name_taken",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     config = tenant_config_or_error(tenant)
     gateway = gateway_for_endpoint(config.endpoint_name)
@@ -154,7 +156,7 @@ def device_create(*, tenant: Tenant, name: str, actor) -> Device:
                     "once it is back; the platform operator has been told on the Endpoints page."
                 ),
                 "endpoint_unhealthy",
-                status=503,
+                kind=ErrorKind.UNAVAILABLE,
             )
     if capabilities is not None:
         signed = capabilities.signs_webhooks
@@ -183,7 +185,7 @@ def device_create(*, tenant: Tenant, name: str, actor) -> Device:
         raise ApplicationError(
             _("A device named '%(name)s' already exists: choose another name.") % {"name": name},
             "device_name_taken",
-            status=422,
+            kind=ErrorKind.INVALID,
         ) from exc
     try:
         status = _create_session(device, config, gateway, learned=capabilities is not None)
@@ -249,7 +251,7 @@ def _refuse_if_single_session_taken(endpoint_name: str) -> None:
             "a device already uses it. Delete that device first, or ask the platform operator "
             "for an endpoint running WAHA Plus (many numbers per endpoint) or another endpoint.",
             "endpoint_single_session",
-            status=409,
+            kind=ErrorKind.CONFLICT,
         )
 
 
@@ -424,7 +426,7 @@ def device_pairing_start(*, device: Device, actor=None) -> Device:
         raise ApplicationError(
             f"{device.name} is already connected; log it out first to pair another phone.",
             "already_connected",
-            status=409,
+            kind=ErrorKind.CONFLICT,
         )
     timeline.pairing_started(device=device, detail="new QR requested")
     if device.status in DROPPED_STATUSES:
@@ -601,7 +603,7 @@ def pairing_phone_normalise(raw: object) -> str:
                 "0812-3456-7890 or +62 812-3456-7890."
             ),
             "invalid_phone",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -615,7 +617,7 @@ def device_pairing_code(*, device: Device, phone: object, actor=None) -> Pairing
             _("%(name)s is already connected; log it out first to link another phone.")
             % {"name": device.name},
             "already_connected",
-            status=409,
+            kind=ErrorKind.CONFLICT,
         )
     timeline.pairing_started(device=device, detail="pairing code requested")
     if device.status in DROPPED_STATUSES:
@@ -629,7 +631,7 @@ def device_pairing_code(*, device: Device, phone: object, actor=None) -> Pairing
             raise ApplicationError(
                 _("WhatsApp did not accept this number. Check it and try again."),
                 "invalid_phone",
-                status=422,
+                kind=ErrorKind.INVALID,
             ) from exc
         if exc.code == "already_connected":
             device_refresh_status(device=device)

@@ -16,7 +16,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 from standardwebhooks import Webhook
 
-from booqing.exceptions import ApplicationError
+from core.audit import audit_record
+from core.errors import ApplicationError, ErrorKind
 from tenants.models import Tenant
 from whatsapp import queue
 from whatsapp.backoff import Backoff
@@ -34,7 +35,6 @@ from whatsapp.models import (
     Message,
     MessageStatus,
 )
-from whatsapp.services.config import audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def _validate_events(events: object) -> list[str]:
         raise ApplicationError(
             _("events: list at least one of %(events)s.") % {"events": ", ".join(EVENT_TYPES)},
             "invalid_events",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     unknown = [e for e in events if e not in EVENT_TYPES]
     if unknown:
@@ -75,7 +75,7 @@ def _validate_events(events: object) -> list[str]:
             _("events: unknown event '%(event)s'; known events are %(events)s.")
             % {"event": str(unknown[0])[:40], "events": ", ".join(EVENT_TYPES)},
             "unknown_event",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     return [e for e in EVENT_TYPES if e in events]
 
@@ -88,19 +88,21 @@ def event_endpoint_create(
     url = (url or "").strip() if isinstance(url, str) else ""
     if not url or len(url) > 500:
         raise ApplicationError(
-            _("url: give the endpoint's https:// URL."), "invalid_url", status=422
+            _("url: give the endpoint's https:// URL."), "invalid_url", kind=ErrorKind.INVALID
         )
     try:
         url_check(url)
     except UnsafeUrl as exc:
-        raise ApplicationError(f"url: the URL {exc}.", "invalid_url", status=422) from None
+        raise ApplicationError(
+            f"url: the URL {exc}.", "invalid_url", kind=ErrorKind.INVALID
+        ) from None
     events = _validate_events(events)
     if EventEndpoint.objects.filter(tenant=tenant).count() >= MAX_ENDPOINTS_PER_TENANT:
         raise ApplicationError(
             _("A workspace can have at most %(max)s event endpoints.")
             % {"max": MAX_ENDPOINTS_PER_TENANT},
             "too_many_endpoints",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     secret = _new_secret()
     with transaction.atomic():

@@ -7,7 +7,7 @@ import secrets
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError, ErrorKind
 from tenants.models import Tenant
 from whatsapp.endpoints import EndpointNotFound, registry
 from whatsapp.gateways import Gateway, gateway_for
@@ -32,7 +32,7 @@ def gateway_for_endpoint(
             )
             % {"name": endpoint_name},
             "endpoint_not_found",
-            status=409,
+            kind=ErrorKind.CONFLICT,
         ) from None
     return gateway_for(endpoint, timeout=timeout)
 
@@ -47,7 +47,7 @@ def tenant_config_or_error(tenant: Tenant) -> TenantWhatsAppConfig:
             )
             % {"name": tenant.name},
             "not_configured",
-            status=409,
+            kind=ErrorKind.CONFLICT,
         )
     return config
 

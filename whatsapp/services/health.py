@@ -14,7 +14,7 @@ from django.core.mail import send_mail
 from django.db.models import Min
 from django.utils import timezone
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError, ErrorKind
 from whatsapp.caches import forget_config_snapshots
 from whatsapp.endpoints import EndpointNotFound, registry
 from whatsapp.gateways import GatewayError, Health, gateway_for
@@ -182,14 +182,16 @@ def endpoint_connection_test(*, tenant) -> EndpointProbe:
     config = TenantWhatsAppConfig.objects.filter(tenant=tenant).only("endpoint_name").first()
     if config is None:
         raise ApplicationError(
-            "Assign an endpoint before testing the connection.", "not_configured", status=409
+            "Assign an endpoint before testing the connection.",
+            "not_configured",
+            kind=ErrorKind.CONFLICT,
         )
     probe = endpoint_probe(endpoint_name=config.endpoint_name)
     if not probe.ok:
         raise ApplicationError(
             f"Test connection failed: {config.endpoint_name} {probe.error or 'did not answer'}.",
             "endpoint_unhealthy",
-            status=502,
+            kind=ErrorKind.GATEWAY,
         )
     return probe
 

@@ -14,8 +14,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from booqing.exceptions import ApplicationError, NotFoundError
-from booqing.request_context import task_kwargs
+from core.errors import ApplicationError, ErrorKind, NotFoundError
+from core.request_context import task_kwargs
 from tenants.models import Tenant
 from whatsapp import queue
 from whatsapp.backoff import Backoff
@@ -81,19 +81,19 @@ def normalise_phone(raw: object) -> str:
             f"'{text[:40]}' is not a valid phone number: write it as +6281234567890 or "
             "081234567890.",
             "invalid_phone",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _validate_body(body: object) -> str:
     if not isinstance(body, str) or not body.strip():
-        raise ApplicationError("The message body is empty.", "empty_body", status=422)
+        raise ApplicationError("The message body is empty.", "empty_body", kind=ErrorKind.INVALID)
     if len(body) > MAX_BODY_CHARS:
         raise ApplicationError(
             f"The message is {len(body)} characters long; the limit is {MAX_BODY_CHARS}.",
             "body_too_long",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     return body
 
@@ -113,7 +113,7 @@ def _pick_device(tenant: Tenant, device_id) -> Device:
         raise ApplicationError(
             "No WhatsApp device yet: add one on the WhatsApp page and scan its QR code first.",
             "no_device",
-            status=409,
+            kind=ErrorKind.CONFLICT,
         )
     return device
 
@@ -167,13 +167,13 @@ def _expiry_for(
         raise ApplicationError(
             "expires_at needs a time zone offset, such as 2026-12-24T10:00:00+07:00.",
             "invalid_expires_at",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     if expires_at <= now:
         raise ApplicationError(
             "expires_at is in the past: a message must be allowed to wait at least until now.",
             "invalid_expires_at",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     return expires_at
 
@@ -186,13 +186,13 @@ def _check_send_at(send_at: datetime | None, *, now: datetime) -> datetime | Non
         raise ApplicationError(
             "send_at needs a time zone offset, such as 2026-12-24T09:00:00+07:00.",
             "invalid_send_at",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     if send_at < now - timedelta(seconds=SEND_AT_GRACE_SECONDS):
         raise ApplicationError(
             "send_at is in the past: give a future time (or leave it out to send now).",
             "invalid_send_at",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     return send_at if send_at > now else None
 
@@ -232,7 +232,7 @@ def message_send(
         raise ApplicationError(
             f"{contact} is not on WhatsApp (checked within the last day).",
             "not_on_whatsapp",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     now = timezone.now()
     requested = _check_send_at(send_at, now=now)
@@ -245,7 +245,7 @@ def message_send(
         raise ApplicationError(
             "expires_at is before send_at: the message would expire before it may be sent.",
             "invalid_expires_at",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     device = _pick_device(tenant, device_id)
     written_at = _whole_second(now)
@@ -292,7 +292,7 @@ def _same_request(existing: Message, contact: str, body: str) -> Message:
         raise ApplicationError(
             "This Idempotency-Key was already used for a different message; use a new key.",
             "idempotency_key_reused",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     return existing
 
@@ -692,7 +692,7 @@ def message_retry(*, message: Message) -> Message:
     one in the gateway's history now. Anything that may have been sent is reconciled first."""
     if message.direction != Message.Direction.OUTBOUND:
         raise ApplicationError(
-            "Only outgoing messages can be retried.", "not_retryable", status=409
+            "Only outgoing messages can be retried.", "not_retryable", kind=ErrorKind.CONFLICT
         )
     now = timezone.now()
     retryable = (MessageStatus.FAILED, MessageStatus.EXPIRED, MessageStatus.UNCONFIRMED)
@@ -701,7 +701,7 @@ def message_retry(*, message: Message) -> Message:
             f"This message is {message.get_status_display().lower()}: only failed, expired or "
             "unconfirmed messages can be retried.",
             "not_retryable",
-            status=409,
+            kind=ErrorKind.CONFLICT,
         )
     reconcile = message.status == MessageStatus.UNCONFIRMED or message.maybe_sent
     updates: dict = {
@@ -730,7 +730,7 @@ def _decision_pending(message: Message) -> None:
             "Only a message that may have been sent (unconfirmed) can be sent again or marked "
             "as sent.",
             "not_unconfirmed",
-            status=409,
+            kind=ErrorKind.CONFLICT,
         )
 
 
@@ -782,13 +782,13 @@ def message_cancel(*, message: Message) -> Message:
             f"This message is {message.get_status_display().lower()}: only a scheduled or queued "
             "message can be cancelled.",
             "not_cancellable",
-            status=409,
+            kind=ErrorKind.CONFLICT,
         )
     if not Message.objects.filter(pk=message.pk, status__in=cancellable).update(
         status=MessageStatus.CANCELLED, next_attempt_at=None, lease_until=None
     ):
         raise ApplicationError(
-            "Too late: the message is being sent.", "not_cancellable", status=409
+            "Too late: the message is being sent.", "not_cancellable", kind=ErrorKind.CONFLICT
         )
     events_emit_message_status(
         message_id=message.pk, tenant_id=message.tenant_id, status="cancelled"

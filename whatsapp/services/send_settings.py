@@ -8,10 +8,10 @@ from datetime import time
 from django.conf import settings
 from django.db import transaction
 
-from booqing.exceptions import ApplicationError
+from core.audit import audit_record
+from core.errors import ApplicationError, ErrorKind
 from tenants.models import Tenant
 from whatsapp.models import Device, TenantWhatsAppConfig
-from whatsapp.services.config import audit_record
 
 EXPIRY_HOURS_BOUNDS = (1, 24 * 7)
 
@@ -26,7 +26,7 @@ def pacing_bounds() -> dict[str, int]:
 
 
 def _field_error(field: str, message: str) -> ApplicationError:
-    return ApplicationError(f"{field}: {message}", f"invalid_{field}", status=422)
+    return ApplicationError(f"{field}: {message}", f"invalid_{field}", kind=ErrorKind.INVALID)
 
 
 def send_settings_update(
@@ -41,7 +41,9 @@ def send_settings_update(
     config = TenantWhatsAppConfig.objects.filter(tenant=tenant).first()
     if config is None:
         raise ApplicationError(
-            "WhatsApp is not set up for this business yet.", "not_configured", status=409
+            "WhatsApp is not set up for this business yet.",
+            "not_configured",
+            kind=ErrorKind.CONFLICT,
         )
     if (quiet_hours_start is None) != (quiet_hours_end is None):
         raise _field_error("quiet_hours_end", "give both the start and the end, or neither.")

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.db.models import F, Q
 from django.utils import timezone
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from whatsapp.models import Device, DeviceStatus, Message, MessageStatus
 from whatsapp.services import devices
 from whatsapp.services.alerts import device_alert

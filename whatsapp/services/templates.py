@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from booqing.exceptions import ApplicationError, NotFoundError
+from core.audit import audit_record
+from core.errors import ApplicationError, ErrorKind, NotFoundError
 from tenants.models import Tenant
 from whatsapp.models import MessageTemplate
-from whatsapp.services.config import audit_record
 from whatsapp.starter_templates import STARTER_TEMPLATES
 
 MAX_BODY_CHARS = 4096
@@ -33,20 +33,22 @@ def _validate_name(name: object) -> str:
         raise ApplicationError(
             _("name: use 1-50 lowercase letters, digits, '-' or '_' (e.g. 'reminder')."),
             "invalid_template_name",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     return name
 
 
 def _validate_body(body: object) -> str:
     if not isinstance(body, str) or not body.strip():
-        raise ApplicationError(_("body: the template text is empty."), "empty_body", status=422)
+        raise ApplicationError(
+            _("body: the template text is empty."), "empty_body", kind=ErrorKind.INVALID
+        )
     if len(body) > MAX_BODY_CHARS:
         raise ApplicationError(
             _("body: the template is %(length)s characters long; the limit is %(max)s.")
             % {"length": len(body), "max": MAX_BODY_CHARS},
             "body_too_long",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     return body
 
@@ -77,7 +79,7 @@ def template_create(*, tenant: Tenant, name: object, body: object, actor=None) -
             _("A workspace can have at most %(max)s templates.")
             % {"max": MAX_TEMPLATES_PER_TENANT},
             "too_many_templates",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     try:
         with transaction.atomic():
@@ -89,7 +91,7 @@ def template_create(*, tenant: Tenant, name: object, body: object, actor=None) -
         raise ApplicationError(
             _("name: a template named '%(name)s' already exists.") % {"name": name},
             "template_name_taken",
-            status=409,
+            kind=ErrorKind.CONFLICT,
         ) from None
     return template
 
@@ -117,7 +119,7 @@ def template_update(
         raise ApplicationError(
             _("name: a template named '%(name)s' already exists.") % {"name": template.name},
             "template_name_taken",
-            status=409,
+            kind=ErrorKind.CONFLICT,
         ) from None
     return template
 
@@ -148,7 +150,7 @@ def template_render(*, tenant: Tenant, name: str, variables: Mapping[str, object
             f"variables.{str(unknown[0])[:40]}: template '{template.name}' has no such variable "
             f"(it uses {', '.join('{' + v + '}' for v in needed) or 'none'}).",
             "unknown_variable",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     missing = [key for key in needed if str(variables.get(key, "")).strip() == ""]
     if missing:
@@ -156,20 +158,22 @@ def template_render(*, tenant: Tenant, name: str, variables: Mapping[str, object
             f"variables.{missing[0]}: template '{template.name}' needs a value for "
             f"{{{missing[0]}}}.",
             "missing_variable",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     values = {}
     for key, value in variables.items():
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise ApplicationError(
-                f"variables.{key}: give the value as text.", "invalid_variable", status=422
+                f"variables.{key}: give the value as text.",
+                "invalid_variable",
+                kind=ErrorKind.INVALID,
             )
         text = str(value)
         if len(text) > MAX_VALUE_CHARS:
             raise ApplicationError(
                 f"variables.{key}: at most {MAX_VALUE_CHARS} characters.",
                 "invalid_variable",
-                status=422,
+                kind=ErrorKind.INVALID,
             )
         values[key] = text
     # One pass, so a value that itself looks like {nama} is never expanded again.
@@ -187,7 +191,7 @@ def message_body(
     if template is None:
         if variables:
             raise ApplicationError(
-                "variables: only used with 'template'.", "invalid_variable", status=422
+                "variables: only used with 'template'.", "invalid_variable", kind=ErrorKind.INVALID
             )
         if body is None:
             # The same answer as for any other missing field (it was required before templates).
@@ -195,13 +199,13 @@ def message_body(
                 "Invalid request. body: give the text in 'body', or a 'template' with its "
                 "'variables'.",
                 "validation_error",
-                status=422,
+                kind=ErrorKind.INVALID,
             )
         return body
     if body is not None:
         raise ApplicationError(
             "body: give either 'body' or 'template' (with 'variables'), not both.",
             "body_and_template",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     return template_render(tenant=tenant, name=template, variables=variables)

@@ -10,12 +10,12 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from booqing.exceptions import ApplicationError
+from core.audit import audit_record
+from core.errors import ApplicationError, ErrorKind
 from tenants.models import Tenant
 from whatsapp.caches import api_tokens, forget_api_token
 from whatsapp.limits import token_quota_check
 from whatsapp.models import ApiToken, TokenScope
-from whatsapp.services.config import audit_record
 
 TOKEN_PREFIX = "bqw_"
 # Writing last_used_at on every request would turn each API read into a write.
@@ -33,14 +33,16 @@ def api_token_create(
     name = (name or "").strip()
     if not name or len(name) > 80:
         raise ApplicationError(
-            "Name the token (1-80 characters), e.g. 'Booking app'.", "invalid_name", status=422
+            "Name the token (1-80 characters), e.g. 'Booking app'.",
+            "invalid_name",
+            kind=ErrorKind.INVALID,
         )
     chosen = sorted({str(s) for s in scopes})
     if not chosen or not set(chosen) <= set(TokenScope.values):
         raise ApplicationError(
             f"Choose the token's scopes from: {', '.join(TokenScope.values)}.",
             "invalid_scopes",
-            status=422,
+            kind=ErrorKind.INVALID,
         )
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():

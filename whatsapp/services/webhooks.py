@@ -15,7 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from booqing.exceptions import ApplicationError, NotFoundError
+from core.errors import ApplicationError, ErrorKind, NotFoundError
 from whatsapp.backoff import Backoff
 from whatsapp.caches import forget_webhook_target, webhook_targets
 from whatsapp.gateways import Ack, Event, InboundMessage, StatusChange, WebhookParseError
@@ -140,7 +140,8 @@ def webhook_ingest(
     *, webhook_id, body: bytes, headers: Mapping[str, str], token: str | None = None
 ) -> int:
     """Verify and store a delivery's events (duplicates are ignored). Returns how many were new
-    or repeated; raises ApplicationError with 401/400/404 and writes nothing when it refuses.
+    or repeated; raises ApplicationError (unauthenticated, malformed or not found) and writes
+    nothing when it refuses.
 
     The URL's token (a capability URL) is required for every provider; where the gateway signs
     (WAHA Plus HMAC, Evolution's secret header) the signature is checked on top, and a device
@@ -158,13 +159,15 @@ def webhook_ingest(
     signed = False
     if target.signed or not target.token or gateway.webhook_signature_present(headers):
         if not gateway.verify_webhook(body=body, headers=headers, secret=target.secret):
-            raise ApplicationError("Invalid webhook signature.", "invalid_signature", status=401)
+            raise ApplicationError(
+                "Invalid webhook signature.", "invalid_signature", kind=ErrorKind.UNAUTHENTICATED
+            )
         signed = True
     try:
         events = gateway.parse_webhook(body)
     except (WebhookParseError, RecursionError, ValueError) as exc:
         raise ApplicationError(
-            f"Malformed webhook: {exc}", "malformed_webhook", status=400
+            f"Malformed webhook: {exc}", "malformed_webhook", kind=ErrorKind.MALFORMED
         ) from None
     rows = [
         WebhookEvent(

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from booqing.security import RedactSecretsFilter
 from gateway_simulator.testing import start_simulator_process
 from gateway_simulator.testing import wait_until as wait_until  # the product's tests import it here
+from whatsapp.security import RedactSecretsFilter
 
 SIM_KEY = "canary-SIMULATOR-key-5d1e0c7b9a2f4e63"
 

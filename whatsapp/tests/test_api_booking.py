@@ -12,11 +12,11 @@ import responses
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from booqing.test import client_for
+from core.models import AuditEvent
 from tenants.services import tenant_create
+from tenants.test import client_for
 from whatsapp import services
 from whatsapp.models import (
-    AuditEvent,
     ContactCheck,
     Conversation,
     Device,

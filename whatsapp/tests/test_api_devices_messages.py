@@ -12,7 +12,7 @@ import responses
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from booqing.test import CANARY_KEYS, client_for, platform_host
+from tenants.test import CANARY_KEYS, client_for, platform_host
 from whatsapp import services
 from whatsapp.models import (
     ApiToken,

@@ -7,9 +7,9 @@ import re
 import pytest
 import responses
 
-from booqing.test import client_for
+from core.models import AuditEvent
+from tenants.test import client_for
 from whatsapp import services
-from whatsapp.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 GATEWAY = "https://primary.gateway.test"

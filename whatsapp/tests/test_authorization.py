@@ -19,9 +19,10 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 
-from booqing.test import Cast, client_for
+from core.models import AuditEvent
 from tenants.models import Membership, Tenant
-from whatsapp.models import AuditEvent, TenantWhatsAppConfig
+from tenants.test import Cast, client_for
+from whatsapp.models import TenantWhatsAppConfig
 
 pytestmark = pytest.mark.django_db
 

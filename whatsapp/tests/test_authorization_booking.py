@@ -18,10 +18,10 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from booqing.test import Cast
+from core.models import AuditEvent
+from tenants.test import Cast
 from whatsapp import services
 from whatsapp.models import (
-    AuditEvent,
     ContactCheck,
     Conversation,
     Device,

@@ -34,11 +34,11 @@ from django.test import Client
 from django.test.client import ClientHandler
 from django.utils import timezone
 
-from booqing.test import Cast, platform_host
+from core.models import AuditEvent
+from tenants.test import Cast, platform_host
 from whatsapp import services
 from whatsapp.models import (
     ApiToken,
-    AuditEvent,
     Conversation,
     Device,
     DeviceStatus,

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from booqing.test import PASSWORD
+from tenants.test import PASSWORD
 from whatsapp import services
 from whatsapp.tests.conftest import login
 from whatsapp.tests.test_browser_whatsapp import tenant_url

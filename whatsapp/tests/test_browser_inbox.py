@@ -7,7 +7,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from booqing.test import PASSWORD
+from tenants.test import PASSWORD
 from whatsapp import services
 from whatsapp.models import Device, DeviceStatus, Message, TenantWhatsAppConfig
 from whatsapp.tests.conftest import login

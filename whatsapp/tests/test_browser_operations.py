@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from booqing.test import PASSWORD
+from tenants.test import PASSWORD
 from whatsapp.models import (
     Device,
     DeviceEvent,

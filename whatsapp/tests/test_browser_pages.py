@@ -11,9 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from booqing.test import PASSWORD
+from core.models import AuditEvent
+from tenants.test import PASSWORD
 from whatsapp.models import (
-    AuditEvent,
     Conversation,
     Device,
     DeviceStatus,

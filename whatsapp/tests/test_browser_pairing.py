@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from booqing.test import PASSWORD
+from tenants.test import PASSWORD
 from whatsapp import services
 from whatsapp.models import Device
 from whatsapp.tests.conftest import login

@@ -7,8 +7,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from booqing.test import CANARY_KEYS, PASSWORD, build_cast
-from whatsapp.models import AuditEvent, TenantWhatsAppConfig
+from core.models import AuditEvent
+from tenants.test import CANARY_KEYS, PASSWORD, build_cast
+from whatsapp.models import TenantWhatsAppConfig
 from whatsapp.tests.conftest import SCREENSHOTS, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

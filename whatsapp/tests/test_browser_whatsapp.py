@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from booqing.test import PASSWORD
+from tenants.test import PASSWORD
 from whatsapp import services
 from whatsapp.models import Device, Message
 from whatsapp.tests.conftest import SCREENSHOTS, login, wait_until

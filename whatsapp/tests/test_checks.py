@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from booqing.test import CANARY_KEYS, CANARY_PRIMARY, ENDPOINTS_JSON
+from tenants.test import CANARY_KEYS, CANARY_PRIMARY, ENDPOINTS_JSON
 
 
 def run_check(*args) -> str:

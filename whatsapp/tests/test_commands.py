@@ -13,8 +13,9 @@ from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 
+from core.models import AuditEvent
 from tenants.models import Membership, Tenant
-from whatsapp.models import AuditEvent, TenantWhatsAppConfig
+from whatsapp.models import TenantWhatsAppConfig
 
 pytestmark = pytest.mark.django_db
 

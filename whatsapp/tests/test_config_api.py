@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from booqing.test import client_for
-from whatsapp.models import AuditEvent, HealthStatus, TenantWhatsAppConfig
+from core.models import AuditEvent
+from tenants.test import client_for
+from whatsapp.models import HealthStatus, TenantWhatsAppConfig
 
 pytestmark = pytest.mark.django_db
 

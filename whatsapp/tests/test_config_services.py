@@ -7,9 +7,11 @@ import sys
 import pytest
 from django.utils import timezone
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
+from core.models import AuditEvent
 from whatsapp import services
-from whatsapp.models import AuditEvent, HealthStatus, TenantWhatsAppConfig
+from whatsapp.json_errors import api_status
+from whatsapp.models import HealthStatus, TenantWhatsAppConfig
 
 pytestmark = pytest.mark.django_db
 
@@ -175,7 +177,7 @@ class TestEndpointAssign:
             )
 
         assert error.value.code == "endpoint_not_found"
-        assert error.value.status == 422
+        assert api_status(error.value) == 422
         message = error.value.message
         assert f"Endpoint '{name}' is not configured on this server" in message
         assert "WHATSAPP_ENDPOINTS" in message
@@ -232,7 +234,7 @@ class TestEndpointAssign:
             )
 
         assert error.value.code == "invalid_setting"
-        assert error.value.status == 422
+        assert api_status(error.value) == 422
         assert field in error.value.message
         assert not TenantWhatsAppConfig.objects.exists()
         assert not AuditEvent.objects.exists()
@@ -296,7 +298,7 @@ class TestEndpointRemove:
         with pytest.raises(ApplicationError) as error:
             services.endpoint_remove(tenant=cast.tenant_a, actor=cast.superadmin)
 
-        assert error.value.status == 404
+        assert api_status(error.value) == 404
         assert error.value.code == "not_configured"
         assert "Acme Salon has no WhatsApp endpoint assigned" in error.value.message
         assert not AuditEvent.objects.exists()

@@ -20,8 +20,8 @@ import requests
 from django.conf import settings
 from django.db import OperationalError, connection
 
-from booqing.test import client_for
 from gateway_simulator.testing import PROJECT_ROOT
+from tenants.test import client_for
 from whatsapp.models import Device, Message, TenantWhatsAppConfig, WebhookEvent
 from whatsapp.tests import waha_webhooks as waha
 from whatsapp.tests.test_reliability_pg import (

@@ -10,7 +10,7 @@ import pytest
 import responses
 from django.utils import timezone
 
-from booqing.test import CANARY_KEYS, client_for
+from tenants.test import CANARY_KEYS, client_for
 from whatsapp import services
 from whatsapp.models import Device, DeviceEvent, DeviceStatus, TenantWhatsAppConfig
 from whatsapp.selectors_timeline import PAGE_SIZE

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from booqing.test import CANARY_KEYS, CANARY_PRIMARY, CANARY_SECONDARY, ENDPOINTS_JSON
+from tenants.test import CANARY_KEYS, CANARY_PRIMARY, CANARY_SECONDARY, ENDPOINTS_JSON
 from whatsapp.endpoints import (
     EndpointNotFound,
     EndpointRegistry,

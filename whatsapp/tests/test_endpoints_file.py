@@ -9,7 +9,7 @@ import os
 import pytest
 from django.core import checks
 
-from booqing.test import client_for
+from tenants.test import client_for
 from whatsapp import endpoints
 from whatsapp.endpoints import registry
 

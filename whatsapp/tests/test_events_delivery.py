@@ -13,7 +13,7 @@ import responses
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from booqing.test import client_for
+from tenants.test import client_for
 from whatsapp import services
 from whatsapp.management.commands.whatsapp_scheduler import fast_steps, run_steps
 from whatsapp.models import (

@@ -6,7 +6,7 @@ import pytest
 import requests
 import responses
 
-from booqing.test import CANARY_KEYS, client_for
+from tenants.test import CANARY_KEYS, client_for
 from whatsapp import services
 from whatsapp.models import EndpointProbe, HealthStatus, TenantWhatsAppConfig
 

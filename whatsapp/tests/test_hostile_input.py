@@ -10,7 +10,7 @@ import logging
 import pytest
 import responses
 
-from booqing.test import client_for
+from tenants.test import client_for
 from whatsapp.models import Conversation, Device, Message
 from whatsapp.tests.test_api_devices_messages import (
     GATEWAY,

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from booqing.test import client_for
+from tenants.test import client_for
 from whatsapp.models import Conversation, Device, Message, TenantWhatsAppConfig, WebhookEvent
 from whatsapp.services.webhooks import webhook_events_process_due
 from whatsapp.tests import waha_webhooks as waha

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from booqing.test import client_for, platform_host
+from tenants.test import client_for, platform_host
 from whatsapp import services
 from whatsapp.models import (
     Conversation,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from whatsapp import services
 from whatsapp.models import (
     Device,

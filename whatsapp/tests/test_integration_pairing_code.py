@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from booqing.test import client_for
 from gateway_simulator.testing import start_simulator_process
+from tenants.test import client_for
 from whatsapp import services
 from whatsapp.models import Device, DeviceStatus
 from whatsapp.tests.conftest import SIM_KEY, wait_until

@@ -14,7 +14,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from booqing.test import client_for
+from tenants.test import client_for
 from whatsapp import services
 from whatsapp.models import (
     Conversation,

@@ -9,8 +9,8 @@ import re
 import pytest
 import responses
 
-from booqing.exceptions import ApplicationError
-from booqing.test import client_for
+from core.errors import ApplicationError
+from tenants.test import client_for
 from whatsapp import services
 from whatsapp.models import ApiToken, Device, DeviceStatus, TenantWhatsAppConfig
 

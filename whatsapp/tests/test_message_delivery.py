@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from booqing.test import CANARY_PRIMARY
+from tenants.test import CANARY_PRIMARY
 from whatsapp import services
 from whatsapp.models import (
     Device,

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from booqing.test import client_for, platform_host
+from tenants.test import client_for, platform_host
 from whatsapp import services
 from whatsapp.models import (
     Conversation,

@@ -10,8 +10,8 @@ import pytest
 import responses
 from prometheus_client.parser import text_string_to_metric_families
 
-from booqing.exceptions import ApplicationError
-from booqing.test import CANARY_KEYS, client_for
+from core.errors import ApplicationError
+from tenants.test import CANARY_KEYS, client_for
 from whatsapp import services
 from whatsapp.metrics import operation_label
 from whatsapp.models import Device, DeviceStatus, MessageStatus, TenantWhatsAppConfig

@@ -8,8 +8,9 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from booqing.test import CANARY_PRIMARY, CANARY_SECONDARY
-from whatsapp.models import AuditEvent, TenantWhatsAppConfig
+from core.models import AuditEvent
+from tenants.test import CANARY_PRIMARY, CANARY_SECONDARY
+from whatsapp.models import TenantWhatsAppConfig
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from booqing.metrics import build_registry
+from whatsapp.metrics_collector import build_registry
 
 pytestmark = pytest.mark.django_db
 
@@ -21,8 +21,7 @@ SUFFIXES = ("_bucket", "_count", "_sum", "_total")
 
 def exported() -> set[str]:
     # Touch every labelled metric once so each family appears in this process's registry.
-    from booqing import observability
-    from whatsapp import metrics
+    from whatsapp import metrics, observability
 
     families = [
         metrics.gateway_request_seconds,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from booqing.test import CANARY_KEYS, client_for
+from tenants.test import CANARY_KEYS, client_for
 from whatsapp.management.commands.whatsapp_scheduler import Step, run_steps
 from whatsapp.models import Device, EndpointState, Message, WebhookEvent
 
@@ -106,7 +106,7 @@ def test_it_lets_the_operator_requeue_failed_webhook_events_from_the_admin(cast)
         "/django-admin/whatsapp/endpointstate/",
         "/django-admin/whatsapp/apitoken/",
         "/django-admin/whatsapp/tenantwhatsappconfig/",
-        "/django-admin/whatsapp/auditevent/",
+        "/django-admin/core/auditevent/",
         "/django-admin/tenants/tenant/",
     ],
 )

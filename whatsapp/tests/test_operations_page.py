@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from booqing.test import CANARY_KEYS, client_for
+from tenants.test import CANARY_KEYS, client_for
 from whatsapp.models import (
     Conversation,
     Device,

@@ -10,12 +10,13 @@ import pytest
 import responses
 from responses import matchers
 
-from booqing.exceptions import ApplicationError
-from booqing.test import client_for
+from core.errors import ApplicationError
+from tenants.test import client_for
 from whatsapp import services
 from whatsapp.endpoints import EndpointConfig, Secret
 from whatsapp.gateways import EvolutionGateway, GatewayError, WahaGateway
 from whatsapp.gateways.base import new_http_session, pairing_code_from
+from whatsapp.json_errors import api_status
 from whatsapp.models import Device, DeviceStatus
 
 PRIMARY = "https://primary.gateway.test"
@@ -225,7 +226,7 @@ def test_a_bad_number_is_refused_before_any_gateway_call(configured, gateway, ty
     with pytest.raises(ApplicationError) as caught:
         services.device_pairing_code(device=device, phone=typed, actor=None)
 
-    assert (caught.value.code, caught.value.status) == ("invalid_phone", 422)
+    assert (caught.value.code, api_status(caught.value)) == ("invalid_phone", 422)
     assert call.call_count == 0
 
 
@@ -236,7 +237,7 @@ def test_a_connected_device_gets_no_code(configured, gateway):
     with pytest.raises(ApplicationError) as caught:
         services.device_pairing_code(device=device, phone="081234567890", actor=None)
 
-    assert (caught.value.code, caught.value.status) == ("already_connected", 409)
+    assert (caught.value.code, api_status(caught.value)) == ("already_connected", 409)
     assert call.call_count == 0
 
 

@@ -14,9 +14,8 @@ import requests
 import responses
 from django.utils import timezone
 
-from booqing.exceptions import ApplicationError
-from booqing.security import RedactSecretsFilter, scrub
-from booqing.test import CANARY_PRIMARY, client_for
+from core.errors import ApplicationError
+from tenants.test import CANARY_PRIMARY, client_for
 from whatsapp import services
 from whatsapp.models import (
     Device,
@@ -25,6 +24,7 @@ from whatsapp.models import (
     TenantWhatsAppConfig,
     WebhookEvent,
 )
+from whatsapp.security import RedactSecretsFilter, scrub
 from whatsapp.tests import waha_webhooks as waha
 from whatsapp.tests.recorded import EVOLUTION, WAHA_CORE, deliveries, read_exchange
 

@@ -16,8 +16,8 @@ from django.core import mail
 from django.test import override_settings
 from django.urls import path
 
-from booqing.test import client_for
 from booqing.urls import urlpatterns as platform_patterns
+from tenants.test import client_for
 from whatsapp import services
 from whatsapp.models import Device, DeviceStatus, TenantWhatsAppConfig
 from whatsapp.redaction import redact

@@ -14,7 +14,7 @@ import pytest
 import responses
 from django_tasks_db.models import DBTaskResult
 
-from booqing.test import CANARY_KEYS, CANARY_PRIMARY, ENDPOINTS_JSON, client_for
+from tenants.test import CANARY_KEYS, CANARY_PRIMARY, ENDPOINTS_JSON, client_for
 from whatsapp import services
 from whatsapp.models import Device, DeviceStatus, TenantWhatsAppConfig
 from whatsapp.tasks import send_message
@@ -103,7 +103,7 @@ def test_it_writes_json_lines_with_log_format_json_and_still_hides_keys():
     }
     code = (
         "import django, logging; django.setup();"
-        "from booqing.request_context import request_context\n"
+        "from core.request_context import request_context\n"
         "with request_context('req-json-000001', tenant='acme'):\n"
         f"    logging.getLogger('whatsapp.x').warning('gateway said %s', {CANARY_PRIMARY!r})"
     )
@@ -136,7 +136,7 @@ def test_each_scheduler_step_runs_under_its_own_request_id(console_output):
 
 
 def test_the_probes_of_a_sweep_log_the_sweeps_request_id(cast, console_output):
-    from booqing.request_context import request_context
+    from core.request_context import request_context
     from whatsapp.services.health import health_sweep
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as gw:

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from booqing.test import client_for, platform_host, tenant_host
+from tenants.test import client_for, platform_host, tenant_host
 from whatsapp import services
 from whatsapp.models import Device, DeviceStatus, Message, MessageStatus, TenantWhatsAppConfig
 from whatsapp.models_booking import EventDelivery, EventEndpoint

@@ -12,11 +12,11 @@ from django.core.management import CommandError, call_command
 from django.test import Client, override_settings
 from django.utils.log import AdminEmailHandler
 
-from booqing.security import REDACTED, RedactSecretsFilter
-from booqing.test import CANARY_KEYS, CANARY_PRIMARY, CANARY_SECONDARY, ENDPOINTS_JSON, client_for
+from tenants.test import CANARY_KEYS, CANARY_PRIMARY, CANARY_SECONDARY, ENDPOINTS_JSON, client_for
 from whatsapp import services
 from whatsapp.endpoints import EndpointRegistry, registry
 from whatsapp.models import TenantWhatsAppConfig
+from whatsapp.security import REDACTED, RedactSecretsFilter
 from whatsapp.tests.test_authorization import HOSTS, MATRIX, ROLES, resolve, send, user_for
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,7 @@ import pytest
 import responses
 from django.db import transaction
 
-from booqing.test import CANARY_KEYS
+from tenants.test import CANARY_KEYS
 from whatsapp import services
 from whatsapp.models import Device, HealthStatus, Message, MessageStatus, TenantWhatsAppConfig
 from whatsapp.tests.test_authorization import ROLES, A, P

@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from booqing.test import CANARY_KEYS, client_for
-from whatsapp.models import AuditEvent, HealthStatus, TenantWhatsAppConfig
+from core.models import AuditEvent
+from tenants.test import CANARY_KEYS, client_for
+from whatsapp.models import HealthStatus, TenantWhatsAppConfig
 
 pytestmark = pytest.mark.django_db
 

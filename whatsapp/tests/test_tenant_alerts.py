@@ -10,10 +10,10 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from booqing.test import client_for, tenant_host
+from core.models import AuditEvent
+from tenants.test import client_for, tenant_host
 from whatsapp import services
 from whatsapp.models import (
-    AuditEvent,
     Device,
     DeviceStatus,
     Message,

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from booqing.test import client_for
+from tenants.test import client_for
 from whatsapp.models import Device, DeviceStatus, Message, TenantWhatsAppConfig, WebhookEvent
 from whatsapp.tests import waha_webhooks as waha
 

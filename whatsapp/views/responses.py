@@ -5,16 +5,27 @@ from __future__ import annotations
 from django.shortcuts import redirect, render
 from django_htmx.http import HttpResponseClientRedirect
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError, ErrorKind
+
+# The pages' map from a service error's kind to the status of the page that explains it: always
+# a 4xx. Gateway trouble is a 502/503 in the JSON API, but a page that explains it is a
+# client-side answer (and proxies replace 5xx pages with their own).
+PAGE_STATUS: dict[ErrorKind, int] = {
+    ErrorKind.MALFORMED: 400,
+    ErrorKind.UNAUTHENTICATED: 401,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.INVALID: 422,
+    ErrorKind.RATE_LIMITED: 429,
+    ErrorKind.GATEWAY: 422,
+    ErrorKind.UNAVAILABLE: 422,
+}
 
 
 def error_status(exc: ApplicationError) -> int:
-    """The status of a full page that shows a service error: a 4xx, whatever the API would say.
-
-    Gateway trouble is a 502/503 in the JSON API, but a page that explains it is a client-side
-    answer (and proxies replace 5xx pages with their own).
-    """
-    return exc.status if 400 <= exc.status < 500 else 422
+    """The status of a full page that shows a service error."""
+    return PAGE_STATUS[exc.kind]
 
 
 def page_or_fragment(request, template: str, fragment: str, context: dict, *, status: int = 200):

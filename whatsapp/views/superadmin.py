@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError, ErrorKind
 from tenants.access import superadmin_required
 from tenants.models import Tenant
 from whatsapp import selectors, services
@@ -87,7 +87,9 @@ def _perform(request, tenant: Tenant, action: str):
             "endpoint": probe.endpoint_name,
             "ms": probe.latency_ms,
         }, {}
-    raise ApplicationError(_("Unknown action '%(action)s'.") % {"action": action})
+    raise ApplicationError(
+        _("Unknown action '%(action)s'.") % {"action": action}, kind=ErrorKind.MALFORMED
+    )
 
 
 @superadmin_required

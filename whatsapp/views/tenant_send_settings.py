@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from tenants.access import member_required
 from whatsapp.models import Device, TenantWhatsAppConfig
 from whatsapp.services import send_settings

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from tenants.access import member_required
 from whatsapp import services
 from whatsapp.models import Conversation, MessageTemplate

@@ -9,7 +9,8 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
+from whatsapp.json_errors import api_status
 from whatsapp.services.timeline import webhook_delivery_recorded
 from whatsapp.services.webhooks import MAX_WEBHOOK_BYTES, webhook_ingest
 
@@ -40,7 +41,7 @@ def receive(request, webhook_id, token: str | None = None):
     except ApplicationError as exc:
         logger.info("webhook refused webhook=%s code=%s", webhook_id, exc.code)
         webhook_delivery_recorded(webhook_id=webhook_id, code=exc.code, reason=exc.message)
-        return _error(exc.status, exc.code, exc.message)
+        return _error(api_status(exc), exc.code, exc.message)
     except OperationalError:
         # Every pooled connection is busy (or PostgreSQL is full): nothing was stored, and the
         # gateway retries a 503 after Retry-After, so the message is delayed, not lost.

@@ -5,11 +5,12 @@ from __future__ import annotations
 import getpass
 import os
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from tenants.models import Membership, Tenant
 from tenants.services import member_add
 
@@ -48,8 +49,6 @@ class Command(BaseCommand):
         )
 
     def _password(self, password_env: str | None, username: str, interactive: bool) -> str | None:
-        from django.contrib.auth import get_user_model
-
         exists = get_user_model().objects.filter(username=username).exists()
         if password_env:
             password = os.environ.get(password_env, "")

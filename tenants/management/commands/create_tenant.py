@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from tenants.services import tenant_create
 
 

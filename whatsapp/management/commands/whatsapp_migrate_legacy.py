@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from django.db.utils import DatabaseError
 
-from booqing.exceptions import ApplicationError
+from core.errors import ApplicationError
 from tenants.models import Tenant
 from whatsapp.endpoints import registry
 from whatsapp.models import TenantWhatsAppConfig

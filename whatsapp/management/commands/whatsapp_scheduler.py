@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from booqing.request_context import request_context
+from core.request_context import request_context
 from whatsapp.services.devices import devices_reconnect_due
 from whatsapp.services.events import event_deliveries_enqueue_due, event_deliveries_prune
 from whatsapp.services.health import health_sweep, probes_prune

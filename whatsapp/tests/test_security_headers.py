@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from booqing.security import RedactSecretsFilter
-from booqing.test import client_for
+from tenants.test import client_for
 from whatsapp import services
+from whatsapp.security import RedactSecretsFilter
 
 pytestmark = pytest.mark.django_db
 

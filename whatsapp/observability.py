@@ -7,7 +7,7 @@ import time
 
 from prometheus_client import Histogram
 
-from booqing.request_context import current_tenant, request_context
+from core.request_context import current_tenant, request_context
 from whatsapp.middleware import WEBHOOK_PATH
 
 logger = logging.getLogger("booqing.requests")
