@@ -15,8 +15,9 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-def setup_url(tenant) -> str:
-    return f"/admin/tenants/{tenant.pk}/whatsapp"
+def setup_url(tenant, action: str = "") -> str:
+    """The setup page, or the URL one of its forms posts to (`action`: assign, remove...)."""
+    return f"/admin/tenants/{tenant.pk}/whatsapp" + (f"/{action}" if action else "")
 
 
 def options(page: str) -> list[tuple[str, str]]:
@@ -62,7 +63,7 @@ class TestSetupPage:
 
     def test_it_assigns_via_htmx_and_swaps_in_the_panel(self, root, cast):
         response = root.post(
-            setup_url(cast.tenant_a), {"action": "assign", "endpoint_name": "Primary"}, **HTMX
+            setup_url(cast.tenant_a, "assign"), {"endpoint_name": "Primary"}, **HTMX
         )
 
         assert response.status_code == 200
@@ -77,9 +78,7 @@ class TestSetupPage:
         assert TenantWhatsAppConfig.objects.get(tenant=cast.tenant_a).endpoint_name == "Primary"
 
     def test_it_assigns_without_javascript_by_redirecting_and_flashing(self, root, cast):
-        response = root.post(
-            setup_url(cast.tenant_a), {"action": "assign", "endpoint_name": "Secondary"}
-        )
+        response = root.post(setup_url(cast.tenant_a, "assign"), {"endpoint_name": "Secondary"})
 
         assert response.status_code == 302
         assert response["Location"] == setup_url(cast.tenant_a)
@@ -98,7 +97,7 @@ class TestSetupPage:
         )
 
         response = root.post(
-            setup_url(cast.tenant_a), {"action": "assign", "endpoint_name": "Secondary"}, **HTMX
+            setup_url(cast.tenant_a, "assign"), {"endpoint_name": "Secondary"}, **HTMX
         )
 
         panel = response.content.decode()
@@ -110,7 +109,7 @@ class TestSetupPage:
     @pytest.mark.parametrize("headers", [{}, HTMX], ids=["plain", "htmx"])
     def test_it_refuses_a_name_that_is_not_configured(self, root, cast, headers):
         response = root.post(
-            setup_url(cast.tenant_a), {"action": "assign", "endpoint_name": "primary"}, **headers
+            setup_url(cast.tenant_a, "assign"), {"endpoint_name": "primary"}, **headers
         )
 
         assert response.status_code == (200 if headers else 422)
@@ -123,9 +122,8 @@ class TestSetupPage:
         TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
 
         response = root.post(
-            setup_url(cast.tenant_a),
+            setup_url(cast.tenant_a, "settings"),
             {
-                "action": "settings",
                 "reconnect_interval": "45",
                 "health_check_interval": "120",
                 "webhook_retries": "5",
@@ -154,9 +152,8 @@ class TestSetupPage:
         TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
 
         response = root.post(
-            setup_url(cast.tenant_a),
+            setup_url(cast.tenant_a, "settings"),
             {
-                "action": "settings",
                 "auto_reconnect": "on",
                 "reconnect_interval": "5",
                 "health_check_interval": "abc",
@@ -177,9 +174,8 @@ class TestSetupPage:
 
     def test_it_asks_for_an_endpoint_before_settings(self, root, cast):
         response = root.post(
-            setup_url(cast.tenant_a),
+            setup_url(cast.tenant_a, "settings"),
             {
-                "action": "settings",
                 "reconnect_interval": "45",
                 "health_check_interval": "60",
                 "webhook_retries": "3",
@@ -199,7 +195,7 @@ class TestSetupPage:
         page = root.get(setup_url(cast.tenant_a)).content.decode()
         assert "Yes, remove Primary" in page  # the confirmation step
 
-        response = root.post(setup_url(cast.tenant_a), {"action": "remove"})
+        response = root.post(setup_url(cast.tenant_a, "remove"), {})
 
         assert response.status_code == 302
         assert not TenantWhatsAppConfig.objects.exists()
@@ -211,7 +207,7 @@ class TestSetupPage:
     def test_it_removes_via_htmx(self, root, cast):
         TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
 
-        response = root.post(setup_url(cast.tenant_a), {"action": "remove"}, **HTMX)
+        response = root.post(setup_url(cast.tenant_a, "remove"), {}, **HTMX)
 
         panel = response.content.decode()
         assert response.status_code == 200
@@ -219,17 +215,23 @@ class TestSetupPage:
         assert "Save settings" not in panel
 
     def test_it_says_there_is_nothing_to_remove(self, root, cast):
-        response = root.post(setup_url(cast.tenant_a), {"action": "remove"})
+        response = root.post(setup_url(cast.tenant_a, "remove"), {})
 
         assert response.status_code == 422
         assert "Acme Salon has no WhatsApp endpoint assigned." in response.content.decode()
 
     def test_it_refuses_an_unknown_action(self, root, cast):
-        response = root.post(setup_url(cast.tenant_a), {"action": "explode"})
+        # Each action has its own URL: an unknown one is no URL, and the page takes no POST.
+        response = root.post(setup_url(cast.tenant_a, "explode"))
+        assert response.status_code == 404
 
-        assert response.status_code == 422
-        assert "Unknown action" in response.content.decode()
+        response = root.post(
+            setup_url(cast.tenant_a), {"action": "assign", "endpoint_name": "Primary"}
+        )
+        assert response.status_code == 405
+
         assert not AuditEvent.objects.exists()
+        assert not TenantWhatsAppConfig.objects.exists()
 
     @pytest.mark.parametrize(
         ("value", "cause", "fix"),
@@ -261,7 +263,7 @@ class TestSetupPage:
         monkeypatch.setenv("WHATSAPP_ENDPOINTS", "")
 
         response = root.post(
-            setup_url(cast.tenant_a), {"action": "assign", "endpoint_name": "Primary"}, **HTMX
+            setup_url(cast.tenant_a, "assign"), {"endpoint_name": "Primary"}, **HTMX
         )
 
         assert "No endpoints available" in response.content.decode()
@@ -285,8 +287,8 @@ class TestSetupPage:
         assert "Not found" in response.content.decode()
 
     def test_it_shows_recent_changes_with_who_and_what(self, root, cast):
-        root.post(setup_url(cast.tenant_a), {"action": "assign", "endpoint_name": "Primary"})
-        root.post(setup_url(cast.tenant_a), {"action": "assign", "endpoint_name": "Secondary"})
+        root.post(setup_url(cast.tenant_a, "assign"), {"endpoint_name": "Primary"})
+        root.post(setup_url(cast.tenant_a, "assign"), {"endpoint_name": "Secondary"})
 
         page = root.get(setup_url(cast.tenant_a)).content.decode()
 
@@ -297,7 +299,7 @@ class TestSetupPage:
         assert "Primary → Secondary" in changes
 
     def test_it_keeps_one_tenants_audit_off_another_tenants_page(self, root, cast):
-        root.post(setup_url(cast.tenant_a), {"action": "assign", "endpoint_name": "Primary"})
+        root.post(setup_url(cast.tenant_a, "assign"), {"endpoint_name": "Primary"})
 
         page = root.get(setup_url(cast.tenant_b)).content.decode()
 
@@ -397,9 +399,7 @@ class TestCsrf:
     def test_it_refuses_a_setup_post_without_the_csrf_token_on_a_friendly_page(self, cast):
         client = client_for(cast.superadmin, enforce_csrf=True)
 
-        response = client.post(
-            setup_url(cast.tenant_a), {"action": "assign", "endpoint_name": "Primary"}
-        )
+        response = client.post(setup_url(cast.tenant_a, "assign"), {"endpoint_name": "Primary"})
 
         assert response.status_code == 403
         assert "This form has expired" in response.content.decode()
@@ -411,8 +411,8 @@ class TestCsrf:
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
 
         response = client.post(
-            setup_url(cast.tenant_a),
-            {"action": "assign", "endpoint_name": "Primary", "csrfmiddlewaretoken": token},
+            setup_url(cast.tenant_a, "assign"),
+            {"endpoint_name": "Primary", "csrfmiddlewaretoken": token},
         )
 
         assert response.status_code == 302
@@ -424,8 +424,8 @@ class TestCsrf:
         token = re.search(r"hx-headers='\{\"x-csrftoken\": \"([^\"]+)\"\}'", page).group(1)
 
         response = client.post(
-            setup_url(cast.tenant_a),
-            {"action": "assign", "endpoint_name": "Primary"},
+            setup_url(cast.tenant_a, "assign"),
+            {"endpoint_name": "Primary"},
             HTTP_X_CSRFTOKEN=token,
             **HTMX,
         )
