@@ -9,11 +9,12 @@ from django.http import Http404
 from ninja import Router, Schema
 from pydantic import AliasChoices, ConfigDict, Field
 
-from tenants.access import membership_for
+from tenants import selectors as tenant_selectors
+from tenants.access import TenantRefused, resolve_tenant
 from tenants.models import Tenant
 from whatsapp import selectors, services
+from whatsapp.api.common import api_token, refusal_error
 from whatsapp.endpoints import registry
-from whatsapp.models import ApiToken
 
 router = Router(tags=["configuration"])
 
@@ -31,20 +32,29 @@ def require_superadmin(request) -> None:
 
 def tenant_for_config_read(request, tenant_id: uuid.UUID) -> Tenant:
     """Superadmins read any tenant; a member (or a token) reads its own tenant only."""
-    token = request.auth if isinstance(request.auth, ApiToken) else None
+    token = api_token(request)
     if token is not None:
-        if request.tenant is not None and request.tenant.pk != token.tenant_id:
-            raise PermissionDenied("This API token belongs to another workspace.")
         tenant = token.tenant if token.tenant_id == tenant_id else None
     elif request.user.is_superuser:
-        tenant = Tenant.objects.filter(pk=tenant_id).first()
-    elif request.tenant is not None:
-        if membership_for(request) is None:
-            raise PermissionDenied(f"You are not a member of {request.tenant.name}.")
-        # Another tenant's id is "not found", so ids cannot be probed from a tenant host.
-        tenant = request.tenant if request.tenant.pk == tenant_id else None
+        tenant = tenant_selectors.tenant_get(tenant_id=tenant_id)
     else:
-        raise PermissionDenied("Only platform administrators may read other tenants' settings.")
+        try:
+            own = resolve_tenant(request)
+        except TenantRefused as refused:
+            if refused.reason == TenantRefused.NO_TENANT:
+                raise PermissionDenied(
+                    "Only platform administrators may read other tenants' settings."
+                ) from None
+            raise refusal_error(refused) from None
+        # Another tenant's id is "not found", so ids cannot be probed from a tenant host.
+        tenant = own if own.pk == tenant_id else None
+    if tenant is None:
+        raise Http404(f"No tenant with id {tenant_id}.")
+    return tenant
+
+
+def _tenant_or_404(tenant_id: uuid.UUID) -> Tenant:
+    tenant = tenant_selectors.tenant_get(tenant_id=tenant_id)
     if tenant is None:
         raise Http404(f"No tenant with id {tenant_id}.")
     return tenant
@@ -105,9 +115,7 @@ def tenant_config_get(request, tenant_id: uuid.UUID):
 def tenant_config_post(request, tenant_id: uuid.UUID, payload: ConfigIn):
     """Assign (or change) the tenant's endpoint and settings (superadmin)."""
     require_superadmin(request)
-    tenant = Tenant.objects.filter(pk=tenant_id).first()
-    if tenant is None:
-        raise Http404(f"No tenant with id {tenant_id}.")
+    tenant = _tenant_or_404(tenant_id)
     settings = payload.model_dump(exclude={"endpoint_name"}, exclude_none=True)
     config = services.endpoint_assign(
         tenant=tenant, endpoint_name=payload.endpoint_name, actor=request.user, settings=settings
@@ -119,8 +127,6 @@ def tenant_config_post(request, tenant_id: uuid.UUID, payload: ConfigIn):
 def tenant_config_delete(request, tenant_id: uuid.UUID):
     """Remove the tenant's endpoint assignment (superadmin)."""
     require_superadmin(request)
-    tenant = Tenant.objects.filter(pk=tenant_id).first()
-    if tenant is None:
-        raise Http404(f"No tenant with id {tenant_id}.")
+    tenant = _tenant_or_404(tenant_id)
     services.endpoint_remove(tenant=tenant, actor=request.user)
     return {"success": True}
