@@ -112,11 +112,6 @@ def endpoint_state(endpoint_name: str) -> EndpointState | None:
     return EndpointState.objects.filter(endpoint_name=endpoint_name).first()
 
 
-def tenant_config(tenant: Tenant) -> TenantWhatsAppConfig | None:
-    """The tenant's WhatsApp configuration, or None while no endpoint is assigned."""
-    return TenantWhatsAppConfig.objects.filter(tenant=tenant).first()
-
-
 def config_as_dict(config: TenantWhatsAppConfig) -> dict:
     """The API's view of a tenant's configuration (names and settings; never a URL or key)."""
     return {

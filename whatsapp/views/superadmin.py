@@ -5,15 +5,17 @@ from __future__ import annotations
 from functools import wraps
 
 from django.contrib import messages
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from booqing.exceptions import ApplicationError
+from tenants import selectors as tenant_selectors
 from tenants.access import superadmin_required
 from tenants.models import Tenant
 from whatsapp import selectors, services
+from whatsapp import selectors_tenant as reads
 from whatsapp.endpoints import registry
 from whatsapp.forms import AssignEndpointForm, SettingsForm
 from whatsapp.limits import tenant_usage
@@ -26,7 +28,7 @@ SETUP_TEMPLATE = "whatsapp/tenant_setup.html"
 
 def _setup_context(tenant: Tenant, *, settings_form=None, error=None, query=None) -> dict:
     reg = registry()
-    config = selectors.tenant_config(tenant)
+    config = reads.tenant_config(tenant=tenant)
     state = selectors.endpoint_state(config.endpoint_name) if config else None
     known = config is not None and reg.is_valid(config.endpoint_name)
     query = query or {}
@@ -60,6 +62,13 @@ def _setup_context(tenant: Tenant, *, settings_form=None, error=None, query=None
     }
 
 
+def _tenant_or_404(tenant_id) -> Tenant:
+    tenant = tenant_selectors.tenant_get(tenant_id=tenant_id)
+    if tenant is None:
+        raise Http404("There is no such tenant.")
+    return tenant
+
+
 def _answer(request, tenant: Tenant, run) -> HttpResponse:
     """Run one setup action and answer as the page always has.
 
@@ -88,7 +97,7 @@ def setup_action(view):
     @require_POST
     @wraps(view)
     def wrapper(request, tenant_id):
-        tenant = get_object_or_404(Tenant, pk=tenant_id)
+        tenant = _tenant_or_404(tenant_id)
         return _answer(request, tenant, lambda: view(request, tenant))
 
     return wrapper
@@ -98,7 +107,7 @@ def setup_action(view):
 @require_http_methods(["GET", "HEAD"])
 def tenant_setup(request, tenant_id):
     """The page; each form on it posts to its own action URL below."""
-    tenant = get_object_or_404(Tenant, pk=tenant_id)
+    tenant = _tenant_or_404(tenant_id)
     return render(request, SETUP_TEMPLATE, _setup_context(tenant, query=request.GET))
 
 
@@ -116,7 +125,7 @@ def tenant_setup_assign(request, tenant: Tenant):
 @setup_action
 def tenant_setup_settings(request, tenant: Tenant):
     form = SettingsForm(
-        request.POST, instance=selectors.tenant_config(tenant) or TenantWhatsAppConfig()
+        request.POST, instance=reads.tenant_config(tenant=tenant) or TenantWhatsAppConfig()
     )
     if not form.is_valid():
         return None, {"settings_form": form}
