@@ -14,6 +14,7 @@ from tenants.access import TenantRefused, resolve_tenant
 from tenants.models import Tenant
 from whatsapp import selectors, services
 from whatsapp.api.common import api_token, refusal_error
+from whatsapp.api.schemas import ERRORS, SuccessOut
 from whatsapp.endpoints import registry
 
 router = Router(tags=["configuration"])
@@ -88,15 +89,33 @@ class ConfigIn(Schema):
     )
 
 
+class TenantConfigOut(Schema):
+    """A tenant's WhatsApp configuration: the endpoint's name and settings, never a URL or key."""
+
+    id: str
+    tenant_id: str
+    endpoint_name: str
+    auto_reconnect: bool
+    reconnect_interval: int = Field(description="Seconds.")
+    health_check_interval: int = Field(description="Seconds.")
+    webhook_retries: int
+    message_timeout: int = Field(description="Seconds.")
+    is_configured: bool
+    health_status: str = Field(description="unknown, healthy or unhealthy")
+    last_health_check: str | None = Field(description="ISO 8601")
+    created_at: str = Field(description="ISO 8601")
+    updated_at: str = Field(description="ISO 8601")
+
+
 class ConfigOut(Schema):
-    config: dict | None
+    config: TenantConfigOut | None = Field(description="null while no endpoint is assigned")
 
 
-class SuccessOut(Schema):
-    success: bool
-
-
-@router.get("/available-endpoints", response=AvailableEndpointsOut, openapi_extra=SUPERADMIN)
+@router.get(
+    "/available-endpoints",
+    response={200: AvailableEndpointsOut, **ERRORS},
+    openapi_extra=SUPERADMIN,
+)
 def available_endpoints(request):
     """Names of the endpoints configured on this server (superadmin)."""
     require_superadmin(request)
@@ -104,14 +123,18 @@ def available_endpoints(request):
     return {"endpoints": names, "count": len(names)}
 
 
-@router.get("/tenant-config/{tenant_id}", response=ConfigOut, openapi_extra=ANY_SCOPE)
+@router.get(
+    "/tenant-config/{tenant_id}", response={200: ConfigOut, **ERRORS}, openapi_extra=ANY_SCOPE
+)
 def tenant_config_get(request, tenant_id: uuid.UUID):
     """The tenant's WhatsApp configuration, or null when no endpoint is assigned."""
     tenant = tenant_for_config_read(request, tenant_id)
     return {"config": selectors.config_snapshot(tenant.pk)}
 
 
-@router.post("/tenant-config/{tenant_id}", response=ConfigOut, openapi_extra=SUPERADMIN)
+@router.post(
+    "/tenant-config/{tenant_id}", response={200: ConfigOut, **ERRORS}, openapi_extra=SUPERADMIN
+)
 def tenant_config_post(request, tenant_id: uuid.UUID, payload: ConfigIn):
     """Assign (or change) the tenant's endpoint and settings (superadmin)."""
     require_superadmin(request)
@@ -123,7 +146,9 @@ def tenant_config_post(request, tenant_id: uuid.UUID, payload: ConfigIn):
     return {"config": selectors.config_as_dict(config)}
 
 
-@router.delete("/tenant-config/{tenant_id}", response=SuccessOut, openapi_extra=SUPERADMIN)
+@router.delete(
+    "/tenant-config/{tenant_id}", response={200: SuccessOut, **ERRORS}, openapi_extra=SUPERADMIN
+)
 def tenant_config_delete(request, tenant_id: uuid.UUID):
     """Remove the tenant's endpoint assignment (superadmin)."""
     require_superadmin(request)
