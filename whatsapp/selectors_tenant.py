@@ -19,6 +19,7 @@ from whatsapp.models import (
     MessageTemplate,
     TenantWhatsAppConfig,
 )
+from whatsapp.selectors import conversation_match
 
 
 def tenant_config(*, tenant: Tenant) -> TenantWhatsAppConfig | None:
@@ -71,3 +72,57 @@ def tenant_api_tokens(*, tenant: Tenant) -> QuerySet[ApiToken]:
         .select_related("created_by")
         .order_by(F("revoked_at").asc(nulls_first=True), "-created_at", "-id")
     )
+
+
+def tenant_messages(*, tenant: Tenant) -> QuerySet[Message]:
+    """The tenant's messages, each with the conversation (its contact) and tenant at hand."""
+    return Message.objects.filter(tenant=tenant).select_related("conversation", "tenant")
+
+
+def message_with_conversation(*, message_id) -> Message:
+    """A message read again after a change, with its conversation (the reply shows the contact)."""
+    return Message.objects.select_related("conversation").get(pk=message_id)
+
+
+def message_search(
+    *,
+    tenant: Tenant,
+    status: str | None = None,
+    direction: str | None = None,
+    conversation_id=None,
+    device_id=None,
+    contact: str | None = None,
+) -> QuerySet[Message]:
+    """The tenant's messages matching every filter given (`contact`: an E.164 number)."""
+    queryset = Message.objects.filter(tenant=tenant).select_related("conversation")
+    if status:
+        queryset = queryset.filter(status=status)
+    if direction:
+        queryset = queryset.filter(direction=direction)
+    if conversation_id:
+        queryset = queryset.filter(conversation_id=conversation_id)
+    if device_id:
+        queryset = queryset.filter(device_id=device_id)
+    if contact:
+        queryset = queryset.filter(conversation__contact=contact)
+    return queryset
+
+
+def conversation_search(*, tenant: Tenant, device_id=None, q: str = "") -> QuerySet[Conversation]:
+    """The tenant's conversations on one device (if given) whose contact matches `q`."""
+    queryset = Conversation.objects.filter(tenant=tenant)
+    if device_id:
+        queryset = queryset.filter(device_id=device_id)
+    if q:
+        queryset = queryset.filter(conversation_match(q))
+    return queryset
+
+
+def endpoint_deliveries(
+    *, endpoint: EventEndpoint, status: str | None = None
+) -> QuerySet[EventDelivery]:
+    """An event endpoint's deliveries (of one status, if given), with their tries."""
+    queryset = EventDelivery.objects.filter(endpoint=endpoint)
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset.prefetch_related("tries")

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 from pydantic import Field
 
+from whatsapp import selectors_tenant as reads
 from whatsapp import services
 from whatsapp.api.common import acting_tenant, actor, iso
 from whatsapp.api.schemas import ERRORS, SuccessOut
@@ -92,7 +93,9 @@ def _device(request, device_id: uuid.UUID, *, admin: bool = False) -> Device:
     # Reading devices is open to any token (a sender picks its device_id); managing them needs
     # an admin session or the `devices` scope.
     tenant = acting_tenant(request, admin=admin, scope=None)
-    return get_object_or_404(Device.objects.select_related("tenant"), pk=device_id, tenant=tenant)
+    return get_object_or_404(
+        reads.tenant_devices(tenant=tenant).select_related("tenant"), pk=device_id
+    )
 
 
 @router.get("/devices", response={200: DeviceListOut, **ERRORS}, openapi_extra=ANY_SCOPE)
@@ -101,7 +104,7 @@ def device_list(request):
 
     Token scope: any."""
     tenant = acting_tenant(request, scope=None)
-    return {"devices": [device_as_dict(d) for d in Device.objects.filter(tenant=tenant)]}
+    return {"devices": [device_as_dict(d) for d in reads.tenant_devices(tenant=tenant)]}
 
 
 @router.post("/devices", response={201: DeviceEnvelope, **ERRORS}, openapi_extra=MANAGE)

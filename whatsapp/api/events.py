@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
+from whatsapp import selectors_tenant as reads
 from whatsapp.api.common import acting_tenant, actor, iso, keyset_page
 from whatsapp.api.schemas import ERRORS, SuccessOut
 from whatsapp.models import EVENT_TYPES, EventDelivery, EventEndpoint
@@ -132,7 +133,7 @@ def delivery_as_dict(delivery: EventDelivery, *, with_attempts: bool = False) ->
 def _endpoint(request, endpoint_id: uuid.UUID) -> EventEndpoint:
     tenant = acting_tenant(request, admin=True)
     return get_object_or_404(
-        EventEndpoint.objects.select_related("tenant"), pk=endpoint_id, tenant=tenant
+        reads.tenant_event_endpoints(tenant=tenant).select_related("tenant"), pk=endpoint_id
     )
 
 
@@ -140,7 +141,7 @@ def _endpoint(request, endpoint_id: uuid.UUID) -> EventEndpoint:
 def event_endpoint_list(request):
     """The workspace's event endpoints (their secrets are never shown again)."""
     tenant = acting_tenant(request, admin=True)
-    endpoints = EventEndpoint.objects.filter(tenant=tenant)
+    endpoints = reads.tenant_event_endpoints(tenant=tenant)
     return {"endpoints": [endpoint_as_dict(e) for e in endpoints]}
 
 
@@ -172,11 +173,8 @@ def event_endpoint_delete(request, endpoint_id: uuid.UUID):
 def event_delivery_list(request, endpoint_id: uuid.UUID, filters: Query[DeliveryFilters]):
     """The delivery log, newest first: status, attempts and the endpoint's last answer."""
     endpoint = _endpoint(request, endpoint_id)
-    queryset = EventDelivery.objects.filter(endpoint=endpoint)
-    if filters.status:
-        queryset = queryset.filter(status=filters.status)
     rows, next_cursor = keyset_page(
-        queryset.prefetch_related("tries"),
+        reads.endpoint_deliveries(endpoint=endpoint, status=filters.status),
         field="created_at",
         cursor=filters.cursor,
         limit=filters.limit,
@@ -192,7 +190,7 @@ def event_delivery_replay(request, endpoint_id: uuid.UUID, delivery_id: uuid.UUI
     """Deliver the event again, with the same `webhook-id` (so receivers can dedupe)."""
     endpoint = _endpoint(request, endpoint_id)
     delivery = get_object_or_404(
-        EventDelivery.objects.select_related("endpoint__tenant"), pk=delivery_id, endpoint=endpoint
+        reads.tenant_event_deliveries(tenant=endpoint.tenant), pk=delivery_id, endpoint=endpoint
     )
     delivery = event_services.event_delivery_replay(delivery=delivery, actor=actor(request))
     return Status(202, {"delivery": delivery_as_dict(delivery)})

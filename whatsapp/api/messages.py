@@ -17,7 +17,8 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from booqing.exceptions import ApplicationError
-from whatsapp import selectors, services
+from whatsapp import selectors_tenant as reads
+from whatsapp import services
 from whatsapp.api.common import MAX_PAGE, acting_tenant, actor, iso
 from whatsapp.api.schemas import ERRORS
 from whatsapp.models import Conversation, Message, MessageStatus
@@ -181,23 +182,17 @@ def message_send(request, payload: MessageIn):
         send_at=payload.send_at,
         actor=actor(request),
     )
-    message = Message.objects.select_related("conversation").get(pk=message.pk)
+    message = reads.message_with_conversation(message_id=message.pk)
     return Status(202, {"message": message_as_dict(message), "replayed": not created})
 
 
 def _message_for(request, message_id: uuid.UUID) -> Message:
     tenant = acting_tenant(request)
-    return get_object_or_404(
-        Message.objects.select_related("conversation", "tenant"), pk=message_id, tenant=tenant
-    )
+    return get_object_or_404(reads.tenant_messages(tenant=tenant), pk=message_id)
 
 
 def _reloaded(message: Message) -> dict:
-    return {
-        "message": message_as_dict(
-            Message.objects.select_related("conversation").get(pk=message.pk)
-        )
-    }
+    return {"message": message_as_dict(reads.message_with_conversation(message_id=message.pk))}
 
 
 @router.get("/messages/{message_id}", response={200: MessageEnvelope, **ERRORS})
@@ -317,17 +312,14 @@ def _json_value(value):
 def message_list(request, filters: Query[MessageFilters]):
     """Newest first, in the order written (gateway timestamp, then arrival); follow `next`."""
     tenant = acting_tenant(request)
-    queryset = Message.objects.filter(tenant=tenant).select_related("conversation")
-    if filters.status:
-        queryset = queryset.filter(status=filters.status)
-    if filters.direction:
-        queryset = queryset.filter(direction=filters.direction)
-    if filters.conversation_id:
-        queryset = queryset.filter(conversation_id=filters.conversation_id)
-    if filters.device_id:
-        queryset = queryset.filter(device_id=filters.device_id)
-    if filters.contact:
-        queryset = queryset.filter(conversation__contact=services.normalise_phone(filters.contact))
+    queryset = reads.message_search(
+        tenant=tenant,
+        status=filters.status,
+        direction=filters.direction,
+        conversation_id=filters.conversation_id,
+        device_id=filters.device_id,
+        contact=services.normalise_phone(filters.contact) if filters.contact else None,
+    )
     rows, next_cursor = _ordered_page(
         queryset, keys=["written_at", "seq"], cursor=filters.cursor, limit=filters.limit
     )
@@ -338,11 +330,9 @@ def message_list(request, filters: Query[MessageFilters]):
 def conversation_list(request, filters: Query[ConversationFilters]):
     """Newest last message first (as written); `q` searches contact name and number."""
     tenant = acting_tenant(request)
-    queryset = Conversation.objects.filter(tenant=tenant)
-    if filters.device_id:
-        queryset = queryset.filter(device_id=filters.device_id)
-    if filters.q:
-        queryset = queryset.filter(selectors.conversation_match(filters.q))
+    queryset = reads.conversation_search(
+        tenant=tenant, device_id=filters.device_id, q=filters.q or ""
+    )
     rows, next_cursor = _ordered_page(
         queryset,
         keys=["last_message_at", "last_message_seq", "id"],

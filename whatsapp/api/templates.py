@@ -5,6 +5,7 @@ from __future__ import annotations
 from ninja import Router, Schema, Status
 from pydantic import Field
 
+from whatsapp import selectors_tenant as reads
 from whatsapp.api.common import acting_tenant, actor, iso
 from whatsapp.api.schemas import ERRORS, SuccessOut
 from whatsapp.models import MessageTemplate
@@ -51,9 +52,7 @@ def template_as_dict(template: MessageTemplate) -> dict:
 def template_list(request):
     """The workspace's templates, with the variables each one needs."""
     tenant = acting_tenant(request)
-    return {
-        "templates": [template_as_dict(t) for t in MessageTemplate.objects.filter(tenant=tenant)]
-    }
+    return {"templates": [template_as_dict(t) for t in reads.tenant_templates(tenant=tenant)]}
 
 
 @router.post("/templates", response={201: TemplateEnvelope, **ERRORS})
