@@ -111,30 +111,14 @@ class BooqingAPI(NinjaAPI):
                         part for part in (operation.get("description"), who) if part
                     )
                 _document_errors(operation)
-        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
         bearer = schema.get("components", {}).get("securitySchemes", {}).get("TenantTokenAuth")
         if bearer is not None:
             bearer["description"] = TOKEN_DESCRIPTION
         return schema
 
 
-ERROR_SCHEMA = {
-    "title": "Error",
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {
-                "code": {"type": "string", "description": "Stable, for programs."},
-                "message": {"type": "string", "description": "A sentence for people."},
-            },
-            "additionalProperties": True,
-        }
-    },
-}
-# Every error any operation can answer, in the one shape above.
+# Every error any operation can answer (each route declares them with ErrorOut, the one shape:
+# whatsapp/api/schemas.py); the OpenAPI document says when each one happens.
 ERRORS = {
     "400": "Bad request: a body that is not JSON (or not application/json), a NUL or lone "
     "surrogate in text (invalid_text), an invalid cursor, or no tenant for a session on the "
@@ -156,13 +140,13 @@ ERRORS = {
 def _document_errors(operation: dict) -> None:
     responses = operation.setdefault("responses", {})
     for status, text in ERRORS.items():
-        responses.setdefault(
-            status,
-            {
-                "description": text,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            },
-        )
+        # ninja keys the statuses each route declares as ints; JSON makes every key a string.
+        response = responses.pop(int(status), None) or responses.get(status)
+        response = response or {
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+        }
+        response["description"] = text  # ninja's is the bare reason phrase
+        responses[status] = response
 
 
 TOKEN_DESCRIPTION = (

@@ -15,6 +15,27 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/tenants/", permanent=False)),
     path("admin/tenants/", tenant_views.tenant_list, name="tenant_list"),
     path("admin/tenants/<uuid:tenant_id>/whatsapp", superadmin.tenant_setup, name="tenant_setup"),
+    # One URL per action on the setup page (each form posts to its own).
+    path(
+        "admin/tenants/<uuid:tenant_id>/whatsapp/assign",
+        superadmin.tenant_setup_assign,
+        name="tenant_setup_assign",
+    ),
+    path(
+        "admin/tenants/<uuid:tenant_id>/whatsapp/settings",
+        superadmin.tenant_setup_settings,
+        name="tenant_setup_settings",
+    ),
+    path(
+        "admin/tenants/<uuid:tenant_id>/whatsapp/remove",
+        superadmin.tenant_setup_remove,
+        name="tenant_setup_remove",
+    ),
+    path(
+        "admin/tenants/<uuid:tenant_id>/whatsapp/test",
+        superadmin.tenant_setup_test,
+        name="tenant_setup_test",
+    ),
     path(
         "admin/tenants/<uuid:tenant_id>/members/",
         member_views.tenant_members,

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django_htmx.http import HttpResponseClientRedirect
 
-from tenants.models import Membership
+from tenants.models import Membership, Tenant
 
 
 def membership_for(request) -> Membership | None:
@@ -47,22 +47,56 @@ def superadmin_required(view):
     return wrapper
 
 
+class TenantRefused(Exception):
+    """Why this request may not act for a tenant. Each surface answers it its own way:
+    pages with a 404, a login redirect or a 403; the API with its JSON error."""
+
+    NO_TENANT = "no_tenant"  # not on a tenant's host
+    LOGIN = "login"  # nobody signed in
+    NOT_MEMBER = "not_member"
+    NOT_ADMIN = "not_admin"
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def resolve_tenant(request, *, admin: bool = False) -> Tenant:
+    """The tenant this signed-in member acts for: the host's tenant (admins only when `admin`).
+
+    Sets `request.membership`. Raises TenantRefused saying why not; API tokens are checked by
+    the API before it comes here (tokens exist only there).
+    """
+    if request.tenant is None:
+        raise TenantRefused(TenantRefused.NO_TENANT, "Tenant pages live on the tenant's own host.")
+    if not request.user.is_authenticated:
+        raise TenantRefused(TenantRefused.LOGIN, "Log in to continue.")
+    membership = membership_for(request)
+    if membership is None:
+        raise TenantRefused(
+            TenantRefused.NOT_MEMBER, f"You are not a member of {request.tenant.name}."
+        )
+    if admin and not membership.is_admin:
+        raise TenantRefused(TenantRefused.NOT_ADMIN, "Only this workspace's admins can do that.")
+    request.membership = membership
+    return request.tenant
+
+
 def member_required(view=None, *, admin: bool = False):
     """Tenant pages: members of this host's tenant (admins only when `admin=True`)."""
 
     def decorate(view_func):
         @wraps(view_func)
         def wrapper(request, *args, **kwargs):
-            if request.tenant is None:
-                raise Http404("Tenant pages live on the tenant's own host.")
-            if not request.user.is_authenticated:
-                return _login_redirect(request)
-            membership = membership_for(request)
-            if membership is None:
-                raise PermissionDenied(f"You are not a member of {request.tenant.name}.")
-            if admin and not membership.is_admin:
-                raise PermissionDenied("Only this workspace's admins can do that.")
-            request.membership = membership
+            try:
+                resolve_tenant(request, admin=admin)
+            except TenantRefused as refused:
+                if refused.reason == TenantRefused.NO_TENANT:
+                    raise Http404(refused.message) from None
+                if refused.reason == TenantRefused.LOGIN:
+                    return _login_redirect(request)
+                raise PermissionDenied(refused.message) from None
             return view_func(request, *args, **kwargs)
 
         return wrapper

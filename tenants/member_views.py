@@ -62,7 +62,7 @@ def _invite(request, tenant: Tenant):
 
 
 def _role(request, tenant: Tenant, member_id):
-    membership = get_object_or_404(Membership, tenant=tenant, uid=member_id)
+    membership = get_object_or_404(selectors.member_list(tenant=tenant), uid=member_id)
     form = MemberRoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose a role: admin or staff."))
@@ -86,7 +86,7 @@ def _role(request, tenant: Tenant, member_id):
 
 
 def _remove(request, tenant: Tenant, member_id):
-    membership = get_object_or_404(Membership, tenant=tenant, uid=member_id)
+    membership = get_object_or_404(selectors.member_list(tenant=tenant), uid=member_id)
     try:
         services.member_remove(membership=membership, actor=request.user)
     except ApplicationError as exc:
@@ -133,7 +133,7 @@ def member_remove(request, member_id):
 
 
 def _tenant(tenant_id) -> Tenant:
-    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    tenant = selectors.tenant_get(tenant_id=tenant_id)
     if tenant is None:
         raise Http404(_("There is no such tenant."))
     return tenant

@@ -7,6 +7,10 @@ from django.db.models import Count, Q, QuerySet
 from tenants.models import Membership, Tenant
 
 
+def tenant_get(*, tenant_id) -> Tenant | None:
+    return Tenant.objects.filter(pk=tenant_id).first()
+
+
 def tenant_list(*, search: str = "") -> QuerySet[Tenant]:
     """Tenants with their WhatsApp config and member count, in a constant number of queries."""
     tenants = Tenant.objects.select_related("whatsapp_config").annotate(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from tenants.models import Tenant
 from whatsapp.models_booking import (  # noqa: F401  (the booking product's tables)
@@ -100,6 +102,9 @@ class DeviceStatus(models.TextChoices):
 
 
 PAIRING_STATUSES = (DeviceStatus.STARTING, DeviceStatus.SCAN_QR, DeviceStatus.ACTION_REQUIRED)
+# A connected device that has not heard from its gateway for this long may have lost its webhook
+# (the dashboard says so).
+SILENT_AFTER = timedelta(hours=24)
 DROPPED_STATUSES = (DeviceStatus.STOPPED, DeviceStatus.FAILED)
 
 
@@ -173,6 +178,17 @@ class Device(models.Model):
     @property
     def is_connected(self) -> bool:
         return self.status == DeviceStatus.CONNECTED
+
+    @property
+    def heard_from_at(self) -> datetime | None:
+        """When the gateway last told us anything about this device (an event, or connecting)."""
+        return self.last_event_at or self.connected_at
+
+    @property
+    def is_silent(self) -> bool:
+        """Connected, yet nothing heard for SILENT_AFTER: its webhook may be lost."""
+        heard = self.heard_from_at
+        return self.is_connected and heard is not None and heard < timezone.now() - SILENT_AFTER
 
 
 class EndpointState(models.Model):

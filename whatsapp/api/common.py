@@ -11,13 +11,35 @@ from datetime import UTC, datetime
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, Q, QuerySet
 from django.utils.dateparse import parse_datetime
+from ninja.errors import AuthenticationError
 
 from core.errors import ApplicationError, ErrorKind
-from tenants.access import membership_for
+from tenants.access import TenantRefused, resolve_tenant
 from tenants.models import Tenant
 from whatsapp.models import ApiToken, TokenScope
 
 MAX_PAGE = 200
+
+
+def api_token(request) -> ApiToken | None:
+    """The caller's API token, if it authenticated with one; refused on another tenant's host."""
+    token = request.auth if isinstance(request.auth, ApiToken) else None
+    if token is not None and request.tenant is not None and request.tenant.pk != token.tenant_id:
+        raise PermissionDenied("This API token belongs to another workspace.")
+    return token
+
+
+def refusal_error(refused: TenantRefused) -> Exception:
+    """The API's answer to a session that may not act for the tenant (see resolve_tenant)."""
+    if refused.reason == TenantRefused.NO_TENANT:
+        return ApplicationError(
+            "Call this on the tenant's own host (acme.<domain>) or with a tenant API token.",
+            "tenant_required",
+            kind=ErrorKind.MALFORMED,
+        )
+    if refused.reason == TenantRefused.LOGIN:
+        return AuthenticationError()
+    return PermissionDenied(refused.message)
 
 
 def acting_tenant(
@@ -28,10 +50,8 @@ def acting_tenant(
     `admin`: device management, for a workspace admin's session or a token with the `devices`
     scope. Otherwise a token needs `scope` (None: any scope, e.g. reading devices).
     """
-    token = request.auth if isinstance(request.auth, ApiToken) else None
+    token = api_token(request)
     if token is not None:
-        if request.tenant is not None and request.tenant.pk != token.tenant_id:
-            raise PermissionDenied("This API token belongs to another workspace.")
         required = TokenScope.DEVICES if admin else scope
         if required and not token.has_scope(required):
             raise ApplicationError(
@@ -41,18 +61,10 @@ def acting_tenant(
                 kind=ErrorKind.FORBIDDEN,
             )
         return token.tenant
-    if request.tenant is None:
-        raise ApplicationError(
-            "Call this on the tenant's own host (acme.<domain>) or with a tenant API token.",
-            "tenant_required",
-            kind=ErrorKind.MALFORMED,
-        )
-    membership = membership_for(request)
-    if membership is None:
-        raise PermissionDenied(f"You are not a member of {request.tenant.name}.")
-    if admin and not membership.is_admin:
-        raise PermissionDenied("Only this workspace's admins can do that.")
-    return request.tenant
+    try:
+        return resolve_tenant(request, admin=admin)
+    except TenantRefused as refused:
+        raise refusal_error(refused) from None
 
 
 def iso(value: datetime | None) -> str | None:

@@ -9,11 +9,13 @@ from django.http import Http404
 from ninja import Router, Schema
 from pydantic import AliasChoices, ConfigDict, Field
 
-from tenants.access import membership_for
+from tenants import selectors as tenant_selectors
+from tenants.access import TenantRefused, resolve_tenant
 from tenants.models import Tenant
 from whatsapp import selectors, services
+from whatsapp.api.common import api_token, refusal_error
+from whatsapp.api.schemas import ERRORS, SuccessOut
 from whatsapp.endpoints import registry
-from whatsapp.models import ApiToken
 
 router = Router(tags=["configuration"])
 
@@ -31,20 +33,29 @@ def require_superadmin(request) -> None:
 
 def tenant_for_config_read(request, tenant_id: uuid.UUID) -> Tenant:
     """Superadmins read any tenant; a member (or a token) reads its own tenant only."""
-    token = request.auth if isinstance(request.auth, ApiToken) else None
+    token = api_token(request)
     if token is not None:
-        if request.tenant is not None and request.tenant.pk != token.tenant_id:
-            raise PermissionDenied("This API token belongs to another workspace.")
         tenant = token.tenant if token.tenant_id == tenant_id else None
     elif request.user.is_superuser:
-        tenant = Tenant.objects.filter(pk=tenant_id).first()
-    elif request.tenant is not None:
-        if membership_for(request) is None:
-            raise PermissionDenied(f"You are not a member of {request.tenant.name}.")
-        # Another tenant's id is "not found", so ids cannot be probed from a tenant host.
-        tenant = request.tenant if request.tenant.pk == tenant_id else None
+        tenant = tenant_selectors.tenant_get(tenant_id=tenant_id)
     else:
-        raise PermissionDenied("Only platform administrators may read other tenants' settings.")
+        try:
+            own = resolve_tenant(request)
+        except TenantRefused as refused:
+            if refused.reason == TenantRefused.NO_TENANT:
+                raise PermissionDenied(
+                    "Only platform administrators may read other tenants' settings."
+                ) from None
+            raise refusal_error(refused) from None
+        # Another tenant's id is "not found", so ids cannot be probed from a tenant host.
+        tenant = own if own.pk == tenant_id else None
+    if tenant is None:
+        raise Http404(f"No tenant with id {tenant_id}.")
+    return tenant
+
+
+def _tenant_or_404(tenant_id: uuid.UUID) -> Tenant:
+    tenant = tenant_selectors.tenant_get(tenant_id=tenant_id)
     if tenant is None:
         raise Http404(f"No tenant with id {tenant_id}.")
     return tenant
@@ -78,15 +89,33 @@ class ConfigIn(Schema):
     )
 
 
+class TenantConfigOut(Schema):
+    """A tenant's WhatsApp configuration: the endpoint's name and settings, never a URL or key."""
+
+    id: str
+    tenant_id: str
+    endpoint_name: str
+    auto_reconnect: bool
+    reconnect_interval: int = Field(description="Seconds.")
+    health_check_interval: int = Field(description="Seconds.")
+    webhook_retries: int
+    message_timeout: int = Field(description="Seconds.")
+    is_configured: bool
+    health_status: str = Field(description="unknown, healthy or unhealthy")
+    last_health_check: str | None = Field(description="ISO 8601")
+    created_at: str = Field(description="ISO 8601")
+    updated_at: str = Field(description="ISO 8601")
+
+
 class ConfigOut(Schema):
-    config: dict | None
+    config: TenantConfigOut | None = Field(description="null while no endpoint is assigned")
 
 
-class SuccessOut(Schema):
-    success: bool
-
-
-@router.get("/available-endpoints", response=AvailableEndpointsOut, openapi_extra=SUPERADMIN)
+@router.get(
+    "/available-endpoints",
+    response={200: AvailableEndpointsOut, **ERRORS},
+    openapi_extra=SUPERADMIN,
+)
 def available_endpoints(request):
     """Names of the endpoints configured on this server (superadmin)."""
     require_superadmin(request)
@@ -94,20 +123,22 @@ def available_endpoints(request):
     return {"endpoints": names, "count": len(names)}
 
 
-@router.get("/tenant-config/{tenant_id}", response=ConfigOut, openapi_extra=ANY_SCOPE)
+@router.get(
+    "/tenant-config/{tenant_id}", response={200: ConfigOut, **ERRORS}, openapi_extra=ANY_SCOPE
+)
 def tenant_config_get(request, tenant_id: uuid.UUID):
     """The tenant's WhatsApp configuration, or null when no endpoint is assigned."""
     tenant = tenant_for_config_read(request, tenant_id)
     return {"config": selectors.config_snapshot(tenant.pk)}
 
 
-@router.post("/tenant-config/{tenant_id}", response=ConfigOut, openapi_extra=SUPERADMIN)
+@router.post(
+    "/tenant-config/{tenant_id}", response={200: ConfigOut, **ERRORS}, openapi_extra=SUPERADMIN
+)
 def tenant_config_post(request, tenant_id: uuid.UUID, payload: ConfigIn):
     """Assign (or change) the tenant's endpoint and settings (superadmin)."""
     require_superadmin(request)
-    tenant = Tenant.objects.filter(pk=tenant_id).first()
-    if tenant is None:
-        raise Http404(f"No tenant with id {tenant_id}.")
+    tenant = _tenant_or_404(tenant_id)
     settings = payload.model_dump(exclude={"endpoint_name"}, exclude_none=True)
     config = services.endpoint_assign(
         tenant=tenant, endpoint_name=payload.endpoint_name, actor=request.user, settings=settings
@@ -115,12 +146,12 @@ def tenant_config_post(request, tenant_id: uuid.UUID, payload: ConfigIn):
     return {"config": selectors.config_as_dict(config)}
 
 
-@router.delete("/tenant-config/{tenant_id}", response=SuccessOut, openapi_extra=SUPERADMIN)
+@router.delete(
+    "/tenant-config/{tenant_id}", response={200: SuccessOut, **ERRORS}, openapi_extra=SUPERADMIN
+)
 def tenant_config_delete(request, tenant_id: uuid.UUID):
     """Remove the tenant's endpoint assignment (superadmin)."""
     require_superadmin(request)
-    tenant = Tenant.objects.filter(pk=tenant_id).first()
-    if tenant is None:
-        raise Http404(f"No tenant with id {tenant_id}.")
+    tenant = _tenant_or_404(tenant_id)
     services.endpoint_remove(tenant=tenant, actor=request.user)
     return {"success": True}

@@ -6,6 +6,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from whatsapp.api.common import acting_tenant, iso
+from whatsapp.api.schemas import ERRORS
 from whatsapp.services import contacts as contact_services
 
 router = Router(tags=["contacts"])
@@ -15,7 +16,13 @@ class PhoneQuery(Schema):
     phone: str = Field(description="+6281234567890, 081234567890 or 6281234567890")
 
 
-@router.get("/contacts/check")
+class ContactCheckOut(Schema):
+    phone: str = Field(description="E.164")
+    on_whatsapp: bool
+    checked_at: str | None = Field(description="ISO 8601; answers are remembered for a day.")
+
+
+@router.get("/contacts/check", response={200: ContactCheckOut, **ERRORS})
 def contact_check(request, query: Query[PhoneQuery]):
     """Is this number on WhatsApp? Asked through a connected device; remembered for a day."""
     tenant = acting_tenant(request)

@@ -9,8 +9,10 @@ from ninja import Router, Schema, Status
 from pydantic import Field
 
 from core.audit import request_actor as actor
+from whatsapp import selectors_tenant as reads
 from whatsapp import services
 from whatsapp.api.common import acting_tenant, iso
+from whatsapp.api.schemas import ERRORS, SuccessOut
 from whatsapp.models import Device
 from whatsapp.qr import qr_svg
 
@@ -22,6 +24,44 @@ MANAGE = {"x-token-scope": "devices", "x-session-role": "admin"}
 
 class DeviceIn(Schema):
     name: str = Field(min_length=1, max_length=60, description="e.g. 'Front desk'")
+
+
+ISO = "ISO 8601"
+
+
+class QrOut(Schema):
+    value: str = Field(description="What the QR code encodes (scan it with WhatsApp).")
+    svg: str = Field(description="The QR code as inline SVG.")
+    expires_at: str | None = Field(description=ISO)
+
+
+class DeviceOut(Schema):
+    id: str
+    name: str
+    status: str
+    status_label: str
+    status_detail: str | None
+    phone: str | None
+    push_name: str | None
+    endpoint_name: str
+    qr: QrOut | None = Field(description="While pairing (and asked for): the QR to scan.")
+    connected_at: str | None = Field(description=ISO)
+    last_event_at: str | None = Field(description=ISO)
+    created_at: str | None = Field(description=ISO)
+
+
+class DeviceListOut(Schema):
+    devices: list[DeviceOut]
+
+
+class DeviceEnvelope(Schema):
+    device: DeviceOut
+
+
+class PairingCodeOut(Schema):
+    code: str = Field(description='e.g. "ABCD-EFGH"')
+    phone: str
+    expires_at: str | None = Field(description=f"{ISO}; an estimate (a few minutes)")
 
 
 def device_as_dict(device: Device, *, with_qr: bool = False) -> dict:
@@ -54,19 +94,21 @@ def _device(request, device_id: uuid.UUID, *, admin: bool = False) -> Device:
     # Reading devices is open to any token (a sender picks its device_id); managing them needs
     # an admin session or the `devices` scope.
     tenant = acting_tenant(request, admin=admin, scope=None)
-    return get_object_or_404(Device.objects.select_related("tenant"), pk=device_id, tenant=tenant)
+    return get_object_or_404(
+        reads.tenant_devices(tenant=tenant).select_related("tenant"), pk=device_id
+    )
 
 
-@router.get("/devices", openapi_extra=ANY_SCOPE)
+@router.get("/devices", response={200: DeviceListOut, **ERRORS}, openapi_extra=ANY_SCOPE)
 def device_list(request):
     """The tenant's devices (statuses as last known; no gateway calls).
 
     Token scope: any."""
     tenant = acting_tenant(request, scope=None)
-    return {"devices": [device_as_dict(d) for d in Device.objects.filter(tenant=tenant)]}
+    return {"devices": [device_as_dict(d) for d in reads.tenant_devices(tenant=tenant)]}
 
 
-@router.post("/devices", response={201: dict}, openapi_extra=MANAGE)
+@router.post("/devices", response={201: DeviceEnvelope, **ERRORS}, openapi_extra=MANAGE)
 def device_create(request, payload: DeviceIn):
     """Create a device: a gateway session with our webhook. Pair it with the returned QR."""
     tenant = acting_tenant(request, admin=True)
@@ -74,7 +116,9 @@ def device_create(request, payload: DeviceIn):
     return Status(201, {"device": device_as_dict(device, with_qr=True)})
 
 
-@router.get("/devices/{device_id}", openapi_extra=ANY_SCOPE)
+@router.get(
+    "/devices/{device_id}", response={200: DeviceEnvelope, **ERRORS}, openapi_extra=ANY_SCOPE
+)
 def device_get(request, device_id: uuid.UUID):
     """One device; while pairing, its status is refreshed from the gateway and the QR included."""
     device = _device(request, device_id)
@@ -83,14 +127,16 @@ def device_get(request, device_id: uuid.UUID):
     return {"device": device_as_dict(device, with_qr=device.is_pairing)}
 
 
-@router.delete("/devices/{device_id}", openapi_extra=MANAGE)
+@router.delete("/devices/{device_id}", response={200: SuccessOut, **ERRORS}, openapi_extra=MANAGE)
 def device_delete(request, device_id: uuid.UUID):
     device = _device(request, device_id, admin=True)
     services.device_delete(device=device, actor=actor(request))
     return {"success": True}
 
 
-@router.post("/devices/{device_id}/qr", openapi_extra=MANAGE)
+@router.post(
+    "/devices/{device_id}/qr", response={200: DeviceEnvelope, **ERRORS}, openapi_extra=MANAGE
+)
 def device_new_qr(request, device_id: uuid.UUID):
     """A fresh QR (restarts a stopped or failed session)."""
     device = services.device_pairing_start(
@@ -99,7 +145,9 @@ def device_new_qr(request, device_id: uuid.UUID):
     return {"device": device_as_dict(device, with_qr=True)}
 
 
-@router.post("/devices/{device_id}/restart", openapi_extra=MANAGE)
+@router.post(
+    "/devices/{device_id}/restart", response={200: DeviceEnvelope, **ERRORS}, openapi_extra=MANAGE
+)
 def device_restart(request, device_id: uuid.UUID):
     device = services.device_restart(
         device=_device(request, device_id, admin=True), actor=actor(request)
@@ -107,7 +155,9 @@ def device_restart(request, device_id: uuid.UUID):
     return {"device": device_as_dict(device, with_qr=device.is_pairing)}
 
 
-@router.post("/devices/{device_id}/logout", openapi_extra=MANAGE)
+@router.post(
+    "/devices/{device_id}/logout", response={200: DeviceEnvelope, **ERRORS}, openapi_extra=MANAGE
+)
 def device_logout(request, device_id: uuid.UUID):
     device = services.device_logout(
         device=_device(request, device_id, admin=True), actor=actor(request)
@@ -121,7 +171,11 @@ class PairingCodeIn(Schema):
     )
 
 
-@router.post("/devices/{device_id}/pairing-code", openapi_extra=MANAGE)
+@router.post(
+    "/devices/{device_id}/pairing-code",
+    response={200: PairingCodeOut, **ERRORS},
+    openapi_extra=MANAGE,
+)
 def device_pairing_code(request, device_id: uuid.UUID, payload: PairingCodeIn):
     """Link a phone without a QR: the 8-character code ("ABCD-EFGH") to type in WhatsApp under
     Linked devices -> Link with phone number. `expires_at` is an estimate (a few minutes)."""

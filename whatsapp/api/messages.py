@@ -18,8 +18,10 @@ from pydantic import Field
 
 from core.audit import request_actor as actor
 from core.errors import ApplicationError, ErrorKind
-from whatsapp import selectors, services
+from whatsapp import selectors_tenant as reads
+from whatsapp import services
 from whatsapp.api.common import MAX_PAGE, acting_tenant, iso
+from whatsapp.api.schemas import ERRORS
 from whatsapp.models import Conversation, Message, MessageStatus
 from whatsapp.services.templates import message_body
 
@@ -59,6 +61,66 @@ class ConversationFilters(Schema):
     device_id: uuid.UUID | None = None
     cursor: str | None = None
     limit: int = Field(50, ge=1, le=200)
+
+
+ISO = "ISO 8601"
+
+
+class MessageOut(Schema):
+    id: str
+    direction: str = Field(description="in or out")
+    status: str
+    contact: str = Field(description="E.164")
+    body: str
+    device_id: str
+    conversation_id: str
+    gateway_message_id: str | None
+    idempotency_key: str | None
+    attempts: int
+    last_error: str | None
+    needs_decision: bool = Field(
+        description="Unconfirmed and WhatsApp's history cannot be checked: POST .../send-again "
+        "or .../mark-sent settles it."
+    )
+    waiting_since: str | None = Field(description=ISO)
+    expires_at: str | None = Field(description=ISO)
+    send_at: str | None = Field(description=ISO)
+    written_at: str | None = Field(description=ISO)
+    sequence: int | None
+    created_at: str | None = Field(description=ISO)
+    sent_at: str | None = Field(description=ISO)
+    delivered_at: str | None = Field(description=ISO)
+    read_at: str | None = Field(description=ISO)
+
+
+class MessageEnvelope(Schema):
+    message: MessageOut
+
+
+class MessageSentOut(Schema):
+    message: MessageOut
+    replayed: bool = Field(description="True when this Idempotency-Key was sent before.")
+
+
+class MessagePage(Schema):
+    results: list[MessageOut]
+    next: str | None = Field(description="The cursor of the next page; null on the last.")
+
+
+class ConversationOut(Schema):
+    id: str
+    device_id: str
+    contact: str = Field(description="E.164")
+    contact_name: str | None
+    last_message_at: str | None = Field(description=ISO)
+    last_message_sequence: int
+    last_message_preview: str
+    unread_count: int
+
+
+class ConversationPage(Schema):
+    results: list[ConversationOut]
+    next: str | None = Field(description="The cursor of the next page; null on the last.")
 
 
 def message_as_dict(message: Message) -> dict:
@@ -102,7 +164,7 @@ def conversation_as_dict(conversation: Conversation) -> dict:
     }
 
 
-@router.post("/messages", response={202: dict})
+@router.post("/messages", response={202: MessageSentOut, **ERRORS})
 def message_send(request, payload: MessageIn):
     """Queue a message. Send an `Idempotency-Key` header to make retries safe."""
     tenant = acting_tenant(request)
@@ -121,31 +183,25 @@ def message_send(request, payload: MessageIn):
         send_at=payload.send_at,
         actor=actor(request),
     )
-    message = Message.objects.select_related("conversation").get(pk=message.pk)
+    message = reads.message_with_conversation(message_id=message.pk)
     return Status(202, {"message": message_as_dict(message), "replayed": not created})
 
 
 def _message_for(request, message_id: uuid.UUID) -> Message:
     tenant = acting_tenant(request)
-    return get_object_or_404(
-        Message.objects.select_related("conversation", "tenant"), pk=message_id, tenant=tenant
-    )
+    return get_object_or_404(reads.tenant_messages(tenant=tenant), pk=message_id)
 
 
 def _reloaded(message: Message) -> dict:
-    return {
-        "message": message_as_dict(
-            Message.objects.select_related("conversation").get(pk=message.pk)
-        )
-    }
+    return {"message": message_as_dict(reads.message_with_conversation(message_id=message.pk))}
 
 
-@router.get("/messages/{message_id}")
+@router.get("/messages/{message_id}", response={200: MessageEnvelope, **ERRORS})
 def message_get(request, message_id: uuid.UUID):
     return {"message": message_as_dict(_message_for(request, message_id))}
 
 
-@router.post("/messages/{message_id}/retry", response={202: dict})
+@router.post("/messages/{message_id}/retry", response={202: MessageEnvelope, **ERRORS})
 def message_retry(request, message_id: uuid.UUID):
     """Send a failed or expired message again; an unconfirmed one is first looked up in the
     gateway's history (it is never sent twice)."""
@@ -153,14 +209,14 @@ def message_retry(request, message_id: uuid.UUID):
     return Status(202, _reloaded(message))
 
 
-@router.post("/messages/{message_id}/send-again", response={202: dict})
+@router.post("/messages/{message_id}/send-again", response={202: MessageEnvelope, **ERRORS})
 def message_send_again(request, message_id: uuid.UUID):
     """For an unconfirmed message whose history cannot be checked: you decided it was not sent."""
     message = services.message_send_again(message=_message_for(request, message_id))
     return Status(202, _reloaded(message))
 
 
-@router.post("/messages/{message_id}/mark-sent")
+@router.post("/messages/{message_id}/mark-sent", response={200: MessageEnvelope, **ERRORS})
 def message_mark_sent(request, message_id: uuid.UUID):
     """For an unconfirmed message: you know it arrived (e.g. you saw it on the phone)."""
     message = services.message_mark_sent(
@@ -169,7 +225,7 @@ def message_mark_sent(request, message_id: uuid.UUID):
     return _reloaded(message)
 
 
-@router.post("/messages/{message_id}/cancel")
+@router.post("/messages/{message_id}/cancel", response={200: MessageEnvelope, **ERRORS})
 def message_cancel(request, message_id: uuid.UUID):
     message = services.message_cancel(message=_message_for(request, message_id))
     return _reloaded(message)
@@ -253,36 +309,31 @@ def _json_value(value):
     return str(value) if isinstance(value, uuid.UUID) else value
 
 
-@router.get("/messages")
+@router.get("/messages", response={200: MessagePage, **ERRORS})
 def message_list(request, filters: Query[MessageFilters]):
     """Newest first, in the order written (gateway timestamp, then arrival); follow `next`."""
     tenant = acting_tenant(request)
-    queryset = Message.objects.filter(tenant=tenant).select_related("conversation")
-    if filters.status:
-        queryset = queryset.filter(status=filters.status)
-    if filters.direction:
-        queryset = queryset.filter(direction=filters.direction)
-    if filters.conversation_id:
-        queryset = queryset.filter(conversation_id=filters.conversation_id)
-    if filters.device_id:
-        queryset = queryset.filter(device_id=filters.device_id)
-    if filters.contact:
-        queryset = queryset.filter(conversation__contact=services.normalise_phone(filters.contact))
+    queryset = reads.message_search(
+        tenant=tenant,
+        status=filters.status,
+        direction=filters.direction,
+        conversation_id=filters.conversation_id,
+        device_id=filters.device_id,
+        contact=services.normalise_phone(filters.contact) if filters.contact else None,
+    )
     rows, next_cursor = _ordered_page(
         queryset, keys=["written_at", "seq"], cursor=filters.cursor, limit=filters.limit
     )
     return {"results": [message_as_dict(m) for m in rows], "next": next_cursor}
 
 
-@router.get("/conversations")
+@router.get("/conversations", response={200: ConversationPage, **ERRORS})
 def conversation_list(request, filters: Query[ConversationFilters]):
     """Newest last message first (as written); `q` searches contact name and number."""
     tenant = acting_tenant(request)
-    queryset = Conversation.objects.filter(tenant=tenant)
-    if filters.device_id:
-        queryset = queryset.filter(device_id=filters.device_id)
-    if filters.q:
-        queryset = queryset.filter(selectors.conversation_match(filters.q))
+    queryset = reads.conversation_search(
+        tenant=tenant, device_id=filters.device_id, q=filters.q or ""
+    )
     rows, next_cursor = _ordered_page(
         queryset,
         keys=["last_message_at", "last_message_seq", "id"],

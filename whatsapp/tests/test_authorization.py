@@ -37,6 +37,12 @@ CFG = "/api/whatsapp/tenant-config"
 AVAILABLE = "/api/whatsapp/available-endpoints"
 SETUP = "/admin/tenants/{A}/whatsapp"
 SETUP_B = "/admin/tenants/{B}/whatsapp"
+# The setup page's actions, one URL each.
+ASSIGN = f"{SETUP}/assign"
+ASSIGN_B = f"{SETUP_B}/assign"
+SETTINGS = f"{SETUP}/settings"
+REMOVE = f"{SETUP}/remove"
+TEST = f"{SETUP}/test"
 OPS = "/admin/operations/"
 OPS_CHART = "/admin/operations/charts/messages.svg?range=24h"
 
@@ -44,8 +50,15 @@ OPS_CHART = "/admin/operations/charts/messages.svg?range=24h"
 BODIES = {
     "/admin/tenants/": {"name": "Initech", "subdomain": "initech"},
     "/accounts/language/": {"language": "id", "next": "/"},
-    SETUP: {"action": "assign", "endpoint_name": "Secondary"},
-    SETUP_B: {"action": "assign", "endpoint_name": "Secondary"},
+    SETUP: {"action": "assign", "endpoint_name": "Secondary"},  # the page takes no POST
+    ASSIGN: {"endpoint_name": "Secondary"},
+    ASSIGN_B: {"endpoint_name": "Secondary"},
+    SETTINGS: {
+        "reconnect_interval": "45",
+        "health_check_interval": "60",
+        "webhook_retries": "3",
+        "message_timeout": "30",
+    },
     f"{CFG}/{{A}}": {"endpoint_name": "Secondary"},
     f"{CFG}/{{B}}": {"endpoint_name": "Secondary"},
     f"{CFG}/{{X}}": {"endpoint_name": "Secondary"},
@@ -64,10 +77,17 @@ MATRIX = [
     ("GET",    "/admin/tenants/",              P,       LOGIN,   403,     403,     403,     200),
     ("POST",   "/admin/tenants/",              P,       LOGIN,   403,     403,     403,     302),
     ("GET",    SETUP,                          P,       LOGIN,   403,     403,     403,     200),
-    ("POST",   SETUP,                          P,       LOGIN,   403,     403,     403,     302),
+    ("POST",   SETUP,                          P,       LOGIN,   403,     403,     403,     405),
+    ("POST",   ASSIGN,                         P,       LOGIN,   403,     403,     403,     302),
+    ("GET",    ASSIGN,                         P,       LOGIN,   403,     403,     403,     405),
+    ("POST",   SETTINGS,                       P,       LOGIN,   403,     403,     403,     302),
+    ("POST",   REMOVE,                         P,       LOGIN,   403,     403,     403,     302),
+    ("GET",    REMOVE,                         P,       LOGIN,   403,     403,     403,     405),
+    ("POST",   TEST,                           P,       LOGIN,   403,     403,     403,     422),
     ("GET",    SETUP_B,                        P,       LOGIN,   403,     403,     403,     200),
-    ("POST",   SETUP_B,                        P,       LOGIN,   403,     403,     403,     302),
+    ("POST",   ASSIGN_B,                       P,       LOGIN,   403,     403,     403,     302),
     ("GET",    "/admin/tenants/{X}/whatsapp",  P,       LOGIN,   403,     403,     403,     404),
+    ("POST",   "/admin/tenants/{X}/whatsapp/assign", P, LOGIN,   403,     403,     403,     404),
     ("GET",    "/admin/endpoints/",            P,       LOGIN,   403,     403,     403,     200),
     ("POST",   "/admin/endpoints/",            P,       LOGIN,   403,     403,     403,     405),
     ("GET",    OPS,                            P,       LOGIN,   403,     403,     403,     200),
@@ -103,6 +123,10 @@ MATRIX = [
     ("POST",   "/admin/tenants/",              A,       404,     404,     404,     404,     404),
     ("GET",    SETUP,                          A,       404,     404,     404,     404,     404),
     ("POST",   SETUP,                          A,       404,     404,     404,     404,     404),
+    ("POST",   ASSIGN,                         A,       404,     404,     404,     404,     404),
+    ("POST",   SETTINGS,                       A,       404,     404,     404,     404,     404),
+    ("POST",   REMOVE,                         A,       404,     404,     404,     404,     404),
+    ("POST",   TEST,                           A,       404,     404,     404,     404,     404),
     ("GET",    "/admin/endpoints/",            A,       404,     404,     404,     404,     404),
     ("GET",    OPS,                            A,       404,     404,     404,     404,     404),
     ("GET",    OPS_CHART,                      A,       404,     404,     404,     404,     404),
@@ -126,6 +150,7 @@ MATRIX = [
     ("GET",    "/admin/whatsapp",              B,       LOGIN,   403,     403,     200,     403),
     ("GET",    "/admin/tenants/",              B,       404,     404,     404,     404,     404),
     ("POST",   SETUP_B,                        B,       404,     404,     404,     404,     404),
+    ("POST",   ASSIGN_B,                       B,       404,     404,     404,     404,     404),
     ("GET",    AVAILABLE,                      B,       401,     403,     403,     403,     200),
     ("GET",    f"{CFG}/{{B}}",                 B,       401,     403,     403,     200,     200),
     ("GET",    f"{CFG}/{{A}}",                 B,       401,     403,     403,     404,     200),

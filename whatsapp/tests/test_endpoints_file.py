@@ -145,7 +145,7 @@ def test_the_setup_dropdown_searches_and_pages_through_two_thousand(endpoints_fi
     second = client.get(url + "?endpoint_q=&endpoint_page=2").content.decode()
     assert options(second)[1] == "Tenant0050"
     # Any configured name can be assigned, shown on the current page or not.
-    response = client.post(url, {"action": "assign", "endpoint_name": "Tenant1999"})
+    response = client.post(f"{url}/assign", {"endpoint_name": "Tenant1999"})
     assert response.status_code == 302
     cast.tenant_a.whatsapp_config.refresh_from_db()
     assert cast.tenant_a.whatsapp_config.endpoint_name == "Tenant1999"

@@ -30,8 +30,8 @@ def test_it_tests_the_connection_and_shows_latency_without_a_reload(assigned):
     with responses.RequestsMock() as rsps:
         healthy_primary(rsps)
         response = client_for(cast.superadmin).post(
-            f"/admin/tenants/{cast.tenant_a.pk}/whatsapp",
-            {"action": "test"},
+            f"/admin/tenants/{cast.tenant_a.pk}/whatsapp/test",
+            {},
             HTTP_HX_REQUEST="true",
         )
     html = response.content.decode()
@@ -48,8 +48,8 @@ def test_it_explains_a_failed_connection_test_without_leaking_the_key(assigned):
     with responses.RequestsMock() as rsps:
         rsps.get(f"{PRIMARY}/ping", body=requests.ConnectionError("refused"))
         response = client_for(cast.superadmin).post(
-            f"/admin/tenants/{cast.tenant_a.pk}/whatsapp",
-            {"action": "test"},
+            f"/admin/tenants/{cast.tenant_a.pk}/whatsapp/test",
+            {},
             HTTP_HX_REQUEST="true",
         )
     html = response.content.decode()
@@ -143,7 +143,7 @@ def test_it_says_just_now_rather_than_zero_minutes(assigned):
 
 def test_it_asks_for_an_endpoint_before_testing_the_connection(cast):
     response = client_for(cast.superadmin).post(
-        f"/admin/tenants/{cast.tenant_a.pk}/whatsapp", {"action": "test"}, HTTP_HX_REQUEST="true"
+        f"/admin/tenants/{cast.tenant_a.pk}/whatsapp/test", {}, HTTP_HX_REQUEST="true"
     )
     assert "Assign an endpoint before testing the connection." in response.content.decode()
     assert not EndpointProbe.objects.exists()

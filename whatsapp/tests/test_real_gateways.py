@@ -195,8 +195,8 @@ def test_the_setup_page_warns_when_a_core_endpoint_already_serves_another_tenant
     make_core_device(cast, gateway)
 
     response = client_for(cast.superadmin).post(
-        f"/admin/tenants/{cast.tenant_b.pk}/whatsapp",
-        {"action": "assign", "endpoint_name": "Primary"},
+        f"/admin/tenants/{cast.tenant_b.pk}/whatsapp/assign",
+        {"endpoint_name": "Primary"},
         follow=True,
     )
 

@@ -59,16 +59,16 @@ class TestPagesAndApi:
     def test_it_shows_no_key_on_the_setup_page_after_each_action(self, assigned):
         root = client_for(assigned.superadmin)
         url = f"/admin/tenants/{assigned.tenant_a.pk}/whatsapp"
-        for data in (
-            {"action": "assign", "endpoint_name": "Secondary"},
-            {"action": "assign", "endpoint_name": "Nope"},
-            {"action": "settings", "reconnect_interval": "1"},
-            {"action": "remove"},
-            {"action": "remove"},
+        for action, data in (
+            ("assign", {"endpoint_name": "Secondary"}),
+            ("assign", {"endpoint_name": "Nope"}),
+            ("settings", {"reconnect_interval": "1"}),
+            ("remove", {}),
+            ("remove", {}),
         ):
             for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
-                response = root.post(url, data, follow=True, **headers)
-                assert_no_canary(response_text(response), f"after {data}")
+                response = root.post(f"{url}/{action}", data, follow=True, **headers)
+                assert_no_canary(response_text(response), f"after {action} {data}")
 
     def test_it_shows_no_key_when_the_configuration_is_broken(self, cast, monkeypatch):
         monkeypatch.setenv(
@@ -100,8 +100,8 @@ class TestPagesAndApi:
         )
         root = client_for(cast.superadmin)
         root.post(
-            f"/admin/tenants/{cast.tenant_a.pk}/whatsapp",
-            {"action": "assign", "endpoint_name": "Ref"},
+            f"/admin/tenants/{cast.tenant_a.pk}/whatsapp/assign",
+            {"endpoint_name": "Ref"},
         )
 
         for url in (
@@ -139,8 +139,8 @@ class TestLogs:
         services.config_update(tenant=assigned.tenant_a, actor=None, webhook_retries=4)
         services.endpoint_remove(tenant=assigned.tenant_a, actor=None)
         root.post(
-            f"/admin/tenants/{assigned.tenant_a.pk}/whatsapp",
-            {"action": "assign", "endpoint_name": "Primary"},
+            f"/admin/tenants/{assigned.tenant_a.pk}/whatsapp/assign",
+            {"endpoint_name": "Primary"},
         )
         root.get("/admin/endpoints/")
         call_command("whatsapp_endpoints", stdout=StringIO())

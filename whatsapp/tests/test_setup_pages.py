@@ -16,8 +16,9 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-def setup_url(tenant) -> str:
-    return f"/admin/tenants/{tenant.pk}/whatsapp"
+def setup_url(tenant, action: str = "") -> str:
+    """The setup page, or the URL one of its forms posts to (`action`: assign, remove...)."""
+    return f"/admin/tenants/{tenant.pk}/whatsapp" + (f"/{action}" if action else "")
 
 
 def options(page: str) -> list[tuple[str, str]]:
@@ -63,7 +64,7 @@ class TestSetupPage:
 
     def test_it_assigns_via_htmx_and_swaps_in_the_panel(self, root, cast):
         response = root.post(
-            setup_url(cast.tenant_a), {"action": "assign", "endpoint_name": "Primary"}, **HTMX
+            setup_url(cast.tenant_a, "assign"), {"endpoint_name": "Primary"}, **HTMX
         )
 
         assert response.status_code == 200
@@ -78,9 +79,7 @@ class TestSetupPage:
         assert TenantWhatsAppConfig.objects.get(tenant=cast.tenant_a).endpoint_name == "Primary"
 
     def test_it_assigns_without_javascript_by_redirecting_and_flashing(self, root, cast):
-        response = root.post(
-            setup_url(cast.tenant_a), {"action": "assign", "endpoint_name": "Secondary"}
-        )
+        response = root.post(setup_url(cast.tenant_a, "assign"), {"endpoint_name": "Secondary"})
 
         assert response.status_code == 302
         assert response["Location"] == setup_url(cast.tenant_a)
@@ -99,7 +98,7 @@ class TestSetupPage:
         )
 
         response = root.post(
-            setup_url(cast.tenant_a), {"action": "assign", "endpoint_name": "Secondary"}, **HTMX
+            setup_url(cast.tenant_a, "assign"), {"endpoint_name": "Secondary"}, **HTMX
         )
 
         panel = response.content.decode()
@@ -111,7 +110,7 @@ class TestSetupPage:
     @pytest.mark.parametrize("headers", [{}, HTMX], ids=["plain", "htmx"])
     def test_it_refuses_a_name_that_is_not_configured(self, root, cast, headers):
         response = root.post(
-            setup_url(cast.tenant_a), {"action": "assign", "endpoint_name": "primary"}, **headers
+            setup_url(cast.tenant_a, "assign"), {"endpoint_name": "primary"}, **headers
         )
 
         assert response.status_code == (200 if headers else 422)
@@ -124,9 +123,8 @@ class TestSetupPage:
         TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
 
         response = root.post(
-            setup_url(cast.tenant_a),
+            setup_url(cast.tenant_a, "settings"),
             {
-                "action": "settings",
                 "reconnect_interval": "45",
                 "health_check_interval": "120",
                 "webhook_retries": "5",
@@ -155,9 +153,8 @@ class TestSetupPage:
         TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
 
         response = root.post(
-            setup_url(cast.tenant_a),
+            setup_url(cast.tenant_a, "settings"),
             {
-                "action": "settings",
                 "auto_reconnect": "on",
                 "reconnect_interval": "5",
                 "health_check_interval": "abc",
@@ -178,9 +175,8 @@ class TestSetupPage:
 
     def test_it_asks_for_an_endpoint_before_settings(self, root, cast):
         response = root.post(
-            setup_url(cast.tenant_a),
+            setup_url(cast.tenant_a, "settings"),
             {
-                "action": "settings",
                 "reconnect_interval": "45",
                 "health_check_interval": "60",
                 "webhook_retries": "3",
@@ -200,7 +196,7 @@ class TestSetupPage:
         page = root.get(setup_url(cast.tenant_a)).content.decode()
         assert "Yes, remove Primary" in page  # the confirmation step
 
-        response = root.post(setup_url(cast.tenant_a), {"action": "remove"})
+        response = root.post(setup_url(cast.tenant_a, "remove"), {})
 
         assert response.status_code == 302
         assert not TenantWhatsAppConfig.objects.exists()
@@ -212,7 +208,7 @@ class TestSetupPage:
     def test_it_removes_via_htmx(self, root, cast):
         TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
 
-        response = root.post(setup_url(cast.tenant_a), {"action": "remove"}, **HTMX)
+        response = root.post(setup_url(cast.tenant_a, "remove"), {}, **HTMX)
 
         panel = response.content.decode()
         assert response.status_code == 200
@@ -220,17 +216,23 @@ class TestSetupPage:
         assert "Save settings" not in panel
 
     def test_it_says_there_is_nothing_to_remove(self, root, cast):
-        response = root.post(setup_url(cast.tenant_a), {"action": "remove"})
+        response = root.post(setup_url(cast.tenant_a, "remove"), {})
 
         assert response.status_code == 422
         assert "Acme Salon has no WhatsApp endpoint assigned." in response.content.decode()
 
     def test_it_refuses_an_unknown_action(self, root, cast):
-        response = root.post(setup_url(cast.tenant_a), {"action": "explode"})
+        # Each action has its own URL: an unknown one is no URL, and the page takes no POST.
+        response = root.post(setup_url(cast.tenant_a, "explode"))
+        assert response.status_code == 404
 
-        assert response.status_code == 422
-        assert "Unknown action" in response.content.decode()
+        response = root.post(
+            setup_url(cast.tenant_a), {"action": "assign", "endpoint_name": "Primary"}
+        )
+        assert response.status_code == 405
+
         assert not AuditEvent.objects.exists()
+        assert not TenantWhatsAppConfig.objects.exists()
 
     @pytest.mark.parametrize(
         ("value", "cause", "fix"),
@@ -262,7 +264,7 @@ class TestSetupPage:
         monkeypatch.setenv("WHATSAPP_ENDPOINTS", "")
 
         response = root.post(
-            setup_url(cast.tenant_a), {"action": "assign", "endpoint_name": "Primary"}, **HTMX
+            setup_url(cast.tenant_a, "assign"), {"endpoint_name": "Primary"}, **HTMX
         )
 
         assert "No endpoints available" in response.content.decode()
@@ -286,8 +288,8 @@ class TestSetupPage:
         assert "Not found" in response.content.decode()
 
     def test_it_shows_recent_changes_with_who_and_what(self, root, cast):
-        root.post(setup_url(cast.tenant_a), {"action": "assign", "endpoint_name": "Primary"})
-        root.post(setup_url(cast.tenant_a), {"action": "assign", "endpoint_name": "Secondary"})
+        root.post(setup_url(cast.tenant_a, "assign"), {"endpoint_name": "Primary"})
+        root.post(setup_url(cast.tenant_a, "assign"), {"endpoint_name": "Secondary"})
 
         page = root.get(setup_url(cast.tenant_a)).content.decode()
 
@@ -298,7 +300,7 @@ class TestSetupPage:
         assert "Primary → Secondary" in changes
 
     def test_it_keeps_one_tenants_audit_off_another_tenants_page(self, root, cast):
-        root.post(setup_url(cast.tenant_a), {"action": "assign", "endpoint_name": "Primary"})
+        root.post(setup_url(cast.tenant_a, "assign"), {"endpoint_name": "Primary"})
 
         page = root.get(setup_url(cast.tenant_b)).content.decode()
 
@@ -398,9 +400,7 @@ class TestCsrf:
     def test_it_refuses_a_setup_post_without_the_csrf_token_on_a_friendly_page(self, cast):
         client = client_for(cast.superadmin, enforce_csrf=True)
 
-        response = client.post(
-            setup_url(cast.tenant_a), {"action": "assign", "endpoint_name": "Primary"}
-        )
+        response = client.post(setup_url(cast.tenant_a, "assign"), {"endpoint_name": "Primary"})
 
         assert response.status_code == 403
         assert "This form has expired" in response.content.decode()
@@ -412,8 +412,8 @@ class TestCsrf:
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
 
         response = client.post(
-            setup_url(cast.tenant_a),
-            {"action": "assign", "endpoint_name": "Primary", "csrfmiddlewaretoken": token},
+            setup_url(cast.tenant_a, "assign"),
+            {"endpoint_name": "Primary", "csrfmiddlewaretoken": token},
         )
 
         assert response.status_code == 302
@@ -425,8 +425,8 @@ class TestCsrf:
         token = re.search(r"hx-headers='\{\"x-csrftoken\": \"([^\"]+)\"\}'", page).group(1)
 
         response = client.post(
-            setup_url(cast.tenant_a),
-            {"action": "assign", "endpoint_name": "Primary"},
+            setup_url(cast.tenant_a, "assign"),
+            {"endpoint_name": "Primary"},
             HTTP_X_CSRFTOKEN=token,
             **HTMX,
         )

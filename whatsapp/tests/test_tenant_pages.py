@@ -17,6 +17,7 @@ from responses import matchers
 from tenants.test import CANARY_KEYS, client_for
 from whatsapp import services
 from whatsapp.models import (
+    SILENT_AFTER,
     ApiToken,
     Conversation,
     Device,
@@ -166,6 +167,21 @@ def test_it_flags_a_connected_device_that_went_silent(configured):
     page = text(client_for(configured.alice, configured.host_a).get("/admin/whatsapp"))
 
     assert page.count("Connected but silent") == 1
+
+
+def test_a_device_is_silent_only_when_connected_and_unheard_for_a_day():
+    now = timezone.now()
+    quiet = now - SILENT_AFTER - timedelta(minutes=1)
+    recent = now - SILENT_AFTER + timedelta(minutes=1)
+
+    assert Device(status=DeviceStatus.CONNECTED, last_event_at=quiet).is_silent
+    assert Device(status=DeviceStatus.CONNECTED, connected_at=quiet).is_silent
+    # The last event counts over the connection time; unheard-of is not silent.
+    assert not Device(
+        status=DeviceStatus.CONNECTED, connected_at=quiet, last_event_at=recent
+    ).is_silent
+    assert not Device(status=DeviceStatus.CONNECTED).is_silent
+    assert not Device(status=DeviceStatus.STOPPED, last_event_at=quiet).is_silent
 
 
 # --- adding a device ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from tenants.access import member_required
-from whatsapp.models import Device
+from whatsapp import selectors_tenant as reads
 from whatsapp.selectors_timeline import device_timeline as timeline_page
 
 
@@ -21,7 +21,7 @@ def _page_number(raw: str | None) -> int:
 @require_GET
 def device_timeline(request, device_id):
     # Another tenant's device is a 404, like every tenant-scoped object.
-    device = get_object_or_404(Device, pk=device_id, tenant=request.tenant)
+    device = get_object_or_404(reads.tenant_devices(tenant=request.tenant), pk=device_id)
     context = {
         "device": device,
         "timeline": timeline_page(device=device, page=_page_number(request.GET.get("page"))),

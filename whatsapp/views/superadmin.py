@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from functools import wraps
 
-from core.errors import ApplicationError, ErrorKind
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from core.errors import ApplicationError
+from tenants import selectors as tenant_selectors
 from tenants.access import superadmin_required
 from tenants.models import Tenant
 from whatsapp import selectors, services
+from whatsapp import selectors_tenant as reads
 from whatsapp.endpoints import registry
 from whatsapp.forms import AssignEndpointForm, SettingsForm
 from whatsapp.limits import tenant_usage
@@ -23,7 +28,7 @@ SETUP_TEMPLATE = "whatsapp/tenant_setup.html"
 
 def _setup_context(tenant: Tenant, *, settings_form=None, error=None, query=None) -> dict:
     reg = registry()
-    config = TenantWhatsAppConfig.objects.filter(tenant=tenant).first()
+    config = reads.tenant_config(tenant=tenant)
     state = selectors.endpoint_state(config.endpoint_name) if config else None
     known = config is not None and reg.is_valid(config.endpoint_name)
     query = query or {}
@@ -57,49 +62,21 @@ def _setup_context(tenant: Tenant, *, settings_form=None, error=None, query=None
     }
 
 
-def _perform(request, tenant: Tenant, action: str):
-    """Run one setup action. Returns (success message, forms to re-render on failure)."""
-    if action == "assign":
-        # The service checks the name against WHATSAPP_ENDPOINTS and says what is wrong.
-        name = request.POST.get("endpoint_name", "")
-        services.endpoint_assign(tenant=tenant, endpoint_name=name, actor=request.user)
-        return _("Endpoint %(endpoint)s assigned to %(tenant)s.") % {
-            "endpoint": name,
-            "tenant": tenant.name,
-        }, {}
-    if action == "settings":
-        config = TenantWhatsAppConfig.objects.filter(tenant=tenant).first()
-        form = SettingsForm(request.POST, instance=config or TenantWhatsAppConfig())
-        if not form.is_valid():
-            return None, {"settings_form": form}
-        services.config_update(
-            tenant=tenant,
-            actor=request.user,
-            **{f: form.cleaned_data[f] for f in TenantWhatsAppConfig.SETTING_FIELDS},
-        )
-        return _("Settings saved."), {}
-    if action == "remove":
-        services.endpoint_remove(tenant=tenant, actor=request.user)
-        return _("Endpoint removed from %(tenant)s.") % {"tenant": tenant.name}, {}
-    if action == "test":
-        probe = services.endpoint_connection_test(tenant=tenant)
-        return _("%(endpoint)s answered in %(ms)s ms: healthy.") % {
-            "endpoint": probe.endpoint_name,
-            "ms": probe.latency_ms,
-        }, {}
-    raise ApplicationError(
-        _("Unknown action '%(action)s'.") % {"action": action}, kind=ErrorKind.MALFORMED
-    )
+def _tenant_or_404(tenant_id) -> Tenant:
+    tenant = tenant_selectors.tenant_get(tenant_id=tenant_id)
+    if tenant is None:
+        raise Http404("There is no such tenant.")
+    return tenant
 
 
-@superadmin_required
-@require_http_methods(["GET", "HEAD", "POST"])
-def tenant_setup(request, tenant_id):
-    tenant = get_object_or_404(Tenant, pk=tenant_id)
-    if request.method != "POST":
-        return render(request, SETUP_TEMPLATE, _setup_context(tenant, query=request.GET))
+def _answer(request, tenant: Tenant, run) -> HttpResponse:
+    """Run one setup action and answer as the page always has.
+
+    `run()` returns (success message, forms to re-render on failure). Success without htmx:
+    flash and redirect to the page; otherwise the panel (htmx) or the page with the error.
+    """
     try:
-        success, forms = _perform(request, tenant, request.POST.get("action", ""))
+        success, forms = run()
         error = None if success else _("Please correct the highlighted fields.")
     except ApplicationError as exc:
         success, forms, error = None, {}, exc.message
@@ -111,6 +88,68 @@ def tenant_setup(request, tenant_id):
     return page_or_fragment(
         request, SETUP_TEMPLATE, "setup-panel", context, status=200 if success else 422
     )
+
+
+def setup_action(view):
+    """A setup action: superadmin only, POST only, on an existing tenant; answers via `_answer`."""
+
+    @superadmin_required
+    @require_POST
+    @wraps(view)
+    def wrapper(request, tenant_id):
+        tenant = _tenant_or_404(tenant_id)
+        return _answer(request, tenant, lambda: view(request, tenant))
+
+    return wrapper
+
+
+@superadmin_required
+@require_http_methods(["GET", "HEAD"])
+def tenant_setup(request, tenant_id):
+    """The page; each form on it posts to its own action URL below."""
+    tenant = _tenant_or_404(tenant_id)
+    return render(request, SETUP_TEMPLATE, _setup_context(tenant, query=request.GET))
+
+
+@setup_action
+def tenant_setup_assign(request, tenant: Tenant):
+    # The service checks the name against WHATSAPP_ENDPOINTS and says what is wrong.
+    name = request.POST.get("endpoint_name", "")
+    services.endpoint_assign(tenant=tenant, endpoint_name=name, actor=request.user)
+    return _("Endpoint %(endpoint)s assigned to %(tenant)s.") % {
+        "endpoint": name,
+        "tenant": tenant.name,
+    }, {}
+
+
+@setup_action
+def tenant_setup_settings(request, tenant: Tenant):
+    form = SettingsForm(
+        request.POST, instance=reads.tenant_config(tenant=tenant) or TenantWhatsAppConfig()
+    )
+    if not form.is_valid():
+        return None, {"settings_form": form}
+    services.config_update(
+        tenant=tenant,
+        actor=request.user,
+        **{f: form.cleaned_data[f] for f in TenantWhatsAppConfig.SETTING_FIELDS},
+    )
+    return _("Settings saved."), {}
+
+
+@setup_action
+def tenant_setup_remove(request, tenant: Tenant):
+    services.endpoint_remove(tenant=tenant, actor=request.user)
+    return _("Endpoint removed from %(tenant)s.") % {"tenant": tenant.name}, {}
+
+
+@setup_action
+def tenant_setup_test(request, tenant: Tenant):
+    probe = services.endpoint_connection_test(tenant=tenant)
+    return _("%(endpoint)s answered in %(ms)s ms: healthy.") % {
+        "endpoint": probe.endpoint_name,
+        "ms": probe.latency_ms,
+    }, {}
 
 
 @superadmin_required

@@ -2,41 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.contrib import messages
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ApplicationError
 from tenants.access import member_required
 from whatsapp import selectors, services
+from whatsapp import selectors_tenant as reads
 from whatsapp.endpoints import registry
 from whatsapp.forms import DeviceForm
-from whatsapp.models import Device, TenantWhatsAppConfig
+from whatsapp.models import Device
 from whatsapp.views.responses import error_status, go_to, page_or_fragment
 
 DASHBOARD_TEMPLATE = "whatsapp/dashboard.html"
-# A connected device that has not heard from its gateway for this long may have lost its webhook.
-SILENT_AFTER = timedelta(hours=24)
 
 
 def _dashboard_context(request, *, form=None, error=None, devices=None) -> dict:
     tenant = request.tenant
-    config = TenantWhatsAppConfig.objects.filter(tenant=tenant).first()
+    config = reads.tenant_config(tenant=tenant)
     return {
         "config": config,
         "endpoint_known": config is not None and registry().is_valid(config.endpoint_name),
         "delivery": selectors.delivery_state(tenant=tenant),
         "is_admin": request.membership.is_admin,
         # From the database unless the live check (htmx) just refreshed them.
-        "devices": devices
-        if devices is not None
-        else list(Device.objects.filter(tenant=tenant).order_by("created_at")),
+        "devices": devices if devices is not None else list(reads.tenant_devices(tenant=tenant)),
         "live": devices is not None,
-        "silent_before": timezone.now() - SILENT_AFTER,
         "form": form or DeviceForm(),
         "error": error,
     }

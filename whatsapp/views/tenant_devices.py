@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ApplicationError
 from tenants.access import member_required
+from whatsapp import selectors_tenant as reads
 from whatsapp import services
 from whatsapp.models import Device
 from whatsapp.qr import qr_svg
@@ -99,7 +100,7 @@ def _qr_context(qr: services.QrInfo | None) -> dict | None:
 @member_required
 @require_GET
 def device_detail(request, device_id):
-    device = get_object_or_404(Device, pk=device_id, tenant=request.tenant)
+    device = get_object_or_404(reads.tenant_devices(tenant=request.tenant), pk=device_id)
     # The page renders from the database at once; its status section then asks for the live
     # status (htmx), and only that request waits on the gateway (it never raises).
     live = bool(request.htmx)
@@ -135,7 +136,7 @@ ACTIONS = {"qr": _pairing_start, "restart": _restart, "logout": _logout}
 @require_POST
 def device_action(request, device_id, action: str):
     """New QR, Reconnect and Log out: one service call each, then the device panel again."""
-    device = get_object_or_404(Device, pk=device_id, tenant=request.tenant)
+    device = get_object_or_404(reads.tenant_devices(tenant=request.tenant), pk=device_id)
     success, error, status = None, None, 200
     try:
         success = ACTIONS[action](device, request.user)
@@ -151,7 +152,7 @@ def device_action(request, device_id, action: str):
 @member_required(admin=True)
 @require_POST
 def device_delete(request, device_id):
-    device = get_object_or_404(Device, pk=device_id, tenant=request.tenant)
+    device = get_object_or_404(reads.tenant_devices(tenant=request.tenant), pk=device_id)
     name = device.name
     try:
         services.device_delete(device=device, actor=request.user)
@@ -168,7 +169,7 @@ def device_delete(request, device_id):
 @require_POST
 def device_pairing_code(request, device_id):
     """ "Link with phone number": the 8-character code to type in WhatsApp on that phone."""
-    device = get_object_or_404(Device, pk=device_id, tenant=request.tenant)
+    device = get_object_or_404(reads.tenant_devices(tenant=request.tenant), pk=device_id)
     phone = request.POST.get("phone", "")
     pairing: dict = {"phone_input": phone[:40]}
     status = 200

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -11,7 +10,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ApplicationError
 from tenants.access import member_required
-from whatsapp.models import EVENT_TYPES, EventDelivery, EventEndpoint
+from whatsapp import selectors_tenant as reads
+from whatsapp.models import EVENT_TYPES
 from whatsapp.services import events as event_services
 from whatsapp.views.responses import error_status
 
@@ -20,13 +20,7 @@ LOG_SIZE = 20
 
 
 def _context(request, *, error=None, created=None, secret=None, url="", events=None) -> dict:
-    endpoints = list(EventEndpoint.objects.filter(tenant=request.tenant))
-    for endpoint in endpoints:
-        endpoint.log = list(
-            EventDelivery.objects.filter(endpoint=endpoint)
-            .order_by("-created_at")
-            .prefetch_related(Prefetch("tries"))[:LOG_SIZE]
-        )
+    endpoints = reads.event_endpoints_with_log(tenant=request.tenant, log_size=LOG_SIZE)
     return {
         "endpoints": endpoints,
         "event_types": EVENT_TYPES,
@@ -65,7 +59,9 @@ def event_endpoint_create(request):
 @member_required(admin=True)
 @require_POST
 def event_endpoint_delete(request, endpoint_id):
-    endpoint = get_object_or_404(EventEndpoint, pk=endpoint_id, tenant=request.tenant)
+    endpoint = get_object_or_404(
+        reads.tenant_event_endpoints(tenant=request.tenant), pk=endpoint_id
+    )
     event_services.event_endpoint_delete(endpoint=endpoint, actor=request.user)
     messages.success(
         request,
@@ -78,10 +74,9 @@ def event_endpoint_delete(request, endpoint_id):
 @require_POST
 def event_delivery_replay(request, endpoint_id, delivery_id):
     delivery = get_object_or_404(
-        EventDelivery.objects.select_related("endpoint__tenant"),
+        reads.tenant_event_deliveries(tenant=request.tenant),
         pk=delivery_id,
         endpoint_id=endpoint_id,
-        endpoint__tenant=request.tenant,
     )
     event_services.event_delivery_replay(delivery=delivery, actor=request.user)
     messages.success(

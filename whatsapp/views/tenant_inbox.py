@@ -12,10 +12,11 @@ from django.views.decorators.http import require_GET, require_POST
 from core.errors import ApplicationError
 from tenants.access import member_required
 from whatsapp import selectors, services
+from whatsapp import selectors_tenant as reads
 from whatsapp.forms import NewMessageForm, ReplyForm
 from whatsapp.forms_inbox import ContactForm
 from whatsapp.inbox_poll import etag, poll_ticket, stamp_for
-from whatsapp.models import Conversation, Device, Message
+from whatsapp.models import Conversation
 from whatsapp.views.responses import error_status, go_to, page_or_fragment
 
 INBOX_TEMPLATE = "whatsapp/inbox.html"
@@ -34,7 +35,7 @@ def _inbox_context(request, *, form=None, error=None) -> dict:
     page = selectors.inbox_page(
         tenant=request.tenant, q=q, show=show, cursor=request.GET.get("after", "")[:200]
     )
-    devices = list(Device.objects.filter(tenant=request.tenant).order_by("created_at"))
+    devices = list(reads.tenant_devices(tenant=request.tenant))
     return {
         "q": q,
         "show": show,
@@ -82,7 +83,7 @@ def inbox_poll(request):
 @member_required
 @require_POST
 def message_new(request):
-    devices = Device.objects.filter(tenant=request.tenant).order_by("created_at")
+    devices = reads.tenant_devices(tenant=request.tenant)
     form = NewMessageForm(request.POST, devices=devices)
     error, status = None, 422
     if form.is_valid():
@@ -106,11 +107,7 @@ def message_new(request):
 
 
 def _conversation_for(request, conversation_id) -> Conversation:
-    return get_object_or_404(
-        Conversation.objects.select_related("device", "tenant"),
-        pk=conversation_id,
-        tenant=request.tenant,
-    )
+    return get_object_or_404(reads.tenant_conversations(tenant=request.tenant), pk=conversation_id)
 
 
 def _thread_context(
@@ -209,7 +206,9 @@ def thread_reply(request, conversation_id):
 
 def _message_action(request, conversation_id, message_id, action, done: str):
     conversation = _conversation_for(request, conversation_id)
-    message = get_object_or_404(Message, pk=message_id, conversation=conversation)
+    message = get_object_or_404(
+        reads.conversation_messages(conversation=conversation), pk=message_id
+    )
     error, status = None, 200
     try:
         action(message)

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ApplicationError
 from tenants.access import member_required
-from whatsapp.models import Device, TenantWhatsAppConfig
+from whatsapp import selectors_tenant as reads
 from whatsapp.services import send_settings
 from whatsapp.services.alerts import device_sends_today
 from whatsapp.views.responses import error_status
@@ -35,7 +35,7 @@ class PacingForm(forms.Form):
 
 
 def _context(request, *, form=None, error=None) -> dict:
-    config = TenantWhatsAppConfig.objects.filter(tenant=request.tenant).first()
+    config = reads.tenant_config(tenant=request.tenant)
     if form is None and config is not None:
         form = QuietHoursForm(
             initial={
@@ -44,7 +44,7 @@ def _context(request, *, form=None, error=None) -> dict:
                 "message_expiry_hours": config.message_expiry_hours,
             }
         )
-    devices = list(Device.objects.filter(tenant=request.tenant).order_by("created_at"))
+    devices = list(reads.tenant_devices(tenant=request.tenant))
     for device in devices:
         device.sends_today = device_sends_today(device=device)
     return {
@@ -82,7 +82,7 @@ def send_settings_save(request):
 @member_required(admin=True)
 @require_POST
 def device_pacing_save(request, device_id):
-    device = get_object_or_404(Device, tenant=request.tenant, pk=device_id)
+    device = get_object_or_404(reads.tenant_devices(tenant=request.tenant), pk=device_id)
     form = PacingForm(request.POST)
     if not form.is_valid():
         errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ApplicationError
 from tenants.access import member_required
+from whatsapp import selectors_tenant as reads
 from whatsapp import services
-from whatsapp.models import Conversation, MessageTemplate
 from whatsapp.services import templates as template_services
 from whatsapp.views.responses import error_status
 
@@ -19,7 +19,7 @@ TEMPLATES_TEMPLATE = "whatsapp/message_templates.html"
 
 
 def _context(request, *, error=None, name="", body="") -> dict:
-    templates = list(MessageTemplate.objects.filter(tenant=request.tenant))
+    templates = list(reads.tenant_templates(tenant=request.tenant))
     for template in templates:
         template.variables = template_services.template_variables(template.body)
     return {"templates": templates, "error": error, "name": name, "body": body}
@@ -49,7 +49,7 @@ def message_template_create(request):
 @member_required(admin=True)
 @require_POST
 def message_template_update(request, name):
-    template = get_object_or_404(MessageTemplate, tenant=request.tenant, name=name)
+    template = get_object_or_404(reads.tenant_templates(tenant=request.tenant), name=name)
     try:
         template = template_services.template_update(
             template=template, body=request.POST.get("body", ""), actor=request.user
@@ -68,7 +68,7 @@ def message_template_update(request, name):
 @member_required(admin=True)
 @require_POST
 def message_template_delete(request, name):
-    template = get_object_or_404(MessageTemplate, tenant=request.tenant, name=name)
+    template = get_object_or_404(reads.tenant_templates(tenant=request.tenant), name=name)
     template_services.template_delete(template=template, actor=request.user)
     messages.success(request, _("Template “%(name)s” deleted.") % {"name": template.name})
     return redirect("whatsapp_templates")
@@ -78,7 +78,9 @@ def message_template_delete(request, name):
 @require_POST
 def quick_reply(request, conversation_id):
     """Send a template (its variables filled in on the thread page) as a reply."""
-    conversation = get_object_or_404(Conversation, pk=conversation_id, tenant=request.tenant)
+    conversation = get_object_or_404(
+        reads.tenant_conversations(tenant=request.tenant), pk=conversation_id
+    )
     thread_url = reverse("whatsapp_thread", kwargs={"conversation_id": conversation.pk})
     variables = {
         key.removeprefix("var_"): value.strip()

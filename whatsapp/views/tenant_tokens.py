@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import F
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -13,9 +12,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ApplicationError
 from tenants.access import member_required
+from whatsapp import selectors_tenant as reads
 from whatsapp import services
 from whatsapp.forms import ApiTokenForm
-from whatsapp.models import ApiToken, TokenScope
+from whatsapp.models import TokenScope
 from whatsapp.views.responses import error_status, page_or_fragment
 
 TOKENS_TEMPLATE = "whatsapp/api_tokens.html"
@@ -30,11 +30,7 @@ SCOPE_WORDS = {
 
 
 def _tokens_context(request, *, form=None, error=None, created=None, raw=None) -> dict:
-    tokens = (
-        ApiToken.objects.filter(tenant=request.tenant)
-        .select_related("created_by")
-        .order_by(F("revoked_at").asc(nulls_first=True), "-created_at", "-id")
-    )
+    tokens = reads.tenant_api_tokens(tenant=request.tenant)
     page = Paginator(tokens, TOKENS_PER_PAGE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     for token in rows:
@@ -86,7 +82,7 @@ def api_token_create(request):
 @member_required(admin=True)
 @require_POST
 def api_token_revoke(request, token_id):
-    token = get_object_or_404(ApiToken, pk=token_id, tenant=request.tenant)
+    token = get_object_or_404(reads.tenant_api_tokens(tenant=request.tenant), pk=token_id)
     services.api_token_revoke(token=token, actor=request.user)
     success = _("Token “%(name)s” revoked: requests using it are refused from now on.") % {
         "name": token.name
