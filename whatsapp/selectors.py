@@ -157,6 +157,21 @@ def forget_config_snapshots(tenant_id=None) -> None:
 _PHONE_LIKE = re.compile(r"[\d\s()+.-]+")
 
 
+def _contact_lookups(q: str) -> list[Q]:
+    """Each way what a person typed may match a contact, one lookup per column and form."""
+    q = clean_text(q).strip()  # a NUL would make PostgreSQL refuse the query
+    lookups = [Q(contact_name__icontains=q), Q(contact__icontains=q), Q(contact_lid__icontains=q)]
+    digits = "".join(ch for ch in q if ch.isdigit())
+    if digits and _PHONE_LIKE.fullmatch(q):
+        # icontains, not contains: digits have no case, and PostgreSQL's trigram index is on
+        # UPPER(contact), the form every other contact match takes.
+        lookups.append(Q(contact__icontains=digits))
+        if digits.startswith("0") and not q.startswith("+"):
+            country = phonenumbers.country_code_for_region(DEFAULT_PHONE_REGION)
+            lookups.append(Q(contact__icontains=f"{country}{digits[1:]}"))
+    return lookups
+
+
 def conversation_match(q: str) -> Q:
     """Conversations whose contact name, number or hidden id matches what a person typed.
 
@@ -164,16 +179,9 @@ def conversation_match(q: str) -> Q:
     leading national trunk 0 may also stand for the country code ('0812-3456' finds +62812-3456;
     '0001' still finds numbers ending in 0001). The inbox page and the API share this.
     """
-    q = clean_text(q).strip()  # a NUL would make PostgreSQL refuse the query
-    match = Q(contact_name__icontains=q) | Q(contact__icontains=q) | Q(contact_lid__icontains=q)
-    digits = "".join(ch for ch in q if ch.isdigit())
-    if digits and _PHONE_LIKE.fullmatch(q):
-        # icontains, not contains: digits have no case, and PostgreSQL's trigram index is on
-        # UPPER(contact), the form every other contact match takes.
-        match |= Q(contact__icontains=digits)
-        if digits.startswith("0") and not q.startswith("+"):
-            country = phonenumbers.country_code_for_region(DEFAULT_PHONE_REGION)
-            match |= Q(contact__icontains=f"{country}{digits[1:]}")
+    match = Q()
+    for lookup in _contact_lookups(q):
+        match |= lookup
     return match
 
 
@@ -264,23 +272,30 @@ def _needs_attention(tenant_id) -> QuerySet[Message]:
 
 
 def _search_hits(*, tenant: Tenant, q: str) -> QuerySet:
-    """The ids of a tenant's conversations whose contact matches `q` or whose latest messages
-    contain it: one UNION, so the database collects the (few) hits by index and joins them,
-    instead of testing every conversation of the tenant in inbox order.
+    """The ids of a tenant's conversations whose contact matches `q` (conversation_match) or
+    whose text is in one of its SEARCH_RECENT_MESSAGES latest messages.
 
-    On PostgreSQL the contact half is served by trigram indexes (migration 0008); the message
-    half reads the tenant's SEARCH_RECENT_MESSAGES latest messages along message_list_order.
+    One UNION with an arm per lookup, so the database collects the (few) hits by index and
+    joins them to the page, instead of testing every conversation of the tenant in inbox order.
+    On PostgreSQL each contact arm reads a trigram index (migration 0008); SQLite scans.
     """
-    by_contact = Conversation.objects.filter(conversation_match(q), tenant=tenant).values("pk")
-    recent = Message.objects.filter(tenant=tenant).order_by("-written_at", "-seq")
-    in_text = (
-        Message.objects.filter(
-            pk__in=recent.values("pk")[:SEARCH_RECENT_MESSAGES], body__icontains=clean_text(q)
-        )
-        .order_by()
-        .values("conversation_id")
+    mine = Conversation.objects.filter(tenant=tenant).order_by()
+    arms = [mine.filter(lookup).values("pk") for lookup in _contact_lookups(q)]
+    in_text = Message.objects.filter(tenant=tenant, body__icontains=clean_text(q))
+    # The window of latest messages as a range on message_list_order, bounded by its oldest
+    # row (one small query): a LIMIT subquery instead let PostgreSQL misjudge a common word
+    # and scan the whole history. written_at is set on every message (migration 0003 filled
+    # the old rows), so the range holds exactly the latest SEARCH_RECENT_MESSAGES.
+    edge = list(
+        Message.objects.filter(tenant=tenant)
+        .order_by("-written_at", "-seq")
+        .values_list("written_at", "seq")[SEARCH_RECENT_MESSAGES - 1 : SEARCH_RECENT_MESSAGES]
     )
-    return by_contact.order_by().union(in_text)
+    if edge:
+        at, seq = edge[0]
+        in_text = in_text.filter(Q(written_at__gt=at) | Q(written_at=at, seq__gte=seq))
+    arms.append(in_text.order_by().values("conversation_id"))
+    return arms[0].union(*arms[1:])
 
 
 def inbox_page(

@@ -29,7 +29,11 @@ def add_trigram_indexes(apps, schema_editor):
     for name, column in TRIGRAM_INDEXES.items():
         schema_editor.execute(
             f"CREATE INDEX IF NOT EXISTS {schema_editor.quote_name(name)} ON {table} "
-            f"USING gin ((UPPER({schema_editor.quote_name(column)}::text)) gin_trgm_ops)"
+            f"USING gin ((UPPER({schema_editor.quote_name(column)}::text)) gin_trgm_ops) "
+            # Written straight into the index, not a pending list: every message updates its
+            # conversation row, and a pending list (read in full by every search until the next
+            # vacuum) made a search on a busy tenant 10x slower.
+            "WITH (fastupdate = off)"
         )
 
 
