@@ -158,6 +158,17 @@ def _attention_follow(message_id) -> None:
     _attention_refresh(Conversation.objects.filter(pk__in=of_message))
 
 
+def conversations_attention_rebuild(*, tenant: Tenant | None = None) -> None:
+    """Recompute every conversation's needs_attention flag (of one tenant, or all).
+
+    For rows written around the services, as a bulk import or a benchmark's seed does with
+    bulk_create; migration 0008 did the same for the history it found."""
+    conversations = Conversation.objects.all()
+    if tenant is not None:
+        conversations = conversations.filter(tenant=tenant)
+    _attention_refresh(conversations)
+
+
 def _conversation(device: Device, contact: str, contact_name: str = "") -> Conversation:
     conversation, created = Conversation.objects.get_or_create(
         device=device,

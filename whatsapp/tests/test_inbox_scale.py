@@ -23,6 +23,7 @@ from whatsapp.models import (
     MessageStatus,
     TenantWhatsAppConfig,
 )
+from whatsapp.services.messages import conversations_attention_rebuild
 
 pytestmark = pytest.mark.django_db
 
@@ -259,3 +260,16 @@ def test_postgresql_has_the_trigram_indexes_for_the_contact_search():
         indexes = dict(cursor.fetchall())
     for name in ("conversation_contact_trgm", "conversation_name_trgm", "conversation_lid_trgm"):
         assert "gin_trgm_ops" in indexes[name]
+
+
+def test_a_rebuild_flags_rows_written_around_the_services(cast, device):
+    message = send(cast, "+6281100000002")
+    Message.objects.filter(pk=message.pk).update(status=MessageStatus.FAILED)  # a bulk import
+    assert not flagged(message)
+
+    conversations_attention_rebuild(tenant=cast.tenant_a)
+
+    assert flagged(message)
+    Message.objects.filter(pk=message.pk).update(status=MessageStatus.SENT)
+    conversations_attention_rebuild()
+    assert not flagged(message)
