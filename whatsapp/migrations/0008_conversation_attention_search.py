@@ -1,7 +1,6 @@
 """The inbox at scale (issue 11, item 8): a "needs attention" flag on conversations with its
 partial index, and, on PostgreSQL only, trigram indexes for the contact search."""
 
-from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations, models
 
 ATTENTION_STATUSES = ("failed", "expired", "unconfirmed")
@@ -25,6 +24,10 @@ def flag_conversations(apps, schema_editor):
 def add_trigram_indexes(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return  # SQLite keeps its plain LIKE scan: small installs, one tenant's rows
+    # What django.contrib.postgres's TrigramExtension does, minus its way back: that one drops
+    # the extension (other indexes may use it) and fails on SQLite when unapplied.
+    # pg_trgm is a trusted extension (PostgreSQL 13+): the database owner may create it.
+    schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     table = schema_editor.quote_name(apps.get_model("whatsapp", "Conversation")._meta.db_table)
     for name, column in TRIGRAM_INDEXES.items():
         schema_editor.execute(
@@ -65,8 +68,5 @@ class Migration(migrations.Migration):
                 name="conversation_attention",
             ),
         ),
-        # pg_trgm is a trusted extension (PostgreSQL 13+): the database owner may create it.
-        # Django's CreateExtension does nothing on other databases.
-        TrigramExtension(),
         migrations.RunPython(add_trigram_indexes, drop_trigram_indexes),
     ]
