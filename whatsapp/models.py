@@ -292,6 +292,10 @@ class Conversation(models.Model):
     unread_count = models.PositiveIntegerField(default=0)
     # What the team knows about the contact ("prefers afternoons"), shown in the inbox list.
     contact_note = models.CharField(max_length=300, blank=True)
+    # Has a failed, expired or unconfirmed message (ATTENTION_STATUSES): kept by the message
+    # services at each status change, so the inbox's "needs attention" filter reads one index
+    # instead of the tenant's message history.
+    needs_attention = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -315,6 +319,12 @@ class Conversation(models.Model):
                 fields=["tenant"],
                 condition=models.Q(unread_count__gt=0),
                 name="conversation_unread",
+            ),
+            # The "needs attention" filter: the inbox order over the flagged conversations only.
+            models.Index(
+                fields=["tenant", "-last_message_at", "-last_message_seq", "-id"],
+                condition=models.Q(needs_attention=True, last_message_at__isnull=False),
+                name="conversation_attention",
             ),
         ]
 

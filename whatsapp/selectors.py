@@ -11,10 +11,8 @@ import phonenumbers
 from django.db import connections, router
 from django.db.models import (
     Count,
-    Exists,
     F,
     Min,
-    OuterRef,
     Q,
     QuerySet,
     Subquery,
@@ -152,6 +150,21 @@ def config_snapshot(tenant_id) -> dict | None:
 _PHONE_LIKE = re.compile(r"[\d\s()+.-]+")
 
 
+def _contact_lookups(q: str) -> list[Q]:
+    """Each way what a person typed may match a contact, one lookup per column and form."""
+    q = clean_text(q).strip()  # a NUL would make PostgreSQL refuse the query
+    lookups = [Q(contact_name__icontains=q), Q(contact__icontains=q), Q(contact_lid__icontains=q)]
+    digits = "".join(ch for ch in q if ch.isdigit())
+    if digits and _PHONE_LIKE.fullmatch(q):
+        # icontains, not contains: digits have no case, and PostgreSQL's trigram index is on
+        # UPPER(contact), the form every other contact match takes.
+        lookups.append(Q(contact__icontains=digits))
+        if digits.startswith("0") and not q.startswith("+"):
+            country = phonenumbers.country_code_for_region(DEFAULT_PHONE_REGION)
+            lookups.append(Q(contact__icontains=f"{country}{digits[1:]}"))
+    return lookups
+
+
 def conversation_match(q: str) -> Q:
     """Conversations whose contact name, number or hidden id matches what a person typed.
 
@@ -159,14 +172,9 @@ def conversation_match(q: str) -> Q:
     leading national trunk 0 may also stand for the country code ('0812-3456' finds +62812-3456;
     '0001' still finds numbers ending in 0001). The inbox page and the API share this.
     """
-    q = clean_text(q).strip()  # a NUL would make PostgreSQL refuse the query
-    match = Q(contact_name__icontains=q) | Q(contact__icontains=q) | Q(contact_lid__icontains=q)
-    digits = "".join(ch for ch in q if ch.isdigit())
-    if digits and _PHONE_LIKE.fullmatch(q):
-        match |= Q(contact__contains=digits)
-        if digits.startswith("0") and not q.startswith("+"):
-            country = phonenumbers.country_code_for_region(DEFAULT_PHONE_REGION)
-            match |= Q(contact__contains=f"{country}{digits[1:]}")
+    match = Q()
+    for lookup in _contact_lookups(q):
+        match |= lookup
     return match
 
 
@@ -256,6 +264,33 @@ def _needs_attention(tenant_id) -> QuerySet[Message]:
     return Message.objects.filter(tenant_id=tenant_id, status__in=ATTENTION_STATUSES)
 
 
+def _search_hits(*, tenant: Tenant, q: str) -> QuerySet:
+    """The ids of a tenant's conversations whose contact matches `q` (conversation_match) or
+    whose text is in one of its SEARCH_RECENT_MESSAGES latest messages.
+
+    One UNION with an arm per lookup, so the database collects the (few) hits by index and
+    joins them to the page, instead of testing every conversation of the tenant in inbox order.
+    On PostgreSQL each contact arm reads a trigram index (migration 0008); SQLite scans.
+    """
+    mine = Conversation.objects.filter(tenant=tenant).order_by()
+    arms = [mine.filter(lookup).values("pk") for lookup in _contact_lookups(q)]
+    in_text = Message.objects.filter(tenant=tenant, body__icontains=clean_text(q))
+    # The window of latest messages as a range on message_list_order, bounded by its oldest
+    # row (one small query): a LIMIT subquery instead let PostgreSQL misjudge a common word
+    # and scan the whole history. written_at is set on every message (migration 0003 filled
+    # the old rows), so the range holds exactly the latest SEARCH_RECENT_MESSAGES.
+    edge = list(
+        Message.objects.filter(tenant=tenant)
+        .order_by("-written_at", "-seq")
+        .values_list("written_at", "seq")[SEARCH_RECENT_MESSAGES - 1 : SEARCH_RECENT_MESSAGES]
+    )
+    if edge:
+        at, seq = edge[0]
+        in_text = in_text.filter(Q(written_at__gt=at) | Q(written_at=at, seq__gte=seq))
+    arms.append(in_text.order_by().values("conversation_id"))
+    return arms[0].union(*arms[1:])
+
+
 def inbox_page(
     *,
     tenant: Tenant,
@@ -266,29 +301,17 @@ def inbox_page(
 ) -> InboxPage:
     """One page of the inbox in one query, whatever the history: keyset paging, no COUNT(*).
 
-    Each conversation carries `needs_attention` (a failed, expired or unconfirmed message).
+    Each conversation carries `needs_attention` (a failed, expired or unconfirmed message), a
+    column the message services keep; the "attention" filter reads its partial index.
     """
-    conversations = (
-        Conversation.objects.filter(tenant=tenant)
-        .select_related("device")
-        .annotate(
-            needs_attention=Exists(_needs_attention(tenant.pk).filter(conversation=OuterRef("pk")))
-        )
-    )
+    conversations = Conversation.objects.filter(tenant=tenant).select_related("device")
     q = q.strip()
     if q:
-        recent = Message.objects.filter(tenant=tenant).order_by("-written_at", "-seq")
-        recent_ids = recent.values("pk")[:SEARCH_RECENT_MESSAGES]
-        in_text = Message.objects.filter(pk__in=recent_ids, body__icontains=clean_text(q)).values(
-            "conversation_id"
-        )
-        conversations = conversations.filter(conversation_match(q) | Q(pk__in=in_text))
+        conversations = conversations.filter(pk__in=_search_hits(tenant=tenant, q=q))
     if show == "unread":
         conversations = conversations.filter(unread_count__gt=0)
     elif show == "attention":
-        conversations = conversations.filter(
-            pk__in=_needs_attention(tenant.pk).values("conversation_id")
-        )
+        conversations = conversations.filter(needs_attention=True)
     after = _parse_cursor(cursor) if cursor else None
     # Conversations with messages by the conversation_inbox_keyset index, then (only on the
     # last of those pages) the empty ones by id: NULLS LAST cannot be indexed on SQLite.

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import phonenumbers
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -23,6 +23,7 @@ from whatsapp.gateways import GatewayError
 from whatsapp.gateways.base import request_may_have_reached
 from whatsapp.metrics import message_outcome
 from whatsapp.models import (
+    ATTENTION_STATUSES,
     DEFAULT_PHONE_REGION,
     STATUS_RANK,
     ApiToken,
@@ -135,6 +136,41 @@ def _touch_conversation(
     conversation.filter(newer).update(
         last_message_at=at, last_message_seq=seq, last_message_preview=body[:PREVIEW_CHARS]
     )
+
+
+def _attention_refresh(conversations: QuerySet[Conversation]) -> None:
+    """Set needs_attention to "has a failed, expired or unconfirmed message" on these
+    conversations. One UPDATE along the message_attention index; it writes (and locks) no row
+    whose flag is already right, which is nearly every status change."""
+
+    def troubled() -> Exists:
+        return Exists(
+            Message.objects.filter(
+                tenant_id=OuterRef("tenant_id"),
+                conversation_id=OuterRef("pk"),
+                status__in=ATTENTION_STATUSES,
+            )
+        )
+
+    conversations.exclude(needs_attention=troubled()).update(needs_attention=troubled())
+
+
+def _attention_follow(message_id) -> None:
+    """After a message's status changed into or out of ATTENTION_STATUSES: its conversation's
+    flag follows. Every such change in this module calls it once the change is written."""
+    of_message = Message.objects.filter(pk=message_id).values("conversation_id")
+    _attention_refresh(Conversation.objects.filter(pk__in=of_message))
+
+
+def conversations_attention_rebuild(*, tenant: Tenant | None = None) -> None:
+    """Recompute every conversation's needs_attention flag (of one tenant, or all).
+
+    For rows written around the services, as a bulk import or a benchmark's seed does with
+    bulk_create; migration 0008 did the same for the history it found."""
+    conversations = Conversation.objects.all()
+    if tenant is not None:
+        conversations = conversations.filter(tenant=tenant)
+    _attention_refresh(conversations)
 
 
 def _conversation(device: Device, contact: str, contact_name: str = "") -> Conversation:
@@ -343,6 +379,8 @@ def _claim_for_sending(message: Message, *, now: datetime, timeout: int, from_st
         maybe_sent=False,
     )
     if claimed:
+        if from_status == MessageStatus.UNCONFIRMED:
+            _attention_follow(message.pk)
         message.status = MessageStatus.SENDING
         message.attempts += 1
         message.attempt_started_at = now
@@ -411,6 +449,7 @@ def _to_unconfirmed(message: Message, *, at: datetime, error: str) -> None:
         )[:500],
     )
     if updated:
+        _attention_follow(message.pk)
         logger.warning("message outcome unknown message=%s", message.pk)
         events_emit_message_status(
             message_id=message.pk, tenant_id=message.tenant_id, status="unconfirmed", error=error
@@ -424,6 +463,7 @@ def _fail(message: Message, reason: str) -> None:
     )
     message_outcome(endpoint=message.device.endpoint_name, outcome="failed", count=failed)
     if failed:
+        _attention_follow(message.pk)
         events_emit_message_status(
             message_id=message.pk, tenant_id=message.tenant_id, status="failed", error=reason
         )
@@ -449,6 +489,7 @@ def _expire(message: Message, *, now: datetime) -> None:
     )
     message_outcome(endpoint=message.device.endpoint_name, outcome="expired", count=expired)
     if expired:
+        _attention_follow(message.pk)
         events_emit_message_status(
             message_id=message.pk, tenant_id=message.tenant_id, status="expired", error=reason
         )
@@ -591,6 +632,7 @@ def _mark_sent(
 def _sent_announced(message: Message, updated: int) -> None:
     message_outcome(endpoint=message.device.endpoint_name, outcome="sent", count=updated)
     if updated:
+        _attention_follow(message.pk)
         events_emit_message_status(
             message_id=message.pk, tenant_id=message.tenant_id, status="sent"
         )
@@ -716,6 +758,7 @@ def message_retry(*, message: Message) -> Message:
         updates["expires_at"] = _expiry_for(message.tenant, None, now=now)
     with transaction.atomic():
         if Message.objects.filter(pk=message.pk, status=message.status).update(**updates):
+            _attention_follow(message.pk)
             transaction.on_commit(lambda: _enqueue_send(message.pk))
     message.refresh_from_db()
     return message
@@ -750,6 +793,7 @@ def message_send_again(*, message: Message) -> Message:
         updates["expires_at"] = _expiry_for(message.tenant, None, now=now)
     with transaction.atomic():
         if Message.objects.filter(pk=message.pk, status=message.status).update(**updates):
+            _attention_follow(message.pk)
             transaction.on_commit(lambda: _enqueue_send(message.pk))
     message.refresh_from_db()
     return message
@@ -822,6 +866,7 @@ def messages_requeue_stale(*, now: datetime | None = None, limit: int = 500) -> 
         if stale.update(**updates):
             logger.warning("message lease expired message=%s was=%s", pk, status)
             if status == MessageStatus.SENDING:
+                _attention_follow(pk)
                 _emit_stale(pk, MessageStatus.UNCONFIRMED)
             _enqueue_send(pk)
             done += 1
@@ -871,6 +916,7 @@ def message_ack_apply(*, device: Device, gateway_message_id: str, status: str) -
         ).update(status=MessageStatus.FAILED, last_error="WhatsApp reported a delivery error.")
         message_outcome(endpoint=device.endpoint_name, outcome="failed", count=failed)
         if failed:
+            _attention_follow(message.pk)
             events_emit_message_status(
                 message_id=message.pk,
                 tenant_id=device.tenant_id,
@@ -891,6 +937,8 @@ def message_ack_apply(*, device: Device, gateway_message_id: str, status: str) -
     _heard_from(device, now)
     message_outcome(endpoint=device.endpoint_name, outcome=status, count=moved)
     if moved:
+        if message.status == MessageStatus.UNCONFIRMED:  # an ack settles an unconfirmed send
+            _attention_follow(message.pk)
         events_emit_message_status(message_id=message.pk, tenant_id=device.tenant_id, status=status)
     if moved and status == MessageStatus.READ and STATUS_RANK.get(message.status, 0) < 3:
         # Read without a delivered ack first: it was delivered too, for the delivery rate.
@@ -954,6 +1002,7 @@ def _fold_lid_conversation(device: Device, *, lid: str, phone: str) -> None:
     if not target.contact_name and lid_conversation.contact_name:
         updates["contact_name"] = lid_conversation.contact_name
     Conversation.objects.filter(pk=target.pk).update(**updates)
+    _attention_refresh(Conversation.objects.filter(pk=target.pk))  # its messages came along
     lid_conversation.delete()
     if lid_conversation.last_message_at:
         _touch_conversation(

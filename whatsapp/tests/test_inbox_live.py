@@ -195,7 +195,10 @@ def test_needs_attention_marks_and_filters_failed_messages(cast, device):
     failed, _ = services.message_send(
         tenant=cast.tenant_a, to="+6281100000002", body="Besok jam 10", actor=cast.alice
     )
-    Message.objects.filter(pk=failed.pk).update(status=MessageStatus.FAILED)
+    # Sent, then WhatsApp reports a delivery error: the status change goes through the service
+    # that keeps the conversation's needs-attention flag.
+    Message.objects.filter(pk=failed.pk).update(status=MessageStatus.SENT, gateway_message_id="g1")
+    services.message_ack_apply(device=device, gateway_message_id="g1", status=MessageStatus.FAILED)
     alice = client_for(cast.alice, cast.host_a)
 
     everything = alice.get(url("whatsapp_inbox")).content.decode()
