@@ -50,7 +50,7 @@ def drop_trigram_indexes(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("tenants", "0003_time_zone_language_members"),
-        ("whatsapp", "0007_merge_inbox_scheduling"),
+        ("whatsapp", "0008_auditevent_to_core"),
     ]
 
     operations = [
