@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.core.management.commands import makemessages
 from django.test import Client, override_settings
 from django.test.signals import template_rendered
 from django.utils import timezone, translation
@@ -158,6 +159,21 @@ def test_a_tenant_starts_in_jakarta_time_and_pages_use_its_zone(cast):
     assert zones_while_rendering and set(zones_while_rendering) == {"Asia/Makassar"}
 
 
+class _MakeMessagesIntoCopy(makemessages.Command):
+    """makemessages that writes into `locale_dir` only: left to itself it picks the locale/ folder
+    nearest each source file, which is the project's own catalogue, whatever LOCALE_PATHS says."""
+
+    def __init__(self, *, locale_dir):
+        super().__init__()
+        self.copy_dir = str(locale_dir)
+
+    def find_files(self, root):
+        return [
+            makemessages.TranslatableFile(found.dirpath, found.file, self.copy_dir)
+            for found in super().find_files(root)
+        ]
+
+
 def test_every_text_marked_for_translation_has_an_indonesian_translation(tmp_path):
     """Collect the texts afresh (as `make messages-update` does) against a copy of the catalogue:
     a new English text without its Indonesian, or an emptied one, fails here."""
@@ -166,7 +182,7 @@ def test_every_text_marked_for_translation_has_an_indonesian_translation(tmp_pat
     shutil.copy(ROOT / "locale" / "id" / "LC_MESSAGES" / "django.po", catalogue)
     with override_settings(LOCALE_PATHS=[tmp_path]):
         call_command(
-            "makemessages",
+            _MakeMessagesIntoCopy(locale_dir=tmp_path),
             locale=["id"],
             ignore_patterns=["node_modules", "bench", "staticfiles", "gateway_simulator/*"],
             no_obsolete=True,
