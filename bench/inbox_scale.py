@@ -4,7 +4,8 @@
 
 One fresh PostgreSQL database holds two tenants: "big" (10,000 conversations, 200,000 messages,
 bulk inserted; a tenth of the conversations unread, a few hundred failed messages, and one
-busy conversation of 5,000 messages) and "small" (100 messages, all in one conversation).
+busy conversation of 5,000 messages) and "small" (100 messages in 50 conversations, 25 of them
+with a failed message, so each page of the small tenant is as full as the big one's).
 A signed-in member's requests go through the whole Django stack in-process (test Client,
 DEBUG off): the inbox list, the "needs attention" filter, a message-text search and the
 busiest thread. Each page is timed alternately on both tenants; the result is the median big/small
@@ -29,7 +30,9 @@ DB_NAME = "bench_inbox_scale"
 ENDPOINTS = json.dumps([{"name": "Bench", "apiUrl": "http://127.0.0.1:9", "apiKey": "bench-key"}])
 
 
-def seed_tenant(subdomain: str, *, conversations: int, messages: int, busy: int) -> dict:
+def seed_tenant(
+    subdomain: str, *, conversations: int, messages: int, busy: int, failed_every: int
+) -> dict:
     from datetime import timedelta
 
     from django.contrib.auth import get_user_model
@@ -37,6 +40,7 @@ def seed_tenant(subdomain: str, *, conversations: int, messages: int, busy: int)
 
     from tenants.models import Membership, Tenant
     from whatsapp.models import Conversation, Device, Message, MessageStatus
+    from whatsapp.services.messages import conversations_attention_rebuild
 
     tenant = Tenant.objects.create(name=f"{subdomain} salon", subdomain=subdomain)
     user = get_user_model().objects.create_user(f"owner-{subdomain}", None, None)
@@ -66,7 +70,7 @@ def seed_tenant(subdomain: str, *, conversations: int, messages: int, busy: int)
         direction = "in"
         if i % 2:
             direction, status = "out", MessageStatus.READ
-        if i % 997 == 0 and i >= busy:
+        if i >= busy and (i - busy) % failed_every == 0:
             direction, status = "out", MessageStatus.FAILED
         batch.append(
             Message(
@@ -91,6 +95,8 @@ def seed_tenant(subdomain: str, *, conversations: int, messages: int, busy: int)
     Conversation.objects.bulk_update(
         convs, ["last_message_at", "last_message_seq", "last_message_preview"], batch_size=2000
     )
+    # bulk_create goes around the services that keep the "needs attention" flag.
+    conversations_attention_rebuild(tenant=tenant)
     return {"user_id": user.pk, "host": f"{subdomain}.localhost", "busy": str(convs[0].pk)}
 
 
@@ -132,9 +138,16 @@ def main() -> int:
 
             started = time.monotonic()
             big = seed_tenant(
-                "big", conversations=args.conversations, messages=args.messages, busy=5000
+                "big",
+                conversations=args.conversations,
+                messages=args.messages,
+                busy=5000,
+                failed_every=997,
             )
-            small = seed_tenant("small", conversations=10, messages=100, busy=100)
+            # 100 messages: 51 in the busiest conversation, one in each of the 49 others, every
+            # other one of those failed, so the list and the needs-attention filter fill a whole
+            # page on both tenants (history, not page size, is what differs).
+            small = seed_tenant("small", conversations=50, messages=100, busy=50, failed_every=2)
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
             log(f"seeded in {time.monotonic() - started:.1f}s")

@@ -166,7 +166,7 @@ def conversations_attention_rebuild(*, tenant: Tenant | None = None) -> None:
     """Recompute every conversation's needs_attention flag (of one tenant, or all).
 
     For rows written around the services, as a bulk import or a benchmark's seed does with
-    bulk_create; migration 0008 did the same for the history it found."""
+    bulk_create; migration 0009 did the same for the history it found."""
     conversations = Conversation.objects.all()
     if tenant is not None:
         conversations = conversations.filter(tenant=tenant)
