@@ -270,7 +270,7 @@ def _search_hits(*, tenant: Tenant, q: str) -> QuerySet:
 
     One UNION with an arm per lookup, so the database collects the (few) hits by index and
     joins them to the page, instead of testing every conversation of the tenant in inbox order.
-    On PostgreSQL each contact arm reads a trigram index (migration 0008); SQLite scans.
+    On PostgreSQL each contact arm reads a trigram index (migration 0009); SQLite scans.
     """
     mine = Conversation.objects.filter(tenant=tenant).order_by()
     arms = [mine.filter(lookup).values("pk") for lookup in _contact_lookups(q)]
