@@ -18,7 +18,7 @@ from django.core.management import call_command
 
 from whatsapp.models import TenantWhatsAppConfig
 from whatsapp.simulator.testing import PROJECT_ROOT, free_port
-from whatsapp.tests.conftest import wait_until
+from whatsapp.tests.support.live import wait_until
 
 DEMO_KEY = "demo-canary-key-4b1f"
 

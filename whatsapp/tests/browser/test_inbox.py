@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from booqing.test import PASSWORD
 from whatsapp import services
 from whatsapp.models import Device, DeviceStatus, Message, TenantWhatsAppConfig
-from whatsapp.tests.conftest import login
+from whatsapp.tests.support.browser import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -20,14 +19,10 @@ from whatsapp.models import (
     TenantWhatsAppConfig,
     WebhookEvent,
 )
-from whatsapp.tests.conftest import SCREENSHOTS, login
+from whatsapp.tests.support.browser import AXE, SCREENSHOTS, VIEWPORTS, assert_fits, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
-# `make browser` installs axe-core from npm here when npm is available.
-AXE = ROOT / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
-VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 CHARTS = ("probe-latency", "probe-health", "messages", "pairing", "webhook-intake", "webhook-lag")
 
 
@@ -59,17 +54,6 @@ def assert_accessible(page) -> None:
             .violations.map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"""
     )
     assert violations == []
-
-
-def assert_fits(page) -> None:
-    """Nothing makes the page scroll sideways (tables scroll inside their own box)."""
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    wide = page.evaluate(
-        """() => [...document.querySelectorAll('body *')]
-            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
-            .map(e => e.tagName + '.' + e.className + '#' + e.id).slice(0, 8)"""
-    )
-    assert overflow <= 0, wide
 
 
 @pytest.fixture

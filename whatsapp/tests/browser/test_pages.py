@@ -24,8 +24,7 @@ from whatsapp.models import (
     MessageTemplate,
     TenantWhatsAppConfig,
 )
-from whatsapp.tests.conftest import SCREENSHOTS, login
-from whatsapp.tests.test_browser_operations import AXE, VIEWPORTS, assert_fits
+from whatsapp.tests.support.browser import AXE, SCREENSHOTS, VIEWPORTS, assert_fits, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from booqing.test import CANARY_KEYS, PASSWORD, build_cast
 from whatsapp.models import AuditEvent, TenantWhatsAppConfig
-from whatsapp.tests.conftest import SCREENSHOTS, login
+from whatsapp.tests.support.browser import SCREENSHOTS, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -10,14 +10,10 @@ from playwright.sync_api import expect
 from booqing.test import PASSWORD
 from whatsapp import services
 from whatsapp.models import Device, Message
-from whatsapp.tests.conftest import SCREENSHOTS, login, wait_until
+from whatsapp.tests.support.browser import SCREENSHOTS, login, tenant_url
+from whatsapp.tests.support.live import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def tenant_url(live_server, subdomain: str) -> str:
-    # Chromium resolves every *.localhost name to the loopback address.
-    return live_server.url.replace("://localhost", f"://{subdomain}.localhost")
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ from whatsapp.models import (
     TenantWhatsAppConfig,
     WebhookEvent,
 )
-from whatsapp.tests import waha_webhooks as waha
-from whatsapp.tests.recorded import EVOLUTION, WAHA_CORE, deliveries, read_exchange
+from whatsapp.tests.support import waha_webhooks as waha
+from whatsapp.tests.support.recorded import EVOLUTION, WAHA_CORE, deliveries, read_exchange
 
 pytestmark = pytest.mark.django_db
 

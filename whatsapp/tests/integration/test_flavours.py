@@ -14,7 +14,7 @@ from whatsapp import services
 from whatsapp.models import Device, DeviceStatus, Message, MessageStatus, TenantWhatsAppConfig
 from whatsapp.simulator.testing import start_simulator_process
 from whatsapp.tasks import send_message
-from whatsapp.tests.conftest import SIM_KEY, wait_until
+from whatsapp.tests.support.live import SIM_KEY, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

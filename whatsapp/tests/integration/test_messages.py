@@ -20,8 +20,8 @@ from whatsapp.models import (
     WebhookEvent,
 )
 from whatsapp.tasks import send_message
-from whatsapp.tests import waha_webhooks as waha
-from whatsapp.tests.conftest import wait_until
+from whatsapp.tests.support import waha_webhooks as waha
+from whatsapp.tests.support.live import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

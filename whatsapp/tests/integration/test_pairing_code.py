@@ -13,7 +13,7 @@ from booqing.test import client_for
 from whatsapp import services
 from whatsapp.models import Device, DeviceStatus
 from whatsapp.simulator.testing import start_simulator_process
-from whatsapp.tests.conftest import SIM_KEY, wait_until
+from whatsapp.tests.support.live import SIM_KEY, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -24,7 +24,7 @@ from whatsapp.models import (
     MessageStatus,
     TenantWhatsAppConfig,
 )
-from whatsapp.tests.conftest import wait_until
+from whatsapp.tests.support.live import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

@@ -23,14 +23,14 @@ from django.db import OperationalError, connection
 from booqing.test import client_for
 from whatsapp.models import Device, Message, TenantWhatsAppConfig, WebhookEvent
 from whatsapp.simulator.testing import PROJECT_ROOT
-from whatsapp.tests import waha_webhooks as waha
-from whatsapp.tests.test_reliability_pg import (
+from whatsapp.tests.operations.test_reliability_pg import (
     SECRET,
     Flood,
     message_envelope,
     process_concurrently,
 )
-from whatsapp.tests.test_webhook_security import make_device, url
+from whatsapp.tests.security.test_webhook_signatures import make_device, url
+from whatsapp.tests.support import waha_webhooks as waha
 
 
 @pytest.fixture

@@ -37,8 +37,8 @@ from whatsapp.models import (
     WebhookEvent,
 )
 from whatsapp.simulator.testing import PROJECT_ROOT
-from whatsapp.tests import waha_webhooks as waha
-from whatsapp.tests.conftest import wait_until
+from whatsapp.tests.support import waha_webhooks as waha
+from whatsapp.tests.support.live import wait_until
 
 pytestmark = [
     pytest.mark.postgres,

@@ -21,7 +21,7 @@ from whatsapp.tasks import send_message
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 REQUEST_ID = "req-4f1c2b7a9e"
 
 

@@ -32,8 +32,17 @@ from whatsapp.models import (
     TenantWhatsAppConfig,
 )
 from whatsapp.services import events as event_services
-from whatsapp.tests.test_authorization import HOSTS, LOGIN, MISSING_ID, ROLES, A, B, P, user_for
-from whatsapp.tests.test_authorization_devices_messages import (
+from whatsapp.tests.security.test_authorization import (
+    HOSTS,
+    LOGIN,
+    MISSING_ID,
+    ROLES,
+    A,
+    B,
+    P,
+    user_for,
+)
+from whatsapp.tests.security.test_authorization_devices_messages import (
     CUSTOMER,
     SESSION_A,
     SESSION_B,

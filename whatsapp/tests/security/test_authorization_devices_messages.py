@@ -47,8 +47,17 @@ from whatsapp.models import (
     TenantWhatsAppConfig,
     WebhookEvent,
 )
-from whatsapp.tests import waha_webhooks as waha
-from whatsapp.tests.test_authorization import HOSTS, LOGIN, MISSING_ID, ROLES, A, B, P, user_for
+from whatsapp.tests.security.test_authorization import (
+    HOSTS,
+    LOGIN,
+    MISSING_ID,
+    ROLES,
+    A,
+    B,
+    P,
+    user_for,
+)
+from whatsapp.tests.support import waha_webhooks as waha
 
 pytestmark = pytest.mark.django_db
 
@@ -779,7 +788,7 @@ def test_it_covers_every_tenant_url_and_api_route():
 
     covered = {shape(path) for _, path, *_ in MATRIX}
     # The booking product's URLs have their own matrix (issue 12).
-    from whatsapp.tests.test_authorization_booking import MATRIX as BOOKING_MATRIX
+    from whatsapp.tests.security.test_authorization_booking import MATRIX as BOOKING_MATRIX
 
     covered |= {shape(path.split("?")[0]) for _, path, *_ in BOOKING_MATRIX}
     patterns = urls_tenant.urlpatterns + urls_common.common_patterns

@@ -12,7 +12,7 @@ import responses
 
 from booqing.test import client_for
 from whatsapp.models import Conversation, Device, Message
-from whatsapp.tests.test_api_devices_messages import (
+from whatsapp.tests.api.test_devices_messages import (
     GATEWAY,
     assert_error,
     make_device,

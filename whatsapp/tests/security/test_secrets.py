@@ -17,11 +17,11 @@ from booqing.test import CANARY_KEYS, CANARY_PRIMARY, CANARY_SECONDARY, ENDPOINT
 from whatsapp import services
 from whatsapp.endpoints import EndpointRegistry, registry
 from whatsapp.models import TenantWhatsAppConfig
-from whatsapp.tests.test_authorization import HOSTS, MATRIX, ROLES, resolve, send, user_for
+from whatsapp.tests.security.test_authorization import HOSTS, MATRIX, ROLES, resolve, send, user_for
 
 pytestmark = pytest.mark.django_db
 
-ERRORS_URLCONF = "whatsapp.tests.urls_errors"
+ERRORS_URLCONF = "whatsapp.tests.support.urls_errors"
 EXPLODE = "/test-only/explode"
 # What a runserver process or a careless proxy puts into request.META.
 LEAKY_META = {

@@ -19,8 +19,8 @@ from django.db import transaction
 from booqing.test import CANARY_KEYS
 from whatsapp import services
 from whatsapp.models import Device, HealthStatus, Message, MessageStatus, TenantWhatsAppConfig
-from whatsapp.tests.test_authorization import ROLES, A, P
-from whatsapp.tests.test_authorization_devices_messages import (
+from whatsapp.tests.security.test_authorization import ROLES, A, P
+from whatsapp.tests.security.test_authorization_devices_messages import (
     API,
     DEV,
     INBOX,
@@ -36,7 +36,7 @@ from whatsapp.tests.test_authorization_devices_messages import (
     snapshot,
     world_fixture,  # noqa: F401 (the `world` fixture)
 )
-from whatsapp.tests.test_secrets import assert_no_canary, response_text
+from whatsapp.tests.security.test_secrets import assert_no_canary, response_text
 
 pytestmark = pytest.mark.django_db
 

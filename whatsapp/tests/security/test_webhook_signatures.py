@@ -11,7 +11,7 @@ import pytest
 
 from booqing.test import client_for
 from whatsapp.models import Device, DeviceStatus, Message, TenantWhatsAppConfig, WebhookEvent
-from whatsapp.tests import waha_webhooks as waha
+from whatsapp.tests.support import waha_webhooks as waha
 
 pytestmark = pytest.mark.django_db
 

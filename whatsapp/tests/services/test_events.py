@@ -23,7 +23,7 @@ from whatsapp.models import (
     Message,
     TenantWhatsAppConfig,
 )
-from whatsapp.tests import waha_webhooks as waha
+from whatsapp.tests.support import waha_webhooks as waha
 
 pytestmark = pytest.mark.django_db
 

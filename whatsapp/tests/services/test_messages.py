@@ -26,7 +26,7 @@ from whatsapp.models import (
     WebhookEvent,
 )
 from whatsapp.tasks import send_message
-from whatsapp.tests import waha_webhooks as waha
+from whatsapp.tests.support import waha_webhooks as waha
 
 pytestmark = pytest.mark.django_db
 

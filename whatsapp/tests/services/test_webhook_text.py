@@ -11,8 +11,8 @@ import pytest
 from booqing.test import client_for
 from whatsapp.models import Conversation, Device, Message, TenantWhatsAppConfig, WebhookEvent
 from whatsapp.services.webhooks import webhook_events_process_due
-from whatsapp.tests import waha_webhooks as waha
-from whatsapp.tests.test_webhook_security import SECRET, make_device, url
+from whatsapp.tests.security.test_webhook_signatures import SECRET, make_device, url
+from whatsapp.tests.support import waha_webhooks as waha
 from whatsapp.text import clean_text
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from whatsapp import services
 from whatsapp.models import Device, DeviceEvent, DeviceStatus, TenantWhatsAppConfig
 from whatsapp.selectors_timeline import PAGE_SIZE
 from whatsapp.services.devices import devices_reconnect_due
-from whatsapp.tests import waha_webhooks as waha
+from whatsapp.tests.support import waha_webhooks as waha
 
 pytestmark = pytest.mark.django_db
 
