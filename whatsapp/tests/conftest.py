@@ -8,10 +8,30 @@ import threading
 from io import StringIO
 
 import pytest
+import responses
 
 from booqing.security import RedactSecretsFilter
 from whatsapp.simulator.testing import start_simulator_process
 from whatsapp.tests.support.live import SIM_KEY, sim_endpoints, wait_until
+
+
+@pytest.fixture
+def rsps(request):
+    """HTTP to the gateways mocked at the requests seam; every mocked answer must be asked for.
+
+    A module or test relaxes that with `@pytest.mark.responses(assert_all_requests_are_fired=False)`
+    (the marker's keywords go to `responses.RequestsMock`).
+    """
+    marker = request.node.get_closest_marker("responses")
+    with responses.RequestsMock(**(marker.kwargs if marker else {})) as mock:
+        yield mock
+
+
+@pytest.fixture
+def gateway():
+    """The gateway behind endpoint "Primary", mocked over HTTP; a test mocks only what it needs."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from whatsapp.models import (
     MessageStatus,
     TenantWhatsAppConfig,
 )
+from whatsapp.tests.factories import make_device, make_token
 
 pytestmark = pytest.mark.django_db
 
@@ -33,29 +34,10 @@ CSRF = "k" * 32
 
 
 @pytest.fixture
-def rsps():
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
-@pytest.fixture
 def config_a(cast):
     return TenantWhatsAppConfig.objects.create(
         tenant=cast.tenant_a, endpoint_name="Primary", is_configured=True, webhook_retries=4
     )
-
-
-def make_device(tenant, name: str, status=DeviceStatus.CONNECTED, **extra) -> Device:
-    fields = {
-        "tenant": tenant,
-        "name": name,
-        "endpoint_name": "Primary",
-        "session_name": f"bq-{tenant.subdomain}-{name.lower().replace(' ', '-')}",
-        "status": status,
-        "webhook_secret": f"secret-{name}",
-        **extra,
-    }
-    return Device.objects.create(**fields)
 
 
 @pytest.fixture
@@ -69,20 +51,14 @@ def device_b(cast):
     return make_device(cast.tenant_b, "Clinic desk")
 
 
-def token_for(tenant, name: str = "Booking app") -> str:
-    # Both scopes: these tests are about tenants and hosts (test_token_scopes: each scope alone).
-    scopes = ("messages", "devices")
-    return services.api_token_create(tenant=tenant, name=name, actor=None, scopes=scopes)[1]
-
-
 @pytest.fixture
 def token_a(cast):
-    return token_for(cast.tenant_a)
+    return make_token(cast.tenant_a)
 
 
 @pytest.fixture
 def token_b(cast):
-    return token_for(cast.tenant_b)
+    return make_token(cast.tenant_b)
 
 
 def bearer(token: str, host: str | None = None):

@@ -47,12 +47,6 @@ def assert_no_canary(error: GatewayError) -> None:
 
 
 @pytest.fixture
-def rsps():
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
-@pytest.fixture
 def gw() -> EvolutionGateway:
     config = EndpointConfig(name="Evo", api_url=BASE, api_key=Secret(CANARY), provider="evolution")
     return EvolutionGateway(config, session=new_http_session())

@@ -51,12 +51,6 @@ def replay(mock, name: str, *, base: str = PRIMARY, folder=WAHA_CORE, method=Non
     )
 
 
-@pytest.fixture
-def gateway():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
 def assign(tenant, endpoint="Primary") -> TenantWhatsAppConfig:
     return TenantWhatsAppConfig.objects.create(
         tenant=tenant, endpoint_name=endpoint, is_configured=True

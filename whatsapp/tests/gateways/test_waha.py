@@ -55,12 +55,6 @@ def assert_no_canary(error: GatewayError) -> None:
 
 
 @pytest.fixture
-def rsps():
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
-@pytest.fixture
 def gw() -> WahaGateway:
     config = EndpointConfig(name="Primary", api_url=BASE, api_key=Secret(CANARY), provider="waha")
     return WahaGateway(config, session=new_http_session())

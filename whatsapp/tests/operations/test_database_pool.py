@@ -23,13 +23,14 @@ from django.db import OperationalError, connection
 from booqing.test import client_for
 from whatsapp.models import Device, Message, TenantWhatsAppConfig, WebhookEvent
 from whatsapp.simulator.testing import PROJECT_ROOT
+from whatsapp.tests.factories import make_device
 from whatsapp.tests.operations.test_reliability_pg import (
     SECRET,
     Flood,
     message_envelope,
     process_concurrently,
 )
-from whatsapp.tests.security.test_webhook_signatures import make_device, url
+from whatsapp.tests.security.test_webhook_signatures import url
 from whatsapp.tests.support import waha_webhooks as waha
 
 
@@ -50,7 +51,7 @@ def test_a_webhook_answers_503_with_retry_after_when_the_database_is_busy(
     cast, monkeypatch, no_error_logs
 ):
     TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    device = make_device(cast.tenant_a, "Front desk", SECRET)
+    device = make_device(cast.tenant_a, "Front desk", secret=SECRET)
     monkeypatch.setattr("whatsapp.views.webhooks.webhook_ingest", busy)
     body = waha.encode(waha.inbound_message(device.session_name))
 
@@ -173,7 +174,7 @@ def test_a_burst_of_webhooks_gets_no_5xx_and_stores_every_unique_message_once(
     cast, request, server
 ):
     TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    device = make_device(cast.tenant_a, "Front desk", SECRET)
+    device = make_device(cast.tenant_a, "Front desk", secret=SECRET)
     Device.objects.filter(pk=device.pk).update(session_name="bq-acme-burst")
     deliveries = burst_deliveries("bq-acme-burst", random.Random(server))
     port = free_port()

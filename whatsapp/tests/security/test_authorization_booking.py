@@ -25,6 +25,7 @@ from whatsapp.models import (
     ContactCheck,
     Conversation,
     Device,
+    DeviceStatus,
     EventDelivery,
     EventEndpoint,
     Message,
@@ -32,6 +33,7 @@ from whatsapp.models import (
     TenantWhatsAppConfig,
 )
 from whatsapp.services import events as event_services
+from whatsapp.tests.factories import make_device
 from whatsapp.tests.security.test_authorization import (
     HOSTS,
     LOGIN,
@@ -48,7 +50,6 @@ from whatsapp.tests.security.test_authorization_devices_messages import (
     SESSION_B,
     gateway_fixture,  # noqa: F401  (the mocked gateway)
     is_error_json,
-    make_device,
     make_thread,
     quick_client,
     session_for,
@@ -231,7 +232,7 @@ def booking_world_fixture(cast, gateway, settings) -> World:
         (cast.tenant_b, "B", SESSION_B),
     ):
         services.endpoint_assign(tenant=tenant, endpoint_name="Primary", actor=cast.superadmin)
-        device = make_device(tenant, "Front desk", session)
+        device = make_device(tenant, "Front desk", session=session, status=DeviceStatus.SCAN_QR)
         device.status = "connected"
         device.save()
         conversation, _ = make_thread(device)

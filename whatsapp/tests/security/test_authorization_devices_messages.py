@@ -47,6 +47,7 @@ from whatsapp.models import (
     TenantWhatsAppConfig,
     WebhookEvent,
 )
+from whatsapp.tests.factories import make_device
 from whatsapp.tests.security.test_authorization import (
     HOSTS,
     LOGIN,
@@ -487,17 +488,6 @@ def gateway_fixture():
         yield mock
 
 
-def make_device(tenant, name: str, session: str) -> Device:
-    return Device.objects.create(
-        tenant=tenant,
-        name=name,
-        endpoint_name="Primary",
-        session_name=session,
-        status=DeviceStatus.SCAN_QR,
-        webhook_secret=f"webhook-secret-{session}",
-    )
-
-
 def make_thread(device: Device) -> tuple[Conversation, Message]:
     """A conversation whose last outbound message failed: reply and retry both have work."""
     now = timezone.now()
@@ -528,8 +518,12 @@ def world_fixture(cast, gateway, settings) -> World:
     settings.METRICS_TOKEN = METRICS_TOKEN
     for tenant in (cast.tenant_a, cast.tenant_b):
         services.endpoint_assign(tenant=tenant, endpoint_name="Primary", actor=cast.superadmin)
-    device_a = make_device(cast.tenant_a, "Front desk", SESSION_A)
-    device_b = make_device(cast.tenant_b, "Clinic desk", SESSION_B)
+    device_a = make_device(
+        cast.tenant_a, "Front desk", session=SESSION_A, status=DeviceStatus.SCAN_QR
+    )
+    device_b = make_device(
+        cast.tenant_b, "Clinic desk", session=SESSION_B, status=DeviceStatus.SCAN_QR
+    )
     for device, token in ((device_a, "token-a-" + "a" * 24), (device_b, "token-b-" + "b" * 24)):
         device.webhook_token = token
         device.save(update_fields=["webhook_token"])

@@ -15,10 +15,10 @@ from whatsapp.models import Conversation, Device, Message
 from whatsapp.tests.api.test_devices_messages import (
     GATEWAY,
     assert_error,
-    make_device,
     session_url,
     waha_session,
 )
+from whatsapp.tests.factories import make_device
 
 pytestmark = pytest.mark.django_db
 

@@ -11,6 +11,7 @@ import pytest
 
 from booqing.test import client_for
 from whatsapp.models import Device, DeviceStatus, Message, TenantWhatsAppConfig, WebhookEvent
+from whatsapp.tests.factories import make_device
 from whatsapp.tests.support import waha_webhooks as waha
 
 pytestmark = pytest.mark.django_db
@@ -25,27 +26,16 @@ def url(device_or_id) -> str:
     return f"/api/whatsapp/webhooks/{webhook_id}"
 
 
-def make_device(tenant, name: str, secret: str, endpoint: str = "Primary") -> Device:
-    return Device.objects.create(
-        tenant=tenant,
-        name=name,
-        endpoint_name=endpoint,
-        session_name=f"bq-{tenant.subdomain}-{uuid.uuid4().hex[:12]}",
-        status=DeviceStatus.CONNECTED,
-        webhook_secret=secret,
-    )
-
-
 @pytest.fixture
 def device(cast):
     TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    return make_device(cast.tenant_a, "Front desk", SECRET)
+    return make_device(cast.tenant_a, "Front desk", secret=SECRET)
 
 
 @pytest.fixture
 def other_device(cast):
     TenantWhatsAppConfig.objects.create(tenant=cast.tenant_b, endpoint_name="Primary")
-    return make_device(cast.tenant_b, "Back office", OTHER_SECRET)
+    return make_device(cast.tenant_b, "Back office", secret=OTHER_SECRET)
 
 
 @pytest.fixture
@@ -294,7 +284,9 @@ def test_it_answers_405_to_anything_but_post(client, device, method):
 @pytest.fixture
 def evolution_device(cast):
     TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Secondary")
-    return make_device(cast.tenant_a, "Evolution desk", EVOLUTION_SECRET, endpoint="Secondary")
+    return make_device(
+        cast.tenant_a, "Evolution desk", secret=EVOLUTION_SECRET, endpoint="Secondary"
+    )
 
 
 def evolution_body(instance: str) -> bytes:

@@ -28,7 +28,10 @@ from whatsapp.models import (
 from whatsapp.tasks import send_message
 from whatsapp.tests.support import waha_webhooks as waha
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.responses(assert_all_requests_are_fired=False),
+]
 
 GATEWAY = "https://primary.gateway.test"
 SEND_URL = f"{GATEWAY}/api/sendText"
@@ -36,12 +39,6 @@ SESSION = "bq-acme-frontdesk"
 HISTORY_URL = f"{GATEWAY}/api/{SESSION}/chats/6281234567890@c.us/messages"
 SECRET = "per-device-secret-front-desk"
 CUSTOMER = "+6281234567890"
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -19,19 +19,16 @@ from whatsapp.models_booking import EventDelivery, EventEndpoint
 from whatsapp.services import messages as message_services
 from whatsapp.services.quiet_hours import quiet_hours_until
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.responses(assert_all_requests_are_fired=False),
+]
 
 API = "/api/whatsapp"
 GATEWAY = "https://primary.gateway.test"
 SEND_URL = f"{GATEWAY}/api/sendText"
 CUSTOMER = "+6281234567890"
 WIB = ZoneInfo("Asia/Jakarta")
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ import pytest
 from booqing.test import client_for
 from whatsapp.models import Conversation, Device, Message, TenantWhatsAppConfig, WebhookEvent
 from whatsapp.services.webhooks import webhook_events_process_due
-from whatsapp.tests.security.test_webhook_signatures import SECRET, make_device, url
+from whatsapp.tests.factories import make_device
+from whatsapp.tests.security.test_webhook_signatures import SECRET, url
 from whatsapp.tests.support import waha_webhooks as waha
 from whatsapp.text import clean_text
 
@@ -23,7 +24,7 @@ NUL, LONE = "\x00", "\ud800"
 @pytest.fixture
 def device(cast):
     TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    return make_device(cast.tenant_a, "Front desk", SECRET)
+    return make_device(cast.tenant_a, "Front desk", secret=SECRET)
 
 
 def deliver(device: Device, delivery: dict):
