@@ -11,8 +11,8 @@ from django.core import mail
 from booqing.test import PASSWORD, client_for, platform_host
 from tenants.models import Membership, Tenant
 from whatsapp.models import AuditEvent
-from whatsapp.tests.security.test_authorization import HOSTS, LOGIN, MISSING_ID, ROLES, A, B, P, snapshot
-from whatsapp.tests.security.test_authorization import user_for as cast_user
+from whatsapp.tests.support.authorization import HOSTS, LOGIN, MISSING_ID, ROLES, A, B, P, snapshot
+from whatsapp.tests.support.authorization import user_for as cast_user
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ import responses
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from booqing.test import CANARY_KEYS, client_for, platform_host
+from booqing.test import client_for, platform_host
 from whatsapp import services
 from whatsapp.models import (
     ApiToken,
@@ -24,10 +24,10 @@ from whatsapp.models import (
     TenantWhatsAppConfig,
 )
 from whatsapp.tests.factories import make_device, make_token
+from whatsapp.tests.support.api import GATEWAY, assert_error, session_url, waha_session
 
 pytestmark = pytest.mark.django_db
 
-GATEWAY = "https://primary.gateway.test"
 API = "/api/whatsapp"
 CUSTOMER = "+6281234567890"
 CSRF = "k" * 32
@@ -81,26 +81,6 @@ def post(client, path: str, data=None, **headers):
     return client.post(
         API + path, data=json.dumps(data or {}), content_type="application/json", headers=headers
     )
-
-
-def assert_error(response, status: int, code: str | None = None) -> str:
-    assert response.status_code == status, response.content[:400]
-    assert response["Content-Type"].startswith("application/json")
-    error = response.json()["error"]
-    assert isinstance(error["message"], str) and error["message"]
-    if code is not None:
-        assert error["code"] == code, error
-    for key in CANARY_KEYS:
-        assert key not in response.content.decode()
-    return error["message"]
-
-
-def waha_session(name: str, status: str, me: dict | None = None) -> dict:
-    return {"name": name, "status": status, "me": me, "config": {}, "engine": {"engine": "WEBJS"}}
-
-
-def session_url(device: Device, suffix: str = "") -> str:
-    return f"{GATEWAY}/api/sessions/{device.session_name}{suffix}"
 
 
 # -- devices --------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from whatsapp import services
 from whatsapp.models import Device, Message, MessageStatus
 from whatsapp.services import events as event_services
-from whatsapp.tests.services.test_events import IMMEDIATE, Listener
+from whatsapp.tests.support.listener import IMMEDIATE, Listener
 from whatsapp.tests.support.live import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -30,8 +30,8 @@ from whatsapp.tests.operations.test_reliability_pg import (
     message_envelope,
     process_concurrently,
 )
-from whatsapp.tests.security.test_webhook_signatures import url
 from whatsapp.tests.support import waha_webhooks as waha
+from whatsapp.tests.support.waha_webhooks import url
 
 
 @pytest.fixture

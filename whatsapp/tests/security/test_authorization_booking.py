@@ -34,16 +34,6 @@ from whatsapp.models import (
 )
 from whatsapp.services import events as event_services
 from whatsapp.tests.factories import make_device
-from whatsapp.tests.security.test_authorization import (
-    HOSTS,
-    LOGIN,
-    MISSING_ID,
-    ROLES,
-    A,
-    B,
-    P,
-    user_for,
-)
 from whatsapp.tests.security.test_authorization_devices_messages import (
     CUSTOMER,
     SESSION_A,
@@ -54,6 +44,7 @@ from whatsapp.tests.security.test_authorization_devices_messages import (
     quick_client,
     session_for,
 )
+from whatsapp.tests.support.authorization import HOSTS, LOGIN, MISSING_ID, ROLES, A, B, P, user_for
 
 pytestmark = pytest.mark.django_db
 

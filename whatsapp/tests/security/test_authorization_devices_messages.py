@@ -48,17 +48,8 @@ from whatsapp.models import (
     WebhookEvent,
 )
 from whatsapp.tests.factories import make_device
-from whatsapp.tests.security.test_authorization import (
-    HOSTS,
-    LOGIN,
-    MISSING_ID,
-    ROLES,
-    A,
-    B,
-    P,
-    user_for,
-)
 from whatsapp.tests.support import waha_webhooks as waha
+from whatsapp.tests.support.authorization import HOSTS, LOGIN, MISSING_ID, ROLES, A, B, P, user_for
 
 pytestmark = pytest.mark.django_db
 

@@ -13,11 +13,13 @@ from django.test import Client, override_settings
 from django.utils.log import AdminEmailHandler
 
 from booqing.security import REDACTED, RedactSecretsFilter
-from booqing.test import CANARY_KEYS, CANARY_PRIMARY, CANARY_SECONDARY, ENDPOINTS_JSON, client_for
+from booqing.test import CANARY_PRIMARY, CANARY_SECONDARY, ENDPOINTS_JSON, client_for
 from whatsapp import services
 from whatsapp.endpoints import EndpointRegistry, registry
 from whatsapp.models import TenantWhatsAppConfig
-from whatsapp.tests.security.test_authorization import HOSTS, MATRIX, ROLES, resolve, send, user_for
+from whatsapp.tests.security.test_authorization import MATRIX, send
+from whatsapp.tests.support.authorization import HOSTS, ROLES, resolve, user_for
+from whatsapp.tests.support.secrets import assert_no_canary, response_text
 
 pytestmark = pytest.mark.django_db
 
@@ -29,16 +31,6 @@ LEAKY_META = {
     "GATEWAY_SETTINGS": f"url=https://primary.gateway.test key={CANARY_SECONDARY}",
     "HTTP_X_UPSTREAM": f"Bearer {CANARY_PRIMARY}",
 }
-
-
-def assert_no_canary(text: str, where: str = "") -> None:
-    for key in CANARY_KEYS:
-        assert key not in text, f"canary key leaked {where}"
-
-
-def response_text(response) -> str:
-    headers = "\n".join(f"{k}: {v}" for k, v in response.items())
-    return headers + "\n" + response.content.decode(errors="replace")
 
 
 @pytest.fixture

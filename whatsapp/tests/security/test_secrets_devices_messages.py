@@ -19,7 +19,6 @@ from django.db import transaction
 from booqing.test import CANARY_KEYS
 from whatsapp import services
 from whatsapp.models import Device, HealthStatus, Message, MessageStatus, TenantWhatsAppConfig
-from whatsapp.tests.security.test_authorization import ROLES, A, P
 from whatsapp.tests.security.test_authorization_devices_messages import (
     API,
     DEV,
@@ -36,7 +35,8 @@ from whatsapp.tests.security.test_authorization_devices_messages import (
     snapshot,
     world_fixture,  # noqa: F401 (the `world` fixture)
 )
-from whatsapp.tests.security.test_secrets import assert_no_canary, response_text
+from whatsapp.tests.support.authorization import ROLES, A, P
+from whatsapp.tests.support.secrets import assert_no_canary, response_text
 
 pytestmark = pytest.mark.django_db
 

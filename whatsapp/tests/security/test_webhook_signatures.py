@@ -13,17 +13,13 @@ from booqing.test import client_for
 from whatsapp.models import Device, DeviceStatus, Message, TenantWhatsAppConfig, WebhookEvent
 from whatsapp.tests.factories import make_device
 from whatsapp.tests.support import waha_webhooks as waha
+from whatsapp.tests.support.waha_webhooks import url
 
 pytestmark = pytest.mark.django_db
 
 SECRET = "per-device-secret-front-desk"
 OTHER_SECRET = "per-device-secret-back-office"
 EVOLUTION_SECRET = "per-device-secret-evolution"
-
-
-def url(device_or_id) -> str:
-    webhook_id = getattr(device_or_id, "webhook_id", device_or_id)
-    return f"/api/whatsapp/webhooks/{webhook_id}"
 
 
 @pytest.fixture

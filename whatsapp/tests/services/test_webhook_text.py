@@ -12,8 +12,9 @@ from booqing.test import client_for
 from whatsapp.models import Conversation, Device, Message, TenantWhatsAppConfig, WebhookEvent
 from whatsapp.services.webhooks import webhook_events_process_due
 from whatsapp.tests.factories import make_device
-from whatsapp.tests.security.test_webhook_signatures import SECRET, url
+from whatsapp.tests.security.test_webhook_signatures import SECRET
 from whatsapp.tests.support import waha_webhooks as waha
+from whatsapp.tests.support.waha_webhooks import url
 from whatsapp.text import clean_text
 
 pytestmark = pytest.mark.django_db
