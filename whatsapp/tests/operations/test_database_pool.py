@@ -24,13 +24,13 @@ from booqing.test import client_for
 from whatsapp.models import Device, Message, TenantWhatsAppConfig, WebhookEvent
 from whatsapp.simulator.testing import PROJECT_ROOT
 from whatsapp.tests.factories import make_device
-from whatsapp.tests.operations.test_reliability_pg import (
+from whatsapp.tests.support import waha_webhooks as waha
+from whatsapp.tests.support.flood import (
     SECRET,
     Flood,
     message_envelope,
     process_concurrently,
 )
-from whatsapp.tests.support import waha_webhooks as waha
 from whatsapp.tests.support.waha_webhooks import url
 
 
