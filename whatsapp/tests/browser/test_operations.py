@@ -12,13 +12,13 @@ from playwright.sync_api import expect
 
 from booqing.test import PASSWORD
 from whatsapp.models import (
-    Device,
     DeviceEvent,
     DeviceStatus,
     EndpointProbe,
     TenantWhatsAppConfig,
     WebhookEvent,
 )
+from whatsapp.tests.factories import make_device
 from whatsapp.tests.support.browser import AXE, SCREENSHOTS, VIEWPORTS, assert_fits, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -58,13 +58,13 @@ def assert_accessible(page) -> None:
 
 @pytest.fixture
 def history(cast, unreachable_endpoints):
-    device = Device.objects.create(
+    device = make_device(
         tenant=cast.tenant_a,
         name="Front desk",
-        endpoint_name="Primary",
-        session_name="bq-acme-browser",
+        endpoint="Primary",
+        session="bq-acme-browser",
         status=DeviceStatus.CONNECTED,
-        webhook_secret="s",
+        secret="s",
         phone="+6281100000000",
         connected_at=timezone.now(),
     )

@@ -36,6 +36,7 @@ from whatsapp.models import (
     WebhookEvent,
 )
 from whatsapp.simulator.testing import PROJECT_ROOT
+from whatsapp.tests.factories import make_device
 from whatsapp.tests.support.flood import (
     CLIENTS,
     SECRET,
@@ -65,13 +66,13 @@ DUPLICATE_SHARE = 0.30
 @pytest.fixture
 def flood_device(cast):
     TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    return Device.objects.create(
+    return make_device(
         tenant=cast.tenant_a,
         name="Front desk",
-        endpoint_name="Primary",
-        session_name="bq-acme-flood",
+        endpoint="Primary",
+        session="bq-acme-flood",
         status=DeviceStatus.CONNECTED,
-        webhook_secret=SECRET,
+        secret=SECRET,
         webhook_token="flood-token-" + "f" * 24,
     )
 

@@ -20,6 +20,7 @@ from whatsapp.models import (
     Message,
     TenantWhatsAppConfig,
 )
+from whatsapp.tests.factories import make_device
 from whatsapp.tests.support import waha_webhooks as waha
 from whatsapp.tests.support.listener import IMMEDIATE, Listener
 
@@ -45,14 +46,14 @@ def setup(cast, settings, listener):
     TenantWhatsAppConfig.objects.create(
         tenant=cast.tenant_a, endpoint_name="Primary", is_configured=True
     )
-    device = Device.objects.create(
+    device = make_device(
         tenant=cast.tenant_a,
         name="Front desk",
-        endpoint_name="Primary",
-        session_name=SESSION,
+        endpoint="Primary",
+        session=SESSION,
         status=DeviceStatus.CONNECTED,
         phone="+6281100000000",
-        webhook_secret=SECRET,
+        secret=SECRET,
         min_send_gap_ms=0,
     )
     with responses.RequestsMock(assert_all_requests_are_fired=False) as gateway:
@@ -205,13 +206,13 @@ def test_sends_never_wait_for_an_event_endpoint(
 
     settings.WHATSAPP_EVENTS_ALLOW_PRIVATE_URLS = True
     TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    Device.objects.create(
+    make_device(
         tenant=cast.tenant_a,
         name="Front desk",
-        endpoint_name="Primary",
-        session_name=SESSION,
+        endpoint="Primary",
+        session=SESSION,
         status=DeviceStatus.CONNECTED,
-        webhook_secret=SECRET,
+        secret=SECRET,
         min_send_gap_ms=0,
     )
     subscribe(cast, listener.url, ["message.status"])

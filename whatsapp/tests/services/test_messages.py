@@ -26,6 +26,7 @@ from whatsapp.models import (
     WebhookEvent,
 )
 from whatsapp.tasks import send_message
+from whatsapp.tests.factories import make_device
 from whatsapp.tests.support import waha_webhooks as waha
 
 pytestmark = [
@@ -46,14 +47,14 @@ def device(cast):
     TenantWhatsAppConfig.objects.create(
         tenant=cast.tenant_a, endpoint_name="Primary", is_configured=True, message_timeout=17
     )
-    return Device.objects.create(
+    return make_device(
         tenant=cast.tenant_a,
         name="Front desk",
-        endpoint_name="Primary",
-        session_name=SESSION,
+        endpoint="Primary",
+        session=SESSION,
         status=DeviceStatus.CONNECTED,
         phone="+6281100000000",
-        webhook_secret=SECRET,
+        secret=SECRET,
         min_send_gap_ms=0,
     )
 

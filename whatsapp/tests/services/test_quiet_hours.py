@@ -14,10 +14,11 @@ from django_tasks_db.models import DBTaskResult
 
 from booqing.test import client_for, platform_host, tenant_host
 from whatsapp import services
-from whatsapp.models import Device, DeviceStatus, Message, MessageStatus, TenantWhatsAppConfig
+from whatsapp.models import DeviceStatus, Message, MessageStatus, TenantWhatsAppConfig
 from whatsapp.models_booking import EventDelivery, EventEndpoint
 from whatsapp.services import messages as message_services
 from whatsapp.services.quiet_hours import quiet_hours_until
+from whatsapp.tests.factories import make_device
 
 pytestmark = [
     pytest.mark.django_db,
@@ -40,14 +41,14 @@ def config(cast):
 
 @pytest.fixture
 def device(cast, config):
-    return Device.objects.create(
+    return make_device(
         tenant=cast.tenant_a,
         name="Front desk",
-        endpoint_name="Primary",
-        session_name="bq-acme-frontdesk",
+        endpoint="Primary",
+        session="bq-acme-frontdesk",
         status=DeviceStatus.CONNECTED,
         phone="+6281100000000",
-        webhook_secret="secret",
+        secret="secret",
         min_send_gap_ms=0,
     )
 
