@@ -47,7 +47,7 @@ test: install-dev browser messages
 
 ## make fuzz: a deeper schemathesis run over /api/openapi.json than the one `make test` includes
 fuzz: install-dev
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(PY) -m pytest -q whatsapp/tests/test_api_fuzz.py
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(PY) -m pytest -q whatsapp/tests/api/test_fuzz.py
 
 # Browser tests drive Debian's Chromium; install it when missing and we may (root), else Playwright's.
 browser:

@@ -11,8 +11,8 @@ from django.core import mail
 from core.models import AuditEvent
 from tenants.models import Membership, Tenant
 from tenants.test import PASSWORD, client_for, platform_host
-from whatsapp.tests.test_authorization import HOSTS, LOGIN, MISSING_ID, ROLES, A, B, P, snapshot
-from whatsapp.tests.test_authorization import user_for as cast_user
+from whatsapp.tests.support.authorization import HOSTS, LOGIN, MISSING_ID, ROLES, A, B, P, snapshot
+from whatsapp.tests.support.authorization import user_for as cast_user
 
 pytestmark = pytest.mark.django_db
 

@@ -1,31 +1,37 @@
-"""Fixtures for tests that talk to a live gateway simulator process and a live Django server."""
+"""Fixtures shared by the whatsapp tests: a live simulator and server, console log, scheduler."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
-import tempfile
 import threading
 from io import StringIO
-from pathlib import Path
 
 import pytest
+import responses
 
 from gateway_simulator.testing import start_simulator_process
-from gateway_simulator.testing import wait_until as wait_until  # the product's tests import it here
 from whatsapp.security import RedactSecretsFilter
+from whatsapp.tests.support.live import SIM_KEY, sim_endpoints
 
-SIM_KEY = "canary-SIMULATOR-key-5d1e0c7b9a2f4e63"
+
+@pytest.fixture
+def rsps(request):
+    """HTTP to the gateways mocked at the requests seam; every mocked answer must be asked for.
+
+    A module or test relaxes that with `@pytest.mark.responses(assert_all_requests_are_fired=False)`
+    (the marker's keywords go to `responses.RequestsMock`).
+    """
+    marker = request.node.get_closest_marker("responses")
+    with responses.RequestsMock(**(marker.kwargs if marker else {})) as mock:
+        yield mock
 
 
-def sim_endpoints(*sims, name_prefix: str = "Sim") -> str:
-    entries = [
-        {"name": f"{name_prefix}{'' if i == 0 else i + 1}", "apiUrl": s.url, "apiKey": s.api_key}
-        for i, s in enumerate(sims)
-    ]
-    return json.dumps(entries)
+@pytest.fixture
+def gateway():
+    """The gateway behind endpoint "Primary", mocked over HTTP; a test mocks only what it needs."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
 
 
 @pytest.fixture
@@ -61,42 +67,6 @@ def webhooks_to_live_server(live_server, settings):
     return live_server
 
 
-# --- Browser tests (Playwright driving real Chromium) ----------------------------------------
-# Playwright's sync API runs an event loop in the test thread; the ORM calls a test makes around
-# it are still synchronous and safe.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
-# The README's screenshots are refreshed with `UPDATE_SCREENSHOTS=1 make test`; an ordinary run
-# writes them to a scratch folder so it never dirties the working tree.
-SCREENSHOTS = (
-    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
-    else Path(tempfile.gettempdir()) / "booqing-screenshots"
-)
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    args = {
-        **browser_type_launch_args,
-        "args": [
-            "--no-sandbox",
-            "--disable-background-networking",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-        ],
-    }
-    if DEBIAN_CHROMIUM.exists():
-        args["executable_path"] = str(DEBIAN_CHROMIUM)
-    return args
-
-
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args):
-    # The existing browser tests read English texts; Indonesian visitors get their own tests.
-    return {**browser_context_args, "locale": "en-US"}
-
-
 @pytest.fixture
 def background_scheduler():
     """The scheduler's webhook step in a thread, as `whatsapp_scheduler` runs it in production."""
@@ -118,10 +88,3 @@ def background_scheduler():
     yield
     stop.set()
     thread.join(timeout=5)
-
-
-def login(page, base_url: str, username: str, password: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("main button[type=submit]")

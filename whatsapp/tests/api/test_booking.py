@@ -31,6 +31,7 @@ from whatsapp.models import (
 from whatsapp.services import events as event_services
 from whatsapp.services.events import device_event_state
 from whatsapp.starter_templates import STARTER_TEMPLATES
+from whatsapp.tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -57,16 +58,11 @@ def public_dns():
         yield m
 
 
-def make_device(tenant, *, endpoint="Primary", status=DeviceStatus.CONNECTED) -> Device:
+def ready_device(tenant, *, endpoint="Primary", status=DeviceStatus.CONNECTED) -> Device:
+    """A device of a configured tenant with no gap between sends (these tests send back to back)."""
     TenantWhatsAppConfig.objects.get_or_create(tenant=tenant, defaults={"endpoint_name": endpoint})
-    return Device.objects.create(
-        tenant=tenant,
-        name=f"Desk {endpoint}",
-        endpoint_name=endpoint,
-        session_name=f"bq-{tenant.subdomain}-{endpoint.lower()}",
-        status=status,
-        webhook_secret="s" * 20,
-        min_send_gap_ms=0,
+    return factories.make_device(
+        tenant, f"Desk {endpoint}", endpoint=endpoint, status=status, min_send_gap_ms=0
     )
 
 
@@ -164,7 +160,7 @@ def test_a_url_that_turns_private_after_saving_is_not_called(cast, public_dns):
     event_services.event_endpoint_create(
         tenant=cast.tenant_a, url="https://rebind.example.com/", events=["device.status"]
     )
-    device = make_device(cast.tenant_a)
+    device = ready_device(cast.tenant_a)
     [delivery] = event_services.events_emit_device_status(
         device=device, previous=DeviceStatus.SCAN_QR, new=DeviceStatus.CONNECTED
     )
@@ -182,7 +178,7 @@ def test_deleting_an_endpoint_stops_its_events(cast, alice, public_dns):
         tenant=cast.tenant_a, url="https://booking.example.com/", events=["device.status"]
     )
     assert alice.delete(f"{API}/event-endpoints/{endpoint.pk}").json() == {"success": True}
-    device = make_device(cast.tenant_a)
+    device = ready_device(cast.tenant_a)
     assert (
         event_services.events_emit_device_status(
             device=device, previous=DeviceStatus.SCAN_QR, new=DeviceStatus.CONNECTED
@@ -196,7 +192,7 @@ def test_deliveries_give_up_after_a_day_and_say_so(cast, public_dns):
     event_services.event_endpoint_create(
         tenant=cast.tenant_a, url="https://booking.example.com/", events=["device.status"]
     )
-    device = make_device(cast.tenant_a)
+    device = ready_device(cast.tenant_a)
     [delivery] = event_services.events_emit_device_status(
         device=device, previous=DeviceStatus.CONNECTED, new=DeviceStatus.STOPPED
     )
@@ -238,7 +234,7 @@ def test_an_inbound_reply_names_the_message_it_answers(cast, public_dns):
     event_services.event_endpoint_create(
         tenant=cast.tenant_a, url="https://booking.example.com/", events=["message.received"]
     )
-    device = make_device(cast.tenant_a)
+    device = ready_device(cast.tenant_a)
     conversation = Conversation.objects.create(
         tenant=cast.tenant_a, device=device, contact=CUSTOMER
     )
@@ -368,7 +364,7 @@ def test_bad_template_input_is_a_422_naming_the_field(cast, alice, body, code, f
 
 
 def test_a_message_can_be_sent_from_a_template(cast, alice):
-    make_device(cast.tenant_a)
+    ready_device(cast.tenant_a)
     reply = post(
         alice,
         f"{API}/messages",
@@ -421,7 +417,7 @@ def test_a_message_can_be_sent_from_a_template(cast, alice):
 def test_template_sends_with_wrong_variables_are_refused_naming_the_variable(
     cast, alice, extra, code, named
 ):
-    make_device(cast.tenant_a)
+    ready_device(cast.tenant_a)
     reply = post(alice, f"{API}/messages", {"to": CUSTOMER, **extra})
     assert reply.status_code in (404, 422)
     assert reply.json()["error"]["code"] == code
@@ -442,7 +438,7 @@ def services_render(tenant, name, variables):
 
 
 def test_staff_use_a_template_as_a_quick_reply(cast):
-    device = make_device(cast.tenant_a)
+    device = ready_device(cast.tenant_a)
     conversation = Conversation.objects.create(
         tenant=cast.tenant_a, device=device, contact=CUSTOMER, contact_name="Budi"
     )
@@ -496,7 +492,7 @@ def test_admins_manage_templates_on_their_page(cast, alice):
 
 
 def test_the_number_check_asks_waha_and_remembers_the_answer_for_a_day(cast, alice):
-    device = make_device(cast.tenant_a)
+    device = ready_device(cast.tenant_a)
     with responses.RequestsMock() as rsps:
         rsps.get(
             f"{WAHA}/api/contacts/check-exists",
@@ -524,7 +520,7 @@ def test_the_number_check_asks_waha_and_remembers_the_answer_for_a_day(cast, ali
 
 
 def test_the_number_check_asks_evolution(cast):
-    device = make_device(cast.tenant_b, endpoint="Secondary")
+    device = ready_device(cast.tenant_b, endpoint="Secondary")
     token = services.api_token_create(tenant=cast.tenant_b, name="app", actor=None)[1]
     client = client_for(None)
     with responses.RequestsMock() as rsps:
@@ -543,7 +539,7 @@ def test_the_number_check_asks_evolution(cast):
 
 
 def test_a_send_to_a_number_known_not_on_whatsapp_fails_fast(cast, alice):
-    make_device(cast.tenant_a)
+    ready_device(cast.tenant_a)
     ContactCheck.objects.create(
         tenant=cast.tenant_a, phone=CUSTOMER, on_whatsapp=False, checked_at=timezone.now()
     )
@@ -555,7 +551,7 @@ def test_a_send_to_a_number_known_not_on_whatsapp_fails_fast(cast, alice):
 
 @pytest.mark.parametrize("phone", ["12", "abc", "+999", ""])
 def test_an_invalid_phone_is_a_422(cast, alice, phone):
-    make_device(cast.tenant_a)
+    ready_device(cast.tenant_a)
     with responses.RequestsMock():
         reply = alice.get(f"{API}/contacts/check", {"phone": phone})
     assert reply.status_code == 422
@@ -563,14 +559,14 @@ def test_an_invalid_phone_is_a_422(cast, alice, phone):
 
 
 def test_the_number_check_without_a_connected_device_says_what_to_do(cast, alice):
-    make_device(cast.tenant_a, status=DeviceStatus.SCAN_QR)
+    ready_device(cast.tenant_a, status=DeviceStatus.SCAN_QR)
     reply = alice.get(f"{API}/contacts/check", {"phone": CUSTOMER})
     assert reply.status_code == 409
     assert reply.json()["error"]["code"] == "no_connected_device"
 
 
 def test_a_gateway_failure_during_the_check_is_a_502_without_the_key(cast, alice):
-    make_device(cast.tenant_a)
+    ready_device(cast.tenant_a)
     with responses.RequestsMock() as rsps:
         rsps.get(f"{WAHA}/api/contacts/check-exists", status=500, json={"message": "boom"})
         reply = alice.get(f"{API}/contacts/check", {"phone": CUSTOMER})
@@ -603,7 +599,7 @@ def test_a_retry_and_a_permanent_failure_are_announced_with_their_reason(cast, p
     event_services.event_endpoint_create(
         tenant=cast.tenant_a, url="https://booking.example.com/", events=["message.status"]
     )
-    make_device(cast.tenant_a)
+    ready_device(cast.tenant_a)
     message, _ = services.message_send(tenant=cast.tenant_a, to=CUSTOMER, body="Halo")
     with responses.RequestsMock() as rsps:
         # 429: refused before sending (a 5xx may have sent it: that is "unconfirmed", issue 8)
@@ -629,7 +625,7 @@ def test_an_endpoint_that_does_not_subscribe_to_an_event_gets_nothing(cast, publ
     event_services.event_endpoint_create(
         tenant=cast.tenant_a, url="https://booking.example.com/", events=["device.status"]
     )
-    make_device(cast.tenant_a)
+    ready_device(cast.tenant_a)
     services.message_send(tenant=cast.tenant_a, to=CUSTOMER, body="Halo")
     assert not EventDelivery.objects.exists()
 

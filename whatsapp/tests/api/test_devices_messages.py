@@ -12,7 +12,7 @@ import responses
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from tenants.test import CANARY_KEYS, client_for, platform_host
+from tenants.test import client_for, platform_host
 from whatsapp import services
 from whatsapp.models import (
     ApiToken,
@@ -23,19 +23,14 @@ from whatsapp.models import (
     MessageStatus,
     TenantWhatsAppConfig,
 )
+from whatsapp.tests.factories import make_device, make_token
+from whatsapp.tests.support.api import GATEWAY, assert_error, session_url, waha_session
 
 pytestmark = pytest.mark.django_db
 
-GATEWAY = "https://primary.gateway.test"
 API = "/api/whatsapp"
 CUSTOMER = "+6281234567890"
 CSRF = "k" * 32
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock() as mock:
-        yield mock
 
 
 @pytest.fixture
@@ -43,19 +38,6 @@ def config_a(cast):
     return TenantWhatsAppConfig.objects.create(
         tenant=cast.tenant_a, endpoint_name="Primary", is_configured=True, webhook_retries=4
     )
-
-
-def make_device(tenant, name: str, status=DeviceStatus.CONNECTED, **extra) -> Device:
-    fields = {
-        "tenant": tenant,
-        "name": name,
-        "endpoint_name": "Primary",
-        "session_name": f"bq-{tenant.subdomain}-{name.lower().replace(' ', '-')}",
-        "status": status,
-        "webhook_secret": f"secret-{name}",
-        **extra,
-    }
-    return Device.objects.create(**fields)
 
 
 @pytest.fixture
@@ -69,20 +51,14 @@ def device_b(cast):
     return make_device(cast.tenant_b, "Clinic desk")
 
 
-def token_for(tenant, name: str = "Booking app") -> str:
-    # Both scopes: these tests are about tenants and hosts (test_token_scopes: each scope alone).
-    scopes = ("messages", "devices")
-    return services.api_token_create(tenant=tenant, name=name, actor=None, scopes=scopes)[1]
-
-
 @pytest.fixture
 def token_a(cast):
-    return token_for(cast.tenant_a)
+    return make_token(cast.tenant_a)
 
 
 @pytest.fixture
 def token_b(cast):
-    return token_for(cast.tenant_b)
+    return make_token(cast.tenant_b)
 
 
 def bearer(token: str, host: str | None = None):
@@ -105,26 +81,6 @@ def post(client, path: str, data=None, **headers):
     return client.post(
         API + path, data=json.dumps(data or {}), content_type="application/json", headers=headers
     )
-
-
-def assert_error(response, status: int, code: str | None = None) -> str:
-    assert response.status_code == status, response.content[:400]
-    assert response["Content-Type"].startswith("application/json")
-    error = response.json()["error"]
-    assert isinstance(error["message"], str) and error["message"]
-    if code is not None:
-        assert error["code"] == code, error
-    for key in CANARY_KEYS:
-        assert key not in response.content.decode()
-    return error["message"]
-
-
-def waha_session(name: str, status: str, me: dict | None = None) -> dict:
-    return {"name": name, "status": status, "me": me, "config": {}, "engine": {"engine": "WEBJS"}}
-
-
-def session_url(device: Device, suffix: str = "") -> str:
-    return f"{GATEWAY}/api/sessions/{device.session_name}{suffix}"
 
 
 # -- devices --------------------------------------------------------------------------------------

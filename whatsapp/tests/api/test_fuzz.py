@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from booqing.api import api
 from tenants.test import client_for
-from whatsapp.tests.test_authorization_devices_messages import (  # noqa: F401 - fixtures
+from whatsapp.tests.security.test_authorization import (  # noqa: F401 - fixtures
     gateway_fixture,
     world_fixture,
 )

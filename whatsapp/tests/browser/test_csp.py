@@ -10,8 +10,7 @@ from playwright.sync_api import expect
 
 from tenants.test import PASSWORD
 from whatsapp import services
-from whatsapp.tests.conftest import login
-from whatsapp.tests.test_browser_whatsapp import tenant_url
+from whatsapp.tests.support.browser import login, tenant_url
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

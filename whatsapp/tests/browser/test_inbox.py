@@ -9,8 +9,9 @@ from playwright.sync_api import expect
 
 from tenants.test import PASSWORD
 from whatsapp import services
-from whatsapp.models import Device, DeviceStatus, Message, TenantWhatsAppConfig
-from whatsapp.tests.conftest import login
+from whatsapp.models import DeviceStatus, Message, TenantWhatsAppConfig
+from whatsapp.tests.factories import make_device
+from whatsapp.tests.support.browser import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,13 +25,13 @@ def front_desk(cast):
     TenantWhatsAppConfig.objects.create(
         tenant=cast.tenant_a, endpoint_name="Primary", is_configured=True
     )
-    return Device.objects.create(
+    return make_device(
         tenant=cast.tenant_a,
         name="Front desk",
-        endpoint_name="Primary",
-        session_name="bq-acme-front-desk",
+        endpoint="Primary",
+        session="bq-acme-front-desk",
         status=DeviceStatus.CONNECTED,
-        webhook_secret="secret-front-desk",
+        secret="secret-front-desk",
     )
 
 

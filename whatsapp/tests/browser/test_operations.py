@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -13,21 +12,17 @@ from playwright.sync_api import expect
 
 from tenants.test import PASSWORD
 from whatsapp.models import (
-    Device,
     DeviceEvent,
     DeviceStatus,
     EndpointProbe,
     TenantWhatsAppConfig,
     WebhookEvent,
 )
-from whatsapp.tests.conftest import SCREENSHOTS, login
+from whatsapp.tests.factories import make_device
+from whatsapp.tests.support.browser import AXE, SCREENSHOTS, VIEWPORTS, assert_fits, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
-# `make browser` installs axe-core from npm here when npm is available.
-AXE = ROOT / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
-VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 CHARTS = ("probe-latency", "probe-health", "messages", "pairing", "webhook-intake", "webhook-lag")
 
 
@@ -61,26 +56,15 @@ def assert_accessible(page) -> None:
     assert violations == []
 
 
-def assert_fits(page) -> None:
-    """Nothing makes the page scroll sideways (tables scroll inside their own box)."""
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    wide = page.evaluate(
-        """() => [...document.querySelectorAll('body *')]
-            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
-            .map(e => e.tagName + '.' + e.className + '#' + e.id).slice(0, 8)"""
-    )
-    assert overflow <= 0, wide
-
-
 @pytest.fixture
 def history(cast, unreachable_endpoints):
-    device = Device.objects.create(
+    device = make_device(
         tenant=cast.tenant_a,
         name="Front desk",
-        endpoint_name="Primary",
-        session_name="bq-acme-browser",
+        endpoint="Primary",
+        session="bq-acme-browser",
         status=DeviceStatus.CONNECTED,
-        webhook_secret="s",
+        secret="s",
         phone="+6281100000000",
         connected_at=timezone.now(),
     )

@@ -15,7 +15,6 @@ from core.models import AuditEvent
 from tenants.test import PASSWORD
 from whatsapp.models import (
     Conversation,
-    Device,
     DeviceStatus,
     EventDelivery,
     EventEndpoint,
@@ -24,8 +23,8 @@ from whatsapp.models import (
     MessageTemplate,
     TenantWhatsAppConfig,
 )
-from whatsapp.tests.conftest import SCREENSHOTS, login
-from whatsapp.tests.test_browser_operations import AXE, VIEWPORTS, assert_fits
+from whatsapp.tests.factories import make_device
+from whatsapp.tests.support.browser import AXE, SCREENSHOTS, VIEWPORTS, assert_fits, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -44,13 +43,13 @@ def salon(cast, monkeypatch):
     endpoints = [{"name": "Primary", "apiUrl": "http://127.0.0.1:9", "apiKey": "k-primary-0000"}]
     monkeypatch.setenv("WHATSAPP_ENDPOINTS", json.dumps(endpoints))
     TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    device = Device.objects.create(
+    device = make_device(
         tenant=cast.tenant_a,
         name="Meja depan",
-        endpoint_name="Primary",
-        session_name="bq-acme-pages",
+        endpoint="Primary",
+        session="bq-acme-pages",
         status=DeviceStatus.CONNECTED,
-        webhook_secret="s",
+        secret="s",
         phone="+6281100000000",
         connected_at=timezone.now(),
         last_event_at=timezone.now(),

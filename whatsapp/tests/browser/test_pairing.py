@@ -13,12 +13,12 @@ from playwright.sync_api import expect
 from tenants.test import PASSWORD
 from whatsapp import services
 from whatsapp.models import Device
-from whatsapp.tests.conftest import login
+from whatsapp.tests.support.browser import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 AXE = (
-    Path(__file__).resolve().parents[2]
+    Path(__file__).resolve().parents[3]
     / ".cache"
     / "npm"
     / "node_modules"

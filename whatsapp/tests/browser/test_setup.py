@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from core.models import AuditEvent
 from tenants.test import CANARY_KEYS, PASSWORD, build_cast
 from whatsapp.models import TenantWhatsAppConfig
-from whatsapp.tests.conftest import SCREENSHOTS, login
+from whatsapp.tests.support.browser import SCREENSHOTS, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -7,17 +7,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from gateway_simulator.testing import wait_until
 from tenants.test import PASSWORD
 from whatsapp import services
 from whatsapp.models import Device, Message
-from whatsapp.tests.conftest import SCREENSHOTS, login, wait_until
+from whatsapp.tests.support.browser import SCREENSHOTS, login, tenant_url
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def tenant_url(live_server, subdomain: str) -> str:
-    # Chromium resolves every *.localhost name to the loopback address.
-    return live_server.url.replace("://localhost", f"://{subdomain}.localhost")
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from email.utils import format_datetime
 
 import pytest
 import requests
-import responses
 
 from whatsapp.endpoints import EndpointConfig, Secret
 from whatsapp.gateways import (
@@ -45,12 +44,6 @@ def assert_safe(exc: GatewayError) -> None:
         assert CANARY not in text
         assert "?" not in text  # no query strings
         assert "/api/" not in text  # no paths, host only
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock() as mock:
-        yield mock
 
 
 @pytest.fixture

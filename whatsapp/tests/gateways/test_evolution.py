@@ -25,7 +25,7 @@ from whatsapp.gateways.base import new_http_session
 
 CANARY = "canary-key-DO-NOT-LEAK-1234567890"
 BASE = "https://evo.example.com"
-FIXTURES = Path(__file__).parent / "fixtures" / "evolution"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "evolution"
 SECRET = "per-device-webhook-secret"
 PNG_1PX = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5E"
@@ -44,12 +44,6 @@ def raw_fixture(name: str) -> bytes:
 def assert_no_canary(error: GatewayError) -> None:
     for text in (str(error), repr(error), error.message):
         assert CANARY not in text
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock() as mock:
-        yield mock
 
 
 @pytest.fixture

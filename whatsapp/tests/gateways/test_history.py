@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-import responses
 from responses import matchers
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
@@ -28,12 +27,6 @@ SESSION = "bq-acme-frontdesk"
 PHONE = "+6281234567890"
 SINCE = datetime(2026, 12, 2, 10, 42, 0, 500_000, tzinfo=UTC)
 T = int(SINCE.timestamp())  # 10:42:00, the whole second the send started in
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock() as mock:
-        yield mock
 
 
 def waha() -> WahaGateway:

@@ -25,8 +25,8 @@ from whatsapp.models import (
     WebhookEvent,
 )
 from whatsapp.security import RedactSecretsFilter, scrub
-from whatsapp.tests import waha_webhooks as waha
-from whatsapp.tests.recorded import EVOLUTION, WAHA_CORE, deliveries, read_exchange
+from whatsapp.tests.support import waha_webhooks as waha
+from whatsapp.tests.support.recorded import EVOLUTION, WAHA_CORE, deliveries, read_exchange
 
 pytestmark = pytest.mark.django_db
 
@@ -49,12 +49,6 @@ def replay(mock, name: str, *, base: str = PRIMARY, folder=WAHA_CORE, method=Non
         status=exchange.status,
         content_type="application/json",
     )
-
-
-@pytest.fixture
-def gateway():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def assign(tenant, endpoint="Primary") -> TenantWhatsAppConfig:

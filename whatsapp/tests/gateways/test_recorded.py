@@ -12,7 +12,7 @@ import responses
 from whatsapp.endpoints import EndpointConfig, Secret
 from whatsapp.gateways import EvolutionGateway, GatewayError, StatusChange, WahaGateway
 from whatsapp.gateways.base import new_http_session
-from whatsapp.tests.recorded import (
+from whatsapp.tests.support.recorded import (
     EVOLUTION,
     WAHA_CORE,
     deliveries,

@@ -27,7 +27,7 @@ from whatsapp.gateways.base import new_http_session
 
 CANARY = "canary-key-DO-NOT-LEAK-1234567890"
 BASE = "https://wa.example.com"
-FIXTURES = Path(__file__).parent / "fixtures" / "waha"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "waha"
 SECRET = "per-device-webhook-secret"
 NOW = 1767225600.0
 
@@ -52,12 +52,6 @@ def signed_headers(body: bytes, *, secret: str = SECRET, at: float = NOW) -> dic
 def assert_no_canary(error: GatewayError) -> None:
     for text in (str(error), repr(error), error.message):
         assert CANARY not in text
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock() as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import pytest
 from django.core import mail
 
 from core.errors import ApplicationError
+from gateway_simulator.testing import wait_until
 from whatsapp import services
 from whatsapp.models import (
     Device,
@@ -16,7 +17,6 @@ from whatsapp.models import (
     TenantWhatsAppConfig,
     WebhookEvent,
 )
-from whatsapp.tests.conftest import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from gateway_simulator.testing import wait_until
 from whatsapp import services
 from whatsapp.models import Device, Message, MessageStatus
 from whatsapp.services import events as event_services
-from whatsapp.tests.conftest import wait_until
-from whatsapp.tests.test_events_delivery import IMMEDIATE, Listener
+from whatsapp.tests.support.listener import IMMEDIATE, Listener
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

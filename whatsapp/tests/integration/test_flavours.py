@@ -4,34 +4,19 @@ a device, pair, send, receive, drop and reconnect twice, delete, add again."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from gateway_simulator.testing import start_simulator_process
+from gateway_simulator.testing import wait_until
 from whatsapp import services
 from whatsapp.models import Device, DeviceStatus, Message, MessageStatus, TenantWhatsAppConfig
 from whatsapp.tasks import send_message
-from whatsapp.tests.conftest import SIM_KEY, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 CONTACT = "6281100000001"
-FLAVOURS = ["waha-core", "waha-plus", "evolution"]
-
-
-@pytest.fixture(params=FLAVOURS)
-def gateway(request, monkeypatch):
-    """One simulator of the flavour, configured as endpoint "Sim" with its provider."""
-    sim = start_simulator_process(
-        api_key=SIM_KEY, flavor=request.param, start_delay=0.05, ack_delays=[0.1, 0.2, 0.3]
-    )
-    endpoint = {"name": "Sim", "apiUrl": sim.url, "apiKey": SIM_KEY, "provider": sim.provider}
-    monkeypatch.setenv("WHATSAPP_ENDPOINTS", json.dumps([endpoint]))
-    yield sim
-    sim.stop()
 
 
 def process_webhooks_until(predicate, *, timeout: float = 20.0):

@@ -10,6 +10,7 @@ import uuid
 import pytest
 import requests
 
+from gateway_simulator.testing import wait_until
 from whatsapp import services
 from whatsapp.models import (
     ContactLid,
@@ -20,8 +21,7 @@ from whatsapp.models import (
     WebhookEvent,
 )
 from whatsapp.tasks import send_message
-from whatsapp.tests import waha_webhooks as waha
-from whatsapp.tests.conftest import wait_until
+from whatsapp.tests.support import waha_webhooks as waha
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

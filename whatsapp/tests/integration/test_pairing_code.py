@@ -4,29 +4,23 @@ shows Connected with that number (issue 11 item 7)."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 
-from gateway_simulator.testing import start_simulator_process
+from gateway_simulator.testing import wait_until
 from tenants.test import client_for
 from whatsapp import services
 from whatsapp.models import Device, DeviceStatus
-from whatsapp.tests.conftest import SIM_KEY, wait_until
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True),
+    # WAHA Core has no pairing by code.
+    pytest.mark.parametrize("gateway", ["waha-plus", "evolution"], indirect=True),
+]
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture(params=["waha-plus", "evolution"])
-def gateway(request, monkeypatch):
-    sim = start_simulator_process(api_key=SIM_KEY, flavor=request.param, start_delay=0.05)
-    endpoint = {"name": "Sim", "apiUrl": sim.url, "apiKey": SIM_KEY, "provider": sim.provider}
-    monkeypatch.setenv("WHATSAPP_ENDPOINTS", json.dumps([endpoint]))
-    yield sim
-    sim.stop()
 
 
 def test_the_owner_links_the_business_phone_with_a_code(cast, gateway, webhooks_to_live_server):

@@ -14,6 +14,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from gateway_simulator.testing import wait_until
 from tenants.test import client_for
 from whatsapp import services
 from whatsapp.models import (
@@ -24,7 +25,6 @@ from whatsapp.models import (
     MessageStatus,
     TenantWhatsAppConfig,
 )
-from whatsapp.tests.conftest import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

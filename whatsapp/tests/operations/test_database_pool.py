@@ -23,14 +23,15 @@ from django.db import OperationalError, connection
 from gateway_simulator.testing import PROJECT_ROOT
 from tenants.test import client_for
 from whatsapp.models import Device, Message, TenantWhatsAppConfig, WebhookEvent
-from whatsapp.tests import waha_webhooks as waha
-from whatsapp.tests.test_reliability_pg import (
+from whatsapp.tests.factories import make_device
+from whatsapp.tests.support import waha_webhooks as waha
+from whatsapp.tests.support.flood import (
     SECRET,
     Flood,
     message_envelope,
     process_concurrently,
 )
-from whatsapp.tests.test_webhook_security import make_device, url
+from whatsapp.tests.support.waha_webhooks import url
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_a_webhook_answers_503_with_retry_after_when_the_database_is_busy(
     cast, monkeypatch, no_error_logs
 ):
     TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    device = make_device(cast.tenant_a, "Front desk", SECRET)
+    device = make_device(cast.tenant_a, "Front desk", secret=SECRET)
     monkeypatch.setattr("whatsapp.views.webhooks.webhook_ingest", busy)
     body = waha.encode(waha.inbound_message(device.session_name))
 
@@ -173,7 +174,7 @@ def test_a_burst_of_webhooks_gets_no_5xx_and_stores_every_unique_message_once(
     cast, request, server
 ):
     TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    device = make_device(cast.tenant_a, "Front desk", SECRET)
+    device = make_device(cast.tenant_a, "Front desk", secret=SECRET)
     Device.objects.filter(pk=device.pk).update(session_name="bq-acme-burst")
     deliveries = burst_deliveries("bq-acme-burst", random.Random(server))
     port = free_port()

@@ -17,7 +17,7 @@ from whatsapp.metrics import operation_label
 from whatsapp.models import Device, DeviceStatus, MessageStatus, TenantWhatsAppConfig
 from whatsapp.services.devices import devices_reconnect_due
 from whatsapp.services.health import endpoint_probe
-from whatsapp.tests import waha_webhooks as waha
+from whatsapp.tests.support import waha_webhooks as waha
 
 pytestmark = pytest.mark.django_db
 

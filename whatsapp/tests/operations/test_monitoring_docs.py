@@ -14,7 +14,7 @@ from whatsapp.metrics_collector import build_registry
 
 pytestmark = pytest.mark.django_db
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "monitoring"
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "monitoring"
 SERIES = re.compile(r"\bbooqing_[a-z_]+")
 SUFFIXES = ("_bucket", "_count", "_sum", "_total")
 

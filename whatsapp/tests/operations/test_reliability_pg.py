@@ -14,19 +14,18 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
 import requests
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from gateway_simulator.testing import PROJECT_ROOT
+from gateway_simulator.testing import PROJECT_ROOT, wait_until
 from whatsapp import services
 from whatsapp.models import (
     Conversation,
@@ -37,8 +36,14 @@ from whatsapp.models import (
     TenantWhatsAppConfig,
     WebhookEvent,
 )
-from whatsapp.tests import waha_webhooks as waha
-from whatsapp.tests.conftest import wait_until
+from whatsapp.tests.factories import make_device
+from whatsapp.tests.support.flood import (
+    CLIENTS,
+    SECRET,
+    Flood,
+    message_envelope,
+    process_concurrently,
+)
 
 pytestmark = [
     pytest.mark.postgres,
@@ -50,8 +55,6 @@ pytestmark = [
     ),
 ]
 
-SECRET = "flood-device-secret"
-CLIENTS = 20
 DELIVERIES = 2000
 DUPLICATE_SHARE = 0.30
 
@@ -62,26 +65,14 @@ DUPLICATE_SHARE = 0.30
 @pytest.fixture
 def flood_device(cast):
     TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    return Device.objects.create(
+    return make_device(
         tenant=cast.tenant_a,
         name="Front desk",
-        endpoint_name="Primary",
-        session_name="bq-acme-flood",
+        endpoint="Primary",
+        session="bq-acme-flood",
         status=DeviceStatus.CONNECTED,
-        webhook_secret=SECRET,
+        secret=SECRET,
         webhook_token="flood-token-" + "f" * 24,
-    )
-
-
-def message_envelope(session: str, message_id: str, contact: str, n: int) -> bytes:
-    return waha.encode(
-        waha.inbound_message(
-            session,
-            contact=contact,
-            text=f"flood message {n}",
-            message_id=message_id,
-            push_name=f"Contact {contact[-4:]}",
-        )
     )
 
 
@@ -114,77 +105,6 @@ def build_flood(session: str, rng: random.Random) -> tuple[list[list[bytes]], in
                 group.append(group[0])
     assert sum(len(g) for g in groups) == DELIVERIES
     return groups, events, unique
-
-
-def signed(body: bytes) -> dict[str, str]:
-    return {"Content-Type": "application/json", **waha.signed_headers(body, SECRET)}
-
-
-class Flood:
-    """20 clients, each with its own keep-alive requests.Session, posting to the live server."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.local = threading.local()
-        self.statuses: Counter[int] = Counter()
-        self.lock = threading.Lock()
-
-    def post(self, body: bytes, barrier: threading.Barrier | None = None) -> None:
-        session = getattr(self.local, "session", None)
-        if session is None:
-            session = self.local.session = requests.Session()
-            session.trust_env = False  # never through a proxy from the environment
-        if barrier is not None:
-            barrier.wait(timeout=30)
-        try:
-            status = session.post(self.url, data=body, headers=signed(body), timeout=30).status_code
-        except requests.RequestException:
-            status = 599  # a dropped connection counts as a server failure
-        with self.lock:
-            self.statuses[status] += 1
-
-    def shuffled(self, groups: list[list[bytes]], rng: random.Random) -> None:
-        deliveries = [body for group in groups for body in group]
-        rng.shuffle(deliveries)
-        with ThreadPoolExecutor(CLIENTS) as pool:
-            list(pool.map(self.post, deliveries))
-
-    def burst(self, groups: list[list[bytes]], rng: random.Random) -> None:
-        # Every copy of an event is released at once by a barrier, so they race on the insert.
-        # Copies are queued next to each other; the pool has more threads than any group, so
-        # every group's copies are running together and no barrier waits forever.
-        groups = list(groups)
-        rng.shuffle(groups)
-        with ThreadPoolExecutor(CLIENTS) as pool:
-            futures = []
-            for group in groups:
-                barrier = threading.Barrier(len(group)) if len(group) > 1 else None
-                futures += [pool.submit(self.post, body, barrier) for body in group]
-            for future in futures:
-                future.result()
-
-
-def process_concurrently(processors: int = 4) -> None:
-    """Drain the webhook queue with several processors at once, as several schedulers would."""
-
-    def drain() -> None:
-        try:
-            idle = 0
-            while idle < 3:
-                if services.webhook_events_process_due(limit=50):
-                    idle = 0
-                else:
-                    idle += 1
-                    time.sleep(0.05)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=drain) for _ in range(processors)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not any(thread.is_alive() for thread in threads)
 
 
 @pytest.mark.parametrize("order", ["shuffled", "burst"])

@@ -16,25 +16,26 @@ from django_tasks_db.models import DBTaskResult
 
 from tenants.test import CANARY_KEYS, CANARY_PRIMARY, ENDPOINTS_JSON, client_for
 from whatsapp import services
-from whatsapp.models import Device, DeviceStatus, TenantWhatsAppConfig
+from whatsapp.models import DeviceStatus, TenantWhatsAppConfig
 from whatsapp.tasks import send_message
+from whatsapp.tests.factories import make_device
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 REQUEST_ID = "req-4f1c2b7a9e"
 
 
 @pytest.fixture
 def connected_device(cast):
     TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    return Device.objects.create(
+    return make_device(
         tenant=cast.tenant_a,
         name="Front desk",
-        endpoint_name="Primary",
-        session_name="bq-acme-frontdesk",
+        endpoint="Primary",
+        session="bq-acme-frontdesk",
         status=DeviceStatus.CONNECTED,
-        webhook_secret="s",
+        secret="s",
         min_send_gap_ms=0,
     )
 

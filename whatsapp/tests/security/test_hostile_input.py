@@ -12,13 +12,8 @@ import responses
 
 from tenants.test import client_for
 from whatsapp.models import Conversation, Device, Message
-from whatsapp.tests.test_api_devices_messages import (
-    GATEWAY,
-    assert_error,
-    make_device,
-    session_url,
-    waha_session,
-)
+from whatsapp.tests.factories import make_device
+from whatsapp.tests.support.api import GATEWAY, assert_error, session_url, waha_session
 
 pytestmark = pytest.mark.django_db
 

@@ -21,6 +21,7 @@ from tenants.test import client_for
 from whatsapp import services
 from whatsapp.models import Device, DeviceStatus, TenantWhatsAppConfig
 from whatsapp.redaction import redact
+from whatsapp.tests.factories import make_device
 
 pytestmark = pytest.mark.django_db
 
@@ -86,9 +87,9 @@ def test_redact_leaves_other_text_alone():
 @pytest.mark.parametrize("form", ["url", "url-plus", "html", "json", "base64-basic"])
 def test_a_gateway_error_echoing_the_key_is_stored_and_shown_masked(cast, form):
     TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    device = Device.objects.create(
-        tenant=cast.tenant_a, name="Desk", endpoint_name="Primary", session_name="bq-desk",
-        status=DeviceStatus.CONNECTED, webhook_secret="s",
+    device = make_device(
+        tenant=cast.tenant_a, name="Desk", endpoint="Primary", session="bq-desk",
+        status=DeviceStatus.CONNECTED, secret="s",
     )  # fmt: skip
     echoed = f"Invalid request to /api/sessions/bq-desk?x-api-key={forms_of(KEY)[form]}"
     with responses.RequestsMock(assert_all_requests_are_fired=False) as gateway:

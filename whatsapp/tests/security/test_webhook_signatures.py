@@ -11,7 +11,9 @@ import pytest
 
 from tenants.test import client_for
 from whatsapp.models import Device, DeviceStatus, Message, TenantWhatsAppConfig, WebhookEvent
-from whatsapp.tests import waha_webhooks as waha
+from whatsapp.tests.factories import make_device
+from whatsapp.tests.support import waha_webhooks as waha
+from whatsapp.tests.support.waha_webhooks import url
 
 pytestmark = pytest.mark.django_db
 
@@ -20,32 +22,16 @@ OTHER_SECRET = "per-device-secret-back-office"
 EVOLUTION_SECRET = "per-device-secret-evolution"
 
 
-def url(device_or_id) -> str:
-    webhook_id = getattr(device_or_id, "webhook_id", device_or_id)
-    return f"/api/whatsapp/webhooks/{webhook_id}"
-
-
-def make_device(tenant, name: str, secret: str, endpoint: str = "Primary") -> Device:
-    return Device.objects.create(
-        tenant=tenant,
-        name=name,
-        endpoint_name=endpoint,
-        session_name=f"bq-{tenant.subdomain}-{uuid.uuid4().hex[:12]}",
-        status=DeviceStatus.CONNECTED,
-        webhook_secret=secret,
-    )
-
-
 @pytest.fixture
 def device(cast):
     TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    return make_device(cast.tenant_a, "Front desk", SECRET)
+    return make_device(cast.tenant_a, "Front desk", secret=SECRET)
 
 
 @pytest.fixture
 def other_device(cast):
     TenantWhatsAppConfig.objects.create(tenant=cast.tenant_b, endpoint_name="Primary")
-    return make_device(cast.tenant_b, "Back office", OTHER_SECRET)
+    return make_device(cast.tenant_b, "Back office", secret=OTHER_SECRET)
 
 
 @pytest.fixture
@@ -294,7 +280,9 @@ def test_it_answers_405_to_anything_but_post(client, device, method):
 @pytest.fixture
 def evolution_device(cast):
     TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Secondary")
-    return make_device(cast.tenant_a, "Evolution desk", EVOLUTION_SECRET, endpoint="Secondary")
+    return make_device(
+        cast.tenant_a, "Evolution desk", secret=EVOLUTION_SECRET, endpoint="Secondary"
+    )
 
 
 def evolution_body(instance: str) -> bytes:

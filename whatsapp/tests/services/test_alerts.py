@@ -24,6 +24,7 @@ from whatsapp.models_booking import EventDelivery, EventEndpoint
 from whatsapp.services import alerts, silence
 from whatsapp.services import devices as device_services
 from whatsapp.services.send_settings import pacing_bounds
+from whatsapp.tests.factories import make_device
 
 pytestmark = pytest.mark.django_db
 
@@ -40,14 +41,14 @@ def config(cast):
 
 @pytest.fixture
 def device(cast, config):
-    return Device.objects.create(
+    return make_device(
         tenant=cast.tenant_a,
         name="Front desk",
-        endpoint_name="Primary",
-        session_name="bq-acme-frontdesk",
+        endpoint="Primary",
+        session="bq-acme-frontdesk",
         status=DeviceStatus.CONNECTED,
         phone="+6281100000000",
-        webhook_secret="secret",
+        secret="secret",
         connected_at=timezone.now() - timedelta(days=2),
         min_send_gap_ms=0,
     )

@@ -4,14 +4,11 @@ retries after a 500 (with the log showing both attempts), Replay with the same w
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import responses
 from django.utils import timezone
-from standardwebhooks import Webhook
 
 from tenants.test import client_for
 from whatsapp import services
@@ -23,7 +20,9 @@ from whatsapp.models import (
     Message,
     TenantWhatsAppConfig,
 )
-from whatsapp.tests import waha_webhooks as waha
+from whatsapp.tests.factories import make_device
+from whatsapp.tests.support import waha_webhooks as waha
+from whatsapp.tests.support.listener import IMMEDIATE, Listener
 
 pytestmark = pytest.mark.django_db
 
@@ -31,47 +30,6 @@ GATEWAY = "https://primary.gateway.test"
 SESSION = "bq-acme-frontdesk"
 SECRET = "per-device-secret-front-desk"
 CUSTOMER = "+6281234567890"
-IMMEDIATE = {
-    "default": {
-        "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
-        "QUEUES": ["default", "events"],
-    }
-}
-
-
-class Listener:
-    """A real HTTP server in a thread on a free port, answering with the next queued status."""
-
-    def __init__(self):
-        self.received: list[tuple[dict, bytes]] = []
-        self.statuses: list[int] = []
-        listener = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                listener.received.append((dict(self.headers.items()), body))
-                status = listener.statuses.pop(0) if listener.statuses else 204
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok" if status < 300 else b"no")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/booqing/events"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def events(self, secret: str) -> list[dict]:
-        """Every delivery, verified with the standardwebhooks library itself."""
-        return [Webhook(secret).verify(body, headers) for headers, body in self.received]
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -88,14 +46,14 @@ def setup(cast, settings, listener):
     TenantWhatsAppConfig.objects.create(
         tenant=cast.tenant_a, endpoint_name="Primary", is_configured=True
     )
-    device = Device.objects.create(
+    device = make_device(
         tenant=cast.tenant_a,
         name="Front desk",
-        endpoint_name="Primary",
-        session_name=SESSION,
+        endpoint="Primary",
+        session=SESSION,
         status=DeviceStatus.CONNECTED,
         phone="+6281100000000",
-        webhook_secret=SECRET,
+        secret=SECRET,
         min_send_gap_ms=0,
     )
     with responses.RequestsMock(assert_all_requests_are_fired=False) as gateway:
@@ -248,13 +206,13 @@ def test_sends_never_wait_for_an_event_endpoint(
 
     settings.WHATSAPP_EVENTS_ALLOW_PRIVATE_URLS = True
     TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    Device.objects.create(
+    make_device(
         tenant=cast.tenant_a,
         name="Front desk",
-        endpoint_name="Primary",
-        session_name=SESSION,
+        endpoint="Primary",
+        session=SESSION,
         status=DeviceStatus.CONNECTED,
-        webhook_secret=SECRET,
+        secret=SECRET,
         min_send_gap_ms=0,
     )
     subscribe(cast, listener.url, ["message.status"])

@@ -13,6 +13,7 @@ from core.errors import ApplicationError
 from tenants.test import client_for
 from whatsapp import services
 from whatsapp.models import ApiToken, Device, DeviceStatus, TenantWhatsAppConfig
+from whatsapp.tests.factories import make_device
 
 pytestmark = pytest.mark.django_db
 
@@ -27,9 +28,9 @@ def acme(cast):
 
 def add_devices(tenant, count: int) -> None:
     for n in range(count):
-        Device.objects.create(
-            tenant=tenant, name=f"Desk {n}", endpoint_name="Primary", session_name=f"bq-d{n}",
-            status=DeviceStatus.CONNECTED, webhook_secret="s",
+        make_device(
+            tenant=tenant, name=f"Desk {n}", endpoint="Primary", session=f"bq-d{n}",
+            status=DeviceStatus.CONNECTED, secret="s",
         )  # fmt: skip
 
 

@@ -26,9 +26,13 @@ from whatsapp.models import (
     WebhookEvent,
 )
 from whatsapp.tasks import send_message
-from whatsapp.tests import waha_webhooks as waha
+from whatsapp.tests.factories import make_device
+from whatsapp.tests.support import waha_webhooks as waha
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.responses(assert_all_requests_are_fired=False),
+]
 
 GATEWAY = "https://primary.gateway.test"
 SEND_URL = f"{GATEWAY}/api/sendText"
@@ -39,24 +43,18 @@ CUSTOMER = "+6281234567890"
 
 
 @pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
 def device(cast):
     TenantWhatsAppConfig.objects.create(
         tenant=cast.tenant_a, endpoint_name="Primary", is_configured=True, message_timeout=17
     )
-    return Device.objects.create(
+    return make_device(
         tenant=cast.tenant_a,
         name="Front desk",
-        endpoint_name="Primary",
-        session_name=SESSION,
+        endpoint="Primary",
+        session=SESSION,
         status=DeviceStatus.CONNECTED,
         phone="+6281100000000",
-        webhook_secret=SECRET,
+        secret=SECRET,
         min_send_gap_ms=0,
     )
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
+from functools import partial
 
 import pytest
-import responses
 from responses import matchers
 
 from core.errors import ApplicationError
@@ -17,7 +16,8 @@ from whatsapp.endpoints import EndpointConfig, Secret
 from whatsapp.gateways import EvolutionGateway, GatewayError, WahaGateway
 from whatsapp.gateways.base import new_http_session, pairing_code_from
 from whatsapp.json_errors import api_status
-from whatsapp.models import Device, DeviceStatus
+from whatsapp.models import DeviceStatus
+from whatsapp.tests import factories
 
 PRIMARY = "https://primary.gateway.test"
 WAHA = "https://waha.example.com"
@@ -27,12 +27,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 # --- adapters ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock() as mock:
-        yield mock
 
 
 @pytest.fixture
@@ -170,26 +164,13 @@ def test_anything_else_is_not_a_code(raw):
 
 
 @pytest.fixture
-def gateway():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
 def configured(cast):
     services.endpoint_assign(tenant=cast.tenant_a, endpoint_name="Primary", actor=None)
     return cast
 
 
-def make_device(tenant, status=DeviceStatus.SCAN_QR) -> Device:
-    return Device.objects.create(
-        tenant=tenant,
-        name="Front desk",
-        endpoint_name="Primary",
-        session_name=f"bq-{tenant.subdomain}-{uuid.uuid4().hex[:12]}",
-        webhook_secret="secret",
-        status=status,
-    )
+# A new device waits for its QR scan (or a pairing code).
+make_device = partial(factories.make_device, status=DeviceStatus.SCAN_QR)
 
 
 def mock_pairing(gateway, device, code="ABCD-EFGH", status=201):

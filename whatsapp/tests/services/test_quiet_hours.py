@@ -14,24 +14,22 @@ from django_tasks_db.models import DBTaskResult
 
 from tenants.test import client_for, platform_host, tenant_host
 from whatsapp import services
-from whatsapp.models import Device, DeviceStatus, Message, MessageStatus, TenantWhatsAppConfig
+from whatsapp.models import DeviceStatus, Message, MessageStatus, TenantWhatsAppConfig
 from whatsapp.models_booking import EventDelivery, EventEndpoint
 from whatsapp.services import messages as message_services
 from whatsapp.services.quiet_hours import quiet_hours_until
+from whatsapp.tests.factories import make_device
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.responses(assert_all_requests_are_fired=False),
+]
 
 API = "/api/whatsapp"
 GATEWAY = "https://primary.gateway.test"
 SEND_URL = f"{GATEWAY}/api/sendText"
 CUSTOMER = "+6281234567890"
 WIB = ZoneInfo("Asia/Jakarta")
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture
@@ -43,14 +41,14 @@ def config(cast):
 
 @pytest.fixture
 def device(cast, config):
-    return Device.objects.create(
+    return make_device(
         tenant=cast.tenant_a,
         name="Front desk",
-        endpoint_name="Primary",
-        session_name="bq-acme-frontdesk",
+        endpoint="Primary",
+        session="bq-acme-frontdesk",
         status=DeviceStatus.CONNECTED,
         phone="+6281100000000",
-        webhook_secret="secret",
+        secret="secret",
         min_send_gap_ms=0,
     )
 

@@ -11,8 +11,10 @@ import pytest
 from tenants.test import client_for
 from whatsapp.models import Conversation, Device, Message, TenantWhatsAppConfig, WebhookEvent
 from whatsapp.services.webhooks import webhook_events_process_due
-from whatsapp.tests import waha_webhooks as waha
-from whatsapp.tests.test_webhook_security import SECRET, make_device, url
+from whatsapp.tests.factories import make_device
+from whatsapp.tests.security.test_webhook_signatures import SECRET
+from whatsapp.tests.support import waha_webhooks as waha
+from whatsapp.tests.support.waha_webhooks import url
 from whatsapp.text import clean_text
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +25,7 @@ NUL, LONE = "\x00", "\ud800"
 @pytest.fixture
 def device(cast):
     TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    return make_device(cast.tenant_a, "Front desk", SECRET)
+    return make_device(cast.tenant_a, "Front desk", secret=SECRET)
 
 
 def deliver(device: Device, delivery: dict):

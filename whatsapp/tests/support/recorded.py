@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 # A copy of ../shared/gateways-recorded, so the tests run wherever the repository is checked out.
-RECORDED = Path(__file__).parent / "fixtures" / "gateways-recorded"
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "gateways-recorded"
 WAHA_CORE = RECORDED / "waha-core-2024.10.8"
 EVOLUTION = RECORDED / "evolution-2.3.6"
 

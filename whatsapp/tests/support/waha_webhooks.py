@@ -85,3 +85,9 @@ def signed_headers(body: bytes, secret: str, *, at: float | None = None) -> dict
         "X-Webhook-Request-Id": str(uuid.uuid4()),
         "X-Webhook-Timestamp": str(int(at * 1000)),
     }
+
+
+def url(device_or_id) -> str:
+    """Our webhook URL for a device (or its webhook id)."""
+    webhook_id = getattr(device_or_id, "webhook_id", device_or_id)
+    return f"/api/whatsapp/webhooks/{webhook_id}"

@@ -15,7 +15,8 @@ from whatsapp import services
 from whatsapp.models import Device, DeviceEvent, DeviceStatus, TenantWhatsAppConfig
 from whatsapp.selectors_timeline import PAGE_SIZE
 from whatsapp.services.devices import devices_reconnect_due
-from whatsapp.tests import waha_webhooks as waha
+from whatsapp.tests.factories import make_device
+from whatsapp.tests.support import waha_webhooks as waha
 
 pytestmark = pytest.mark.django_db
 
@@ -25,13 +26,13 @@ GATEWAY = "https://primary.gateway.test"
 @pytest.fixture
 def device(cast):
     TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    return Device.objects.create(
+    return make_device(
         tenant=cast.tenant_a,
         name="Front desk",
-        endpoint_name="Primary",
-        session_name="bq-acme-frontdesk",
+        endpoint="Primary",
+        session="bq-acme-frontdesk",
         status=DeviceStatus.SCAN_QR,
-        webhook_secret="per-device-secret",
+        secret="per-device-secret",
         min_send_gap_ms=0,
     )
 

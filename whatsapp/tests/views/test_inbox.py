@@ -15,12 +15,12 @@ from tenants.test import client_for, platform_host
 from whatsapp import services
 from whatsapp.models import (
     Conversation,
-    Device,
     DeviceStatus,
     Message,
     MessageStatus,
     TenantWhatsAppConfig,
 )
+from whatsapp.tests.factories import make_device
 
 pytestmark = pytest.mark.django_db
 
@@ -34,13 +34,13 @@ def device(cast):
     TenantWhatsAppConfig.objects.create(
         tenant=cast.tenant_a, endpoint_name="Primary", is_configured=True
     )
-    return Device.objects.create(
+    return make_device(
         tenant=cast.tenant_a,
         name="Front desk",
-        endpoint_name="Primary",
-        session_name="bq-acme-front-desk",
+        endpoint="Primary",
+        session="bq-acme-front-desk",
         status=DeviceStatus.CONNECTED,
-        webhook_secret="secret-front-desk",
+        secret="secret-front-desk",
     )
 
 

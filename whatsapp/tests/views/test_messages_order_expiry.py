@@ -21,6 +21,7 @@ from whatsapp.models import (
     MessageStatus,
     TenantWhatsAppConfig,
 )
+from whatsapp.tests.factories import make_device
 
 pytestmark = pytest.mark.django_db
 
@@ -33,13 +34,13 @@ def device(cast):
     TenantWhatsAppConfig.objects.create(
         tenant=cast.tenant_a, endpoint_name="Primary", is_configured=True
     )
-    return Device.objects.create(
+    return make_device(
         tenant=cast.tenant_a,
         name="Front desk",
-        endpoint_name="Primary",
-        session_name="bq-acme-front-desk",
+        endpoint="Primary",
+        session="bq-acme-front-desk",
         status=DeviceStatus.CONNECTED,
-        webhook_secret="secret-front-desk",
+        secret="secret-front-desk",
     )
 
 

@@ -12,7 +12,6 @@ from django.utils import timezone
 from tenants.test import CANARY_KEYS, client_for
 from whatsapp.models import (
     Conversation,
-    Device,
     DeviceEvent,
     DeviceStatus,
     EndpointProbe,
@@ -20,6 +19,7 @@ from whatsapp.models import (
     MessageStatus,
     WebhookEvent,
 )
+from whatsapp.tests.factories import make_device
 
 pytestmark = pytest.mark.django_db
 
@@ -31,13 +31,13 @@ def day(cast):
     EndpointProbe.objects.create(endpoint_name="Primary", ok=True, latency_ms=100)
     EndpointProbe.objects.create(endpoint_name="Primary", ok=True, latency_ms=140)
     EndpointProbe.objects.create(endpoint_name="Secondary", ok=False, latency_ms=5000, error="x")
-    device = Device.objects.create(
+    device = make_device(
         tenant=cast.tenant_a,
         name="Front desk",
-        endpoint_name="Primary",
-        session_name="bq-acme-ops",
+        endpoint="Primary",
+        session="bq-acme-ops",
         status=DeviceStatus.CONNECTED,
-        webhook_secret="s",
+        secret="s",
     )
     chat = Conversation.objects.create(tenant=cast.tenant_a, device=device, contact="+628111")
     for status, stamps in (

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import timedelta
+from functools import partial
 from urllib.parse import unquote
 
 import pytest
@@ -19,23 +19,18 @@ from whatsapp import services
 from whatsapp.models import (
     SILENT_AFTER,
     ApiToken,
-    Conversation,
     Device,
     DeviceStatus,
     Message,
     MessageStatus,
     TenantWhatsAppConfig,
 )
+from whatsapp.tests import factories
+from whatsapp.tests.factories import make_conversation, make_message
 
 PRIMARY = "https://primary.gateway.test"
 HTMX = {"HTTP_HX_REQUEST": "true"}
 SIM_QR = "http://localhost:3000/phone/bq-acme-0123456789ab?code=k7Qz"
-
-
-@pytest.fixture
-def gateway():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture
@@ -44,35 +39,8 @@ def configured(cast):
     return cast
 
 
-def make_device(tenant, name="Front desk", status=DeviceStatus.SCAN_QR, **fields) -> Device:
-    return Device.objects.create(
-        tenant=tenant,
-        name=name,
-        endpoint_name="Primary",
-        session_name=f"bq-{tenant.subdomain}-{uuid.uuid4().hex[:12]}",
-        webhook_secret="secret",
-        status=status,
-        **fields,
-    )
-
-
-def make_conversation(device, contact="+6281234567890", **fields) -> Conversation:
-    fields.setdefault("last_message_at", timezone.now())
-    return Conversation.objects.create(
-        tenant=device.tenant, device=device, contact=contact, **fields
-    )
-
-
-def make_message(conversation, body, *, direction="out", status=MessageStatus.SENT, **fields):
-    return Message.objects.create(
-        tenant=conversation.tenant,
-        device=conversation.device,
-        conversation=conversation,
-        direction=direction,
-        body=body,
-        status=status,
-        **fields,
-    )
+# A new device waits for its QR scan; tests that need another status say so.
+make_device = partial(factories.make_device, status=DeviceStatus.SCAN_QR)
 
 
 def mock_status(gateway, device, status="SCAN_QR_CODE", me=None):
@@ -140,9 +108,11 @@ def test_it_explains_that_whatsapp_is_not_set_up(cast):
 
 
 def test_it_lists_devices_with_readable_status(configured):
-    make_device(configured.tenant_a, "Front desk", DeviceStatus.SCAN_QR)
-    make_device(configured.tenant_a, "Back office", DeviceStatus.CONNECTED, phone="+628111222333")
-    make_device(configured.tenant_b, "Globex phone", DeviceStatus.CONNECTED)
+    make_device(configured.tenant_a, "Front desk", status=DeviceStatus.SCAN_QR)
+    make_device(
+        configured.tenant_a, "Back office", status=DeviceStatus.CONNECTED, phone="+628111222333"
+    )
+    make_device(configured.tenant_b, "Globex phone", status=DeviceStatus.CONNECTED)
 
     page = text(client_for(configured.bob, configured.host_a).get("/admin/whatsapp"))
 
@@ -158,11 +128,13 @@ def test_it_flags_a_connected_device_that_went_silent(configured):
     make_device(
         configured.tenant_a,
         "Quiet",
-        DeviceStatus.CONNECTED,
+        status=DeviceStatus.CONNECTED,
         connected_at=long_ago,
         last_event_at=long_ago,
     )
-    make_device(configured.tenant_a, "Chatty", DeviceStatus.CONNECTED, last_event_at=timezone.now())
+    make_device(
+        configured.tenant_a, "Chatty", status=DeviceStatus.CONNECTED, last_event_at=timezone.now()
+    )
 
     page = text(client_for(configured.alice, configured.host_a).get("/admin/whatsapp"))
 
@@ -539,8 +511,8 @@ def test_it_sends_a_new_message_and_opens_its_thread(configured):
 
 
 def test_it_lets_the_sender_pick_the_device_when_there_are_several(configured):
-    make_device(configured.tenant_a, "Front desk", DeviceStatus.CONNECTED)
-    second = make_device(configured.tenant_a, "Back office", DeviceStatus.CONNECTED)
+    make_device(configured.tenant_a, "Front desk", status=DeviceStatus.CONNECTED)
+    second = make_device(configured.tenant_a, "Back office", status=DeviceStatus.CONNECTED)
     client = client_for(configured.alice, configured.host_a)
 
     assert "Send from" in text(client.get("/admin/whatsapp/conversations/"))

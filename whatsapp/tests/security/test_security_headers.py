@@ -11,6 +11,7 @@ import pytest
 from tenants.test import client_for
 from whatsapp import services
 from whatsapp.security import RedactSecretsFilter
+from whatsapp.tests.factories import make_device
 
 pytestmark = pytest.mark.django_db
 
@@ -61,12 +62,12 @@ def test_a_token_reply_with_messages_is_private_and_never_stored(cast):
 
 
 def test_the_device_page_runs_no_inline_script(cast):
-    from whatsapp.models import Device, TenantWhatsAppConfig
+    from whatsapp.models import TenantWhatsAppConfig
 
     TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    device = Device.objects.create(
-        tenant=cast.tenant_a, name="Desk", endpoint_name="Primary", session_name="bq-x",
-        status="connected", webhook_secret="s",
+    device = make_device(
+        tenant=cast.tenant_a, name="Desk", endpoint="Primary", session="bq-x",
+        status="connected", secret="s",
     )  # fmt: skip
     client = client_for(cast.alice, cast.host_a)
 

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from booqing.test import client_for
+from tenants.test import client_for
 from whatsapp import selectors, services
 from whatsapp.models import (
     Conversation,

@@ -1,0 +1,1 @@
+"""Tests of whatsapp/api: the tenant JSON API."""

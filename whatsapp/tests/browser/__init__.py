@@ -1,0 +1,1 @@
+"""Real Chromium through Playwright."""

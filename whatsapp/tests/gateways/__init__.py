@@ -1,0 +1,1 @@
+"""Tests of whatsapp/gateways: the adapters against recorded and hostile answers."""

@@ -1,0 +1,1 @@
+"""Tests against a live gateway simulator process and a live server."""

@@ -1,0 +1,1 @@
+"""Probes, metrics, logging, queues, pooling and reliability."""

@@ -1,0 +1,1 @@
+"""Authorisation matrix, secrets, redaction, webhook signatures and hostile input."""

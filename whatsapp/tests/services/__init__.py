@@ -1,0 +1,1 @@
+"""Tests of whatsapp/services: the use cases, gateway HTTP mocked."""

@@ -1,0 +1,16 @@
+"""Helpers for tests against live processes: the simulator's key and its endpoint JSON (polling is
+gateway_simulator.testing.wait_until)."""
+
+from __future__ import annotations
+
+import json
+
+SIM_KEY = "canary-SIMULATOR-key-5d1e0c7b9a2f4e63"
+
+
+def sim_endpoints(*sims, name_prefix: str = "Sim") -> str:
+    entries = [
+        {"name": f"{name_prefix}{'' if i == 0 else i + 1}", "apiUrl": s.url, "apiKey": s.api_key}
+        for i, s in enumerate(sims)
+    ]
+    return json.dumps(entries)

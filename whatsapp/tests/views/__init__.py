@@ -1,0 +1,1 @@
+"""Tests of whatsapp/views: the pages as people see them."""
