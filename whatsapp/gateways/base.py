@@ -491,6 +491,8 @@ class HttpGateway(Gateway):
 
     # Statuses that mean "the key is wrong"; WAHA also answers 403 for a bad key.
     auth_failure_statuses: tuple[int, ...] = (401,)
+    # What the provider calls one WhatsApp session in what it says (Evolution: "instance").
+    session_noun: str = "session"
 
     def __init__(
         self,
@@ -580,6 +582,23 @@ class HttpGateway(Gateway):
     def _fail(self, reason: str, *, code: str = "gateway_error") -> GatewayError:
         logger.warning("gateway request failed endpoint=%s code=%s", self.endpoint.name, code)
         return GatewayError(f"{self.label} {reason}", permanent=False, code=code)
+
+    def _no_session(self, name: str | None) -> GatewayError:
+        """The session is gone; without a name (a device's own call) the device is named."""
+        which = f"named '{name}'" if name is not None else "for this device"
+        return GatewayError(
+            f"{self.label} has no {self.session_noun} {which}",
+            permanent=True,
+            status=404,
+            code="session_not_found",
+        )
+
+    def _session_call(self, method: str, path: str, name: str | None, *, json: Any = None) -> Reply:
+        """A call on one session's route, where 404 means that session does not exist."""
+        reply = self._request(method, path, json=json, expected=(404,))
+        if reply.status == 404:
+            raise self._no_session(name)
+        return reply
 
     def _status_error(self, status: int, data: Any, retry_after: str | None) -> GatewayError:
         try:

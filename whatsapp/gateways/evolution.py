@@ -19,7 +19,6 @@ from whatsapp.gateways.base import (
     HttpGateway,
     InboundMessage,
     QrCode,
-    Reply,
     SentMessage,
     SessionStatus,
     StatusChange,
@@ -102,6 +101,7 @@ def _quoted_id(data: dict[str, Any]) -> str | None:
 
 class EvolutionGateway(HttpGateway):
     provider = "evolution"
+    session_noun = "instance"
 
     def _auth_headers(self) -> dict[str, str]:
         return {"apikey": self.endpoint.api_key.reveal()}
@@ -141,7 +141,7 @@ class EvolutionGateway(HttpGateway):
     ) -> None:
         payload = {"webhook": {**self._webhook(webhook_url, webhook_secret), "enabled": True}}
         path = f"/webhook/set/{validate_session_name(name)}"
-        self._instance_call("POST", path, name, json=payload)
+        self._session_call("POST", path, name, json=payload)
 
     @staticmethod
     def _webhook(url: str, secret: str) -> dict[str, Any]:
@@ -198,7 +198,7 @@ class EvolutionGateway(HttpGateway):
 
     def session_status(self, name: str) -> SessionStatus:
         path = f"/instance/connectionState/{validate_session_name(name)}"
-        data = as_dict(self._instance_call("GET", path, name).data)
+        data = as_dict(self._session_call("GET", path, name).data)
         raw = as_dict(data.get("instance")).get("state") or data.get("state")
         if not isinstance(raw, str):
             raise GatewayError(
@@ -230,9 +230,7 @@ class EvolutionGateway(HttpGateway):
 
     def session_qr(self, name: str) -> QrCode:
         data = as_dict(
-            self._instance_call(
-                "GET", f"/instance/connect/{validate_session_name(name)}", name
-            ).data
+            self._session_call("GET", f"/instance/connect/{validate_session_name(name)}", name).data
         )
         code = data.get("code")
         image = data.get("base64")
@@ -255,17 +253,17 @@ class EvolutionGateway(HttpGateway):
 
     def session_restart(self, name: str) -> None:
         name = validate_session_name(name)
-        reply = self._instance_call("POST", f"/instance/restart/{name}", name)
+        reply = self._session_call("POST", f"/instance/restart/{name}", name)
         if as_dict(reply.data).get("error") is True:
             # A closed instance answers 200 {"error": true} and does nothing; connect is what
             # starts it again (and it answers 404 if the instance is gone).
-            self._instance_call("GET", f"/instance/connect/{name}", name)
+            self._session_call("GET", f"/instance/connect/{name}", name)
 
     def session_logout(self, name: str) -> None:
         name = validate_session_name(name)
         reply = self._request("DELETE", f"/instance/logout/{name}", expected=(400, 404))
         if reply.status == 404:
-            raise self._no_instance(name)
+            raise self._no_session(name)
         if reply.status == 400 and "not connected" not in self.safe_detail(reply.data).lower():
             raise self._status_error(400, reply.data, None)
         # 400 "instance is not connected": no phone is linked, which is what logout wants.
@@ -276,20 +274,6 @@ class EvolutionGateway(HttpGateway):
             f"/instance/delete/{validate_session_name(name)}",
             expected=(404,),
         )
-
-    def _no_instance(self, name: str) -> GatewayError:
-        return GatewayError(
-            f"{self.label} has no instance named '{name}'",
-            permanent=True,
-            status=404,
-            code="session_not_found",
-        )
-
-    def _instance_call(self, method: str, path: str, name: str, *, json: Any = None) -> Reply:
-        reply = self._request(method, path, json=json, expected=(404,))
-        if reply.status == 404:
-            raise self._no_instance(name)
-        return reply
 
     # --- messages --------------------------------------------------------------------------
 
@@ -302,7 +286,7 @@ class EvolutionGateway(HttpGateway):
             path=path, method="POST", json=payload, timeout=timeout, expected=(400, 404, 500)
         )
         if reply.status == 404:
-            raise self._no_instance(session)
+            raise self._no_session(session)
         if reply.status == 500:
             if _NOT_CONNECTED.search(self.safe_detail(reply.data)):
                 raise GatewayError(
@@ -487,9 +471,9 @@ class EvolutionGateway(HttpGateway):
 
     def contact_exists(self, *, session: str, phone: str) -> bool:
         digits = phone_digits(phone)
-        reply = self._instance_call_json(
-            f"/chat/whatsappNumbers/{validate_session_name(session)}", {"numbers": [digits]}
-        )
+        path = f"/chat/whatsappNumbers/{validate_session_name(session)}"
+        # The device's own check: a 404 names the device, not the session behind it.
+        reply = self._session_call("POST", path, None, json={"numbers": [digits]})
         for item in reply.data if isinstance(reply.data, list) else []:
             item = as_dict(item)
             number = str(item.get("number") or "").lstrip("+")
@@ -498,17 +482,6 @@ class EvolutionGateway(HttpGateway):
             if mine and isinstance(item.get("exists"), bool):
                 return item["exists"]
         raise self._fail("answered the number check without an entry for the number")
-
-    def _instance_call_json(self, path: str, payload: dict[str, Any]) -> Reply:
-        reply = self._request("POST", path, json=payload, expected=(404,))
-        if reply.status == 404:
-            raise GatewayError(
-                f"{self.label} has no instance for this device",
-                permanent=True,
-                status=404,
-                code="session_not_found",
-            )
-        return reply
 
     # --- pairing by phone number (issue 11) ----------------------------------------------------
 
@@ -523,7 +496,7 @@ class EvolutionGateway(HttpGateway):
             expected=(400, 404),
         )
         if reply.status == 404:
-            raise self._no_instance(name)
+            raise self._no_session(name)
         if reply.status == 400:
             raise GatewayError(
                 f"{self.label} refused the phone number: {self.safe_detail(reply.data)}",

@@ -21,7 +21,6 @@ from whatsapp.gateways.base import (
     HttpGateway,
     InboundMessage,
     QrCode,
-    Reply,
     SentMessage,
     SessionStatus,
     StatusChange,
@@ -328,20 +327,6 @@ class WahaGateway(HttpGateway):
         )
         if reply.status == 422 and not is_core_limit(reply.data):
             raise self._status_error(422, reply.data, None)
-
-    def _session_call(self, method: str, path: str, name: str, *, json: Any = None) -> Reply:
-        reply = self._request(method, path, json=json, expected=(404,))
-        if reply.status == 404:
-            raise self._no_session(name)
-        return reply
-
-    def _no_session(self, name: str) -> GatewayError:
-        return GatewayError(
-            f"{self.label} has no session named '{name}'",
-            permanent=True,
-            status=404,
-            code="session_not_found",
-        )
 
     @staticmethod
     def _session_from(data: dict[str, Any], name: str) -> SessionStatus:
