@@ -600,6 +600,45 @@ class HttpGateway(Gateway):
             raise self._no_session(name)
         return reply
 
+    # --- pairing answers both providers give, each in its own words ---------------------------
+
+    def _already_connected(
+        self, name: str, *, status: int, nothing: str = "there is nothing to link"
+    ) -> GatewayError:
+        return GatewayError(
+            f"{self.label}: '{name}' is already connected; {nothing}",
+            permanent=True,
+            status=status,
+            code="already_connected",
+        )
+
+    def _invalid_phone(self, data: Any) -> GatewayError:
+        return GatewayError(
+            f"{self.label} refused the phone number: {self.safe_detail(data)}",
+            permanent=True,
+            status=400,
+            code="invalid_phone",
+        )
+
+    def _pairing_code_not_ready(self, name: str, *, status: int | None = None) -> GatewayError:
+        # The session is still starting: its first QR (and code) are seconds away.
+        return GatewayError(
+            f"{self.label} cannot give a pairing code for '{name}' yet; try again in a few seconds",
+            permanent=False,
+            status=status,
+            code="pairing_code_not_ready",
+        )
+
+    def _pairing_code_in(self, data: dict[str, Any], field: str) -> str:
+        """The 'ABCD-EFGH' code in the reply's `field`; anything else is a bad answer."""
+        code = pairing_code_from(data.get(field))
+        if code is None:
+            raise self._fail(
+                f"answered the pairing-code request without an 8-character '{field}'",
+                code="bad_response",
+            )
+        return code
+
     def _status_error(self, status: int, data: Any, retry_after: str | None) -> GatewayError:
         try:
             phrase = HTTPStatus(status).phrase

@@ -30,7 +30,6 @@ from whatsapp.gateways.base import (
     history_unavailable,
     is_direct_chat,
     load_json_body,
-    pairing_code_from,
     phone_digits,
     phone_from_jid,
     require_str,
@@ -498,35 +497,13 @@ class EvolutionGateway(HttpGateway):
         if reply.status == 404:
             raise self._no_session(name)
         if reply.status == 400:
-            raise GatewayError(
-                f"{self.label} refused the phone number: {self.safe_detail(reply.data)}",
-                permanent=True,
-                status=400,
-                code="invalid_phone",
-            )
+            raise self._invalid_phone(reply.data)
         data = as_dict(reply.data)
         if map_state(as_dict(data.get("instance")).get("state")) == "connected":
-            raise GatewayError(
-                f"{self.label}: '{name}' is already connected; there is nothing to link",
-                permanent=True,
-                status=409,
-                code="already_connected",
-            )
+            raise self._already_connected(name, status=409)
         if data.get("pairingCode") is None and ("pairingCode" in data or "count" in data):
-            # The instance is still starting: its first QR (and code) are seconds away.
-            raise GatewayError(
-                f"{self.label} cannot give a pairing code for '{name}' yet; try again in a few "
-                "seconds",
-                permanent=False,
-                code="pairing_code_not_ready",
-            )
-        code = pairing_code_from(data.get("pairingCode"))
-        if code is None:
-            raise self._fail(
-                "answered the pairing-code request without an 8-character 'pairingCode'",
-                code="bad_response",
-            )
-        return code
+            raise self._pairing_code_not_ready(name)
+        return self._pairing_code_in(data, "pairingCode")
 
 
 def _history_item(item: object) -> HistoryMessage | None:

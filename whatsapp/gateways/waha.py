@@ -31,7 +31,6 @@ from whatsapp.gateways.base import (
     history_unavailable,
     is_direct_chat,
     load_json_body,
-    pairing_code_from,
     phone_digits,
     phone_from_jid,
     refined_time,
@@ -283,11 +282,8 @@ class WahaGateway(HttpGateway):
         if reply.status == 422:
             raw_status = data.get("status")
             if raw_status == "WORKING":
-                raise GatewayError(
-                    f"{self.label}: '{name}' is already connected; there is no QR code to scan",
-                    permanent=True,
-                    status=422,
-                    code="already_connected",
+                raise self._already_connected(
+                    name, status=422, nothing="there is no QR code to scan"
                 )
             if isinstance(raw_status, str) and raw_status not in ("STARTING", "SCAN_QR_CODE"):
                 raise self._not_ready(name, raw_status)
@@ -550,12 +546,7 @@ class WahaGateway(HttpGateway):
         )
         data = as_dict(reply.data)
         if reply.status == 400:
-            raise GatewayError(
-                f"{self.label} refused the phone number: {self.safe_detail(reply.data)}",
-                permanent=True,
-                status=400,
-                code="invalid_phone",
-            )
+            raise self._invalid_phone(reply.data)
         if reply.status == 404:
             if _START_IT_FIRST in _text(data).lower():
                 raise self._not_ready(name)
@@ -565,26 +556,9 @@ class WahaGateway(HttpGateway):
                 raise self._core_limit_error()
             # The status comes as a field or only in the sentence ("..., status: 'WORKING', ...").
             if data.get("status") == "WORKING" or "status: 'working'" in _text(data).lower():
-                raise GatewayError(
-                    f"{self.label}: '{name}' is already connected; there is nothing to link",
-                    permanent=True,
-                    status=422,
-                    code="already_connected",
-                )
-            raise GatewayError(
-                f"{self.label} cannot give a pairing code for '{name}' yet; try again in a few "
-                "seconds",
-                permanent=False,
-                status=422,
-                code="pairing_code_not_ready",
-            )
-        code = pairing_code_from(data.get("code"))
-        if code is None:
-            raise self._fail(
-                "answered the pairing-code request without an 8-character 'code'",
-                code="bad_response",
-            )
-        return code
+                raise self._already_connected(name, status=422)
+            raise self._pairing_code_not_ready(name, status=422)
+        return self._pairing_code_in(data, "code")
 
 
 def _history_item(item: object) -> HistoryMessage | None:
