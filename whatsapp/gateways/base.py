@@ -600,6 +600,38 @@ class HttpGateway(Gateway):
             raise self._no_session(name)
         return reply
 
+    def _unreadable(self, what: str, *, status: int | None = None) -> GatewayError:
+        """A 2xx whose body is not the shape this gateway answers with (worth asking again)."""
+        return GatewayError(
+            f"{self.label} sent an unreadable {what}",
+            permanent=False,
+            status=status,
+            code="bad_response",
+        )
+
+    def _qr_not_ready(self, name: str, *, status: int | None = None) -> GatewayError:
+        return GatewayError(
+            f"{self.label} has no QR code for '{name}' yet; try again in a few seconds",
+            permanent=False,
+            status=status,
+            code="qr_not_ready",
+        )
+
+    def _history_request(
+        self,
+        method: str,
+        path: str,
+        *,
+        expected: Collection[int],
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Reply:
+        """A chat-history call: any `expected` non-2xx answer means this gateway keeps none."""
+        reply = self._request(method, path, json=json, params=params, expected=expected)
+        if not 200 <= reply.status < 300:
+            raise history_unavailable(self.label, self.safe_detail(reply.data), reply.status)
+        return reply
+
     # --- pairing answers both providers give, each in its own words ---------------------------
 
     def _already_connected(

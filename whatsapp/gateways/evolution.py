@@ -27,7 +27,6 @@ from whatsapp.gateways.base import (
     fallback_event_id,
     header_value,
     history_since,
-    history_unavailable,
     is_direct_chat,
     load_json_body,
     phone_digits,
@@ -200,11 +199,7 @@ class EvolutionGateway(HttpGateway):
         data = as_dict(self._session_call("GET", path, name).data)
         raw = as_dict(data.get("instance")).get("state") or data.get("state")
         if not isinstance(raw, str):
-            raise GatewayError(
-                f"{self.label} sent an unreadable connection state",
-                permanent=False,
-                code="bad_response",
-            )
+            raise self._unreadable("connection state")
         # connectionState cannot tell "waiting for a QR scan" from "starting"; the
         # qrcode.updated webhook is what moves a device to scan_qr.
         phone, push_name = self._owner(name) if raw == "open" else (None, None)
@@ -235,11 +230,7 @@ class EvolutionGateway(HttpGateway):
         image = data.get("base64")
         if not (isinstance(code, str) and code):
             # Already connected (the reply is the instance state) or the QR is not generated yet.
-            raise GatewayError(
-                f"{self.label} has no QR code for '{name}' yet; try again in a few seconds",
-                permanent=False,
-                code="qr_not_ready",
-            )
+            raise self._qr_not_ready(name)
         mimetype = None
         if isinstance(image, str) and image.startswith("data:") and ";base64," in image:
             header, image = image.split(";base64,", 1)
@@ -448,9 +439,7 @@ class EvolutionGateway(HttpGateway):
         jid = f"{phone_digits(phone)}@s.whatsapp.net"
         # Newest first, one page of `limit`; Evolution pages with page/offset (offset = size).
         payload = {"where": {"key": {"remoteJid": jid, "fromMe": True}}, "page": 1, "offset": limit}
-        reply = self._request("POST", path, json=payload, expected=(400, 404, 501))
-        if not 200 <= reply.status < 300:
-            raise history_unavailable(self.label, self.safe_detail(reply.data), reply.status)
+        reply = self._history_request("POST", path, json=payload, expected=(400, 404, 501))
         data = reply.data
         # v2 answers {"messages": {"total", "pages", "currentPage", "records": [...]}}; some
         # releases answer the bare list.
@@ -458,12 +447,7 @@ class EvolutionGateway(HttpGateway):
         if isinstance(data, list):
             records = data
         if not isinstance(records, list):
-            raise GatewayError(
-                f"{self.label} sent an unreadable chat history",
-                permanent=False,
-                status=reply.status,
-                code="bad_response",
-            )
+            raise self._unreadable("chat history", status=reply.status)
         return history_since(map(_history_item, records), since)
 
     # --- contacts --------------------------------------------------------------------------

@@ -28,7 +28,6 @@ from whatsapp.gateways.base import (
     as_dict,
     header_value,
     history_since,
-    history_unavailable,
     is_direct_chat,
     load_json_body,
     phone_digits,
@@ -255,12 +254,7 @@ class WahaGateway(HttpGateway):
     def session_status(self, name: str) -> SessionStatus:
         reply = self._session_call("GET", f"/api/sessions/{validate_session_name(name)}", name)
         if not isinstance(reply.data, dict):
-            raise GatewayError(
-                f"{self.label} sent an unreadable session status",
-                permanent=False,
-                status=reply.status,
-                code="bad_response",
-            )
+            raise self._unreadable("session status", status=reply.status)
         return self._session_from(reply.data, name)
 
     def session_qr(self, name: str) -> QrCode:
@@ -292,12 +286,7 @@ class WahaGateway(HttpGateway):
         if reply.status == 422 or not (
             (isinstance(value, str) and value) or isinstance(image, str)
         ):
-            raise GatewayError(
-                f"{self.label} has no QR code for '{name}' yet; try again in a few seconds",
-                permanent=False,
-                status=reply.status,
-                code="qr_not_ready",
-            )
+            raise self._qr_not_ready(name, status=reply.status)
         if isinstance(value, str) and value:
             return QrCode(value=value)
         mimetype = data.get("mimetype")
@@ -498,16 +487,9 @@ class WahaGateway(HttpGateway):
         params = {"limit": str(limit), "downloadMedia": "false"}
         # 400/404/422/501: this engine or tier keeps no history (NOWEB without a store, an old
         # image), or the session is gone; none of them will change by asking again.
-        reply = self._request("GET", path, params=params, expected=(400, 404, 422, 501))
-        if not 200 <= reply.status < 300:
-            raise history_unavailable(self.label, self.safe_detail(reply.data), reply.status)
+        reply = self._history_request("GET", path, params=params, expected=(400, 404, 422, 501))
         if not isinstance(reply.data, list):
-            raise GatewayError(
-                f"{self.label} sent an unreadable chat history",
-                permanent=False,
-                status=reply.status,
-                code="bad_response",
-            )
+            raise self._unreadable("chat history", status=reply.status)
         return history_since(map(_history_item, reply.data), since)
 
     # --- contacts --------------------------------------------------------------------------
