@@ -586,12 +586,8 @@ class HttpGateway(Gateway):
     def _no_session(self, name: str | None) -> GatewayError:
         """The session is gone; without a name (a device's own call) the device is named."""
         which = f"named '{name}'" if name is not None else "for this device"
-        return GatewayError(
-            f"{self.label} has no {self.session_noun} {which}",
-            permanent=True,
-            status=404,
-            code="session_not_found",
-        )
+        message = f"{self.label} has no {self.session_noun} {which}"
+        return GatewayError(message, permanent=True, status=404, code="session_not_found")
 
     def _session_call(self, method: str, path: str, name: str | None, *, json: Any = None) -> Reply:
         """A call on one session's route, where 404 means that session does not exist."""
@@ -602,20 +598,12 @@ class HttpGateway(Gateway):
 
     def _unreadable(self, what: str, *, status: int | None = None) -> GatewayError:
         """A 2xx whose body is not the shape this gateway answers with (worth asking again)."""
-        return GatewayError(
-            f"{self.label} sent an unreadable {what}",
-            permanent=False,
-            status=status,
-            code="bad_response",
-        )
+        message = f"{self.label} sent an unreadable {what}"
+        return GatewayError(message, permanent=False, status=status, code="bad_response")
 
     def _qr_not_ready(self, name: str, *, status: int | None = None) -> GatewayError:
-        return GatewayError(
-            f"{self.label} has no QR code for '{name}' yet; try again in a few seconds",
-            permanent=False,
-            status=status,
-            code="qr_not_ready",
-        )
+        message = f"{self.label} has no QR code for '{name}' yet; try again in a few seconds"
+        return GatewayError(message, permanent=False, status=status, code="qr_not_ready")
 
     def _history_request(
         self,
@@ -637,29 +625,19 @@ class HttpGateway(Gateway):
     def _already_connected(
         self, name: str, *, status: int, nothing: str = "there is nothing to link"
     ) -> GatewayError:
-        return GatewayError(
-            f"{self.label}: '{name}' is already connected; {nothing}",
-            permanent=True,
-            status=status,
-            code="already_connected",
-        )
+        message = f"{self.label}: '{name}' is already connected; {nothing}"
+        return GatewayError(message, permanent=True, status=status, code="already_connected")
 
     def _invalid_phone(self, data: Any) -> GatewayError:
-        return GatewayError(
-            f"{self.label} refused the phone number: {self.safe_detail(data)}",
-            permanent=True,
-            status=400,
-            code="invalid_phone",
-        )
+        message = f"{self.label} refused the phone number: {self.safe_detail(data)}"
+        return GatewayError(message, permanent=True, status=400, code="invalid_phone")
 
     def _pairing_code_not_ready(self, name: str, *, status: int | None = None) -> GatewayError:
         # The session is still starting: its first QR (and code) are seconds away.
-        return GatewayError(
-            f"{self.label} cannot give a pairing code for '{name}' yet; try again in a few seconds",
-            permanent=False,
-            status=status,
-            code="pairing_code_not_ready",
+        message = (
+            f"{self.label} cannot give a pairing code for '{name}' yet; try again in a few seconds"
         )
+        return GatewayError(message, permanent=False, status=status, code="pairing_code_not_ready")
 
     def _pairing_code_in(self, data: dict[str, Any], field: str) -> str:
         """The 'ABCD-EFGH' code in the reply's `field`; anything else is a bad answer."""
