@@ -164,6 +164,14 @@ class WahaGateway(HttpGateway):
             code="session_not_ready",
         )
 
+    def _missing(self, name: str, data: dict[str, Any]) -> GatewayError:
+        """WAHA's 404 on a session's route (QR, send, pairing code)."""
+        # "Please start it first": the session exists but is STOPPED (or is gone; a restart
+        # recreates it either way). It is not something asking again can fix.
+        if _START_IT_FIRST in _text(data).lower():
+            return self._not_ready(name)
+        return self._no_session(name)
+
     # --- sessions --------------------------------------------------------------------------
 
     def session_create(
@@ -266,11 +274,7 @@ class WahaGateway(HttpGateway):
         )
         data = as_dict(reply.data)
         if reply.status == 404:
-            # "Please start it first": the session exists but is STOPPED (or is gone; a restart
-            # recreates it either way). It is not something a new QR request can fix.
-            if _START_IT_FIRST in _text(data).lower():
-                raise self._not_ready(name)
-            raise self._no_session(name)
+            raise self._missing(name, data)
         if reply.status == 422 and is_core_limit(data):
             raise self._core_limit_error()
         if reply.status == 422:
@@ -341,9 +345,7 @@ class WahaGateway(HttpGateway):
         )
         data = as_dict(reply.data)
         if reply.status == 404:
-            if _START_IT_FIRST in _text(data).lower():
-                raise self._not_ready(session)
-            raise self._no_session(session)
+            raise self._missing(session, data)
         if reply.status == 422 and is_core_limit(data):
             raise self._core_limit_error()
         if reply.status == 422:
@@ -530,9 +532,7 @@ class WahaGateway(HttpGateway):
         if reply.status == 400:
             raise self._invalid_phone(reply.data)
         if reply.status == 404:
-            if _START_IT_FIRST in _text(data).lower():
-                raise self._not_ready(name)
-            raise self._no_session(name)
+            raise self._missing(name, data)
         if reply.status == 422:
             if is_core_limit(data):
                 raise self._core_limit_error()
