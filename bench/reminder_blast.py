@@ -23,14 +23,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 import time
 from collections import Counter
 from datetime import timedelta
 
-from harness import PY
 from harness.db import db_create, db_drop
-from harness.processes import Proc
+from harness.outbound import drain_with_workers, sendtext_baseline, steady_rate
 from harness.project import bench_env, django_close, django_setup, migrate
 from harness.run import common_args, load_line, log, machine_line, run_dir, write_json
 from harness.stats import verdict
@@ -102,38 +100,14 @@ def the_minute_arrives(minute) -> int:
     return moved
 
 
-def steady_rate(times: list[float], warmup: int) -> tuple[float, float]:
-    times = sorted(times)
-    seconds = times[-1] - times[warmup - 1]
-    return (len(times) - warmup) / seconds, seconds
-
-
 def product(env, logdir, args) -> dict:
-    from django.db.models import Count
 
     from whatsapp.models import Message, MessageStatus
 
     total = args.messages
-    workers: list[Proc] = []
-    try:
-        started = time.perf_counter()
-        for n in range(args.workers):
-            workers.append(Proc(f"db_worker-{n}", [PY, "manage.py", "db_worker"], env, logdir))
-        deadline = started + args.timeout
-        sent = 0
-        while time.perf_counter() < deadline:
-            counts = dict(Message.objects.values_list("status").annotate(n=Count("id")).order_by())
-            sent = counts.get(MessageStatus.SENT, 0)
-            if sent >= total or counts.get(MessageStatus.FAILED):
-                break
-            for proc in workers:
-                if not proc.alive():
-                    raise SystemExit(f"{proc.name} died:\n{proc.output()}")
-            time.sleep(0.5)
-        wall = time.perf_counter() - started
-    finally:
-        for proc in workers:
-            proc.stop()
+    sent, wall = drain_with_workers(
+        env, logdir, workers=args.workers, total=total, timeout=args.timeout, poll=0.5
+    )
     if sent < total:
         left = Counter(
             Message.objects.exclude(status=MessageStatus.SENT).values_list("status", flat=True)
@@ -154,44 +128,11 @@ def product(env, logdir, args) -> dict:
 
 
 def baseline(sim_url: str, sessions: list[str], total: int, threads: int, warmup: int) -> dict:
-    import requests
+    def payload(n: int) -> dict:
+        chat = f"{contact(n).lstrip('+')}@c.us"
+        return {"session": sessions[n % len(sessions)], "chatId": chat, "text": BODY}
 
-    lock = threading.Lock()
-    cursor = iter(range(total))
-    done: list[float] = []
-    statuses: Counter[int] = Counter()
-
-    def worker() -> None:
-        with requests.Session() as http:
-            http.trust_env = False
-            while True:
-                with lock:
-                    n = next(cursor, None)
-                if n is None:
-                    return
-                payload = {
-                    "session": sessions[n % len(sessions)],
-                    "chatId": f"{contact(n).lstrip('+')}@c.us",
-                    "text": BODY,
-                }
-                response = http.post(
-                    sim_url + "/api/sendText",
-                    json=payload,
-                    headers={"Accept": "application/json", "X-Api-Key": API_KEY},
-                    timeout=30,
-                )
-                response.json()
-                with lock:
-                    done.append(time.perf_counter())
-                    statuses[response.status_code] += 1
-
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    if set(statuses) != {201}:
-        raise SystemExit(f"baseline sends failed: {dict(statuses)}")
+    done, _ = sendtext_baseline(sim_url, API_KEY, payload, total=total, threads=threads)
     rate, seconds = steady_rate(done, warmup)
     return {"rate": rate, "seconds": seconds}
 

@@ -23,16 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
 
-from harness import PY
 from harness.db import db_create, db_drop
-from harness.processes import Proc
+from harness.outbound import drain_with_workers, sendtext_baseline, steady_rate
 from harness.project import bench_env, django_close, django_setup, migrate
-from harness.pyspy import Spy, summarise
+from harness.pyspy import summarise
 from harness.run import common_args, load_line, log, machine_line, run_dir, write_json
 from harness.stats import verdict
 
@@ -88,95 +86,34 @@ def queue_messages(tenant, count: int) -> float:
     return time.perf_counter() - started
 
 
-def steady_rate(times: list[float], warmup: int) -> tuple[float, float]:
-    """(messages/s, seconds) over the completions after the warm-up ones."""
-    times = sorted(times)
-    measured = len(times) - warmup
-    seconds = times[-1] - times[warmup - 1]
-    return measured / seconds, seconds
-
-
 def baseline(sim_url: str, session: str, total: int, threads: int, warmup: int) -> dict:
     """The same POST /api/sendText calls from `threads` threads, nothing else."""
-    import requests
 
-    lock = threading.Lock()
-    cursor = iter(range(total))
-    done: list[float] = []
-    statuses: Counter[int] = Counter()
+    def payload(n: int) -> dict:
+        chat = f"{CONTACTS[n % len(CONTACTS)].lstrip('+')}@c.us"
+        return {"session": session, "chatId": chat, "text": BODY}
 
-    def worker() -> None:
-        with requests.Session() as http:
-            http.trust_env = False
-            while True:
-                with lock:
-                    n = next(cursor, None)
-                if n is None:
-                    return
-                payload = {
-                    "session": session,
-                    "chatId": f"{CONTACTS[n % len(CONTACTS)].lstrip('+')}@c.us",
-                    "text": BODY,
-                }
-                response = http.post(
-                    sim_url + "/api/sendText",
-                    json=payload,
-                    headers={"Accept": "application/json", "X-Api-Key": API_KEY},
-                    timeout=30,
-                )
-                response.json()
-                with lock:
-                    done.append(time.perf_counter())
-                    statuses[response.status_code] += 1
-
-    started = time.perf_counter()
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    wall = time.perf_counter() - started
-    if set(statuses) != {201}:
-        raise SystemExit(f"baseline sends failed: {dict(statuses)}")
+    done, wall = sendtext_baseline(sim_url, API_KEY, payload, total=total, threads=threads)
     rate, seconds = steady_rate(done, warmup)
     return {"rate": rate, "seconds": seconds, "wall": wall, "messages": total - warmup}
 
 
 def product(env, logdir, tenant, args) -> dict:
-    from django.db.models import Count
 
     from whatsapp.models import Message, MessageStatus
 
     total = args.warmup + args.messages
     queue_s = queue_messages(tenant, total)
     log(f"queued {total} messages (rows + tasks) in {queue_s:.2f}s")
-    workers: list[Proc] = []
-    spies: list[Spy] = []
-    try:
-        started = time.perf_counter()
-        for n in range(args.workers):
-            workers.append(Proc(f"db_worker-{n}", [PY, "manage.py", "db_worker"], env, logdir))
-        if args.py_spy:
-            spies = [
-                Spy(proc.pid, Path(args.py_spy) / f"{proc.name}.txt", idle=True) for proc in workers
-            ]
-        deadline = started + args.timeout
-        sent = 0
-        while time.perf_counter() < deadline:
-            counts = dict(Message.objects.values_list("status").annotate(n=Count("id")).order_by())
-            sent = counts.get(MessageStatus.SENT, 0)
-            if sent >= total or counts.get(MessageStatus.FAILED):
-                break
-            for proc in workers:
-                if not proc.alive():
-                    raise SystemExit(f"{proc.name} died:\n{proc.output()}")
-            time.sleep(0.2)  # the timing comes from sent_at, not from this poll
-        wall = time.perf_counter() - started
-    finally:
-        for spy in spies:
-            spy.stop()
-        for proc in workers:
-            proc.stop()
+    sent, wall = drain_with_workers(
+        env,
+        logdir,
+        workers=args.workers,
+        total=total,
+        timeout=args.timeout,
+        poll=0.2,
+        py_spy=args.py_spy,
+    )
     if sent < total:
         problems = list(
             Message.objects.exclude(status=MessageStatus.SENT).values_list(
