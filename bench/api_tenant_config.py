@@ -19,9 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 
 from harness import web
+from harness.inprocess import time_cases, wsgi_app, wsgi_call
 from harness.load import fetch, http_request
 from harness.run import load_line, write_json
 from harness.stats import median, ratio_lines
@@ -81,39 +81,17 @@ def seed(extra_tenants: int) -> dict:
 def breakdown(data: dict, reps: int = 7, calls: int = 200) -> list[str]:
     """In-process cost of each step of the token and session paths (no network, no gunicorn):
     each case `calls` times per repetition, cases interleaved, min and median reported."""
-    import io
-    import warnings
-
-    from django.core.handlers.wsgi import WSGIHandler
     from django.db import connection
 
     from whatsapp.models import TenantWhatsAppConfig
     from whatsapp.selectors import config_as_dict
     from whatsapp.services.tokens import api_token_authenticate
 
-    warnings.simplefilter("ignore")  # whitenoise: "No directory at .../staticfiles/"
-    app = WSGIHandler()
+    app = wsgi_app()
     path = f"/api/whatsapp/tenant-config/{data['tenant_id']}"
 
     def wsgi(url: str, **headers: str):
-        def call() -> None:
-            environ = {
-                "REQUEST_METHOD": "GET",
-                "PATH_INFO": url,
-                "QUERY_STRING": "",
-                "SCRIPT_NAME": "",
-                "SERVER_NAME": "localhost",
-                "SERVER_PORT": "80",
-                "HTTP_HOST": "localhost",
-                "wsgi.input": io.BytesIO(b""),
-                "wsgi.url_scheme": "http",
-                **headers,
-            }
-            response = app(environ, lambda status, headers: None)
-            b"".join(response)
-            response.close()
-
-        return call
+        return lambda: wsgi_call(app, "GET", url, environ=headers)
 
     def raw_select() -> None:
         with connection.cursor() as cursor:
@@ -140,19 +118,7 @@ def breakdown(data: dict, reps: int = 7, calls: int = 200) -> list[str]:
         "raw SQL: one PK SELECT (the baseline's query)": raw_select,
         "CONN_HEALTH_CHECKS: SELECT 1 once per request": health_check,
     }
-    timings: dict[str, list[float]] = {label: [] for label in cases}
-    for _ in range(reps):
-        for label, call in cases.items():
-            for _ in range(20):
-                call()
-            started = time.perf_counter()
-            for _ in range(calls):
-                call()
-            timings[label].append((time.perf_counter() - started) / calls * 1000)
-    return [
-        f"{label:<48} min {min(ms):6.3f} ms  median {median(ms):6.3f} ms"
-        for label, ms in timings.items()
-    ]
+    return time_cases(cases, reps=reps, calls=calls, width=48)
 
 
 def requests_for(variant: str, data: dict) -> bytes:

@@ -26,6 +26,7 @@ import sys
 import time
 
 from harness import web
+from harness.inprocess import time_cases, wsgi_app, wsgi_call
 from harness.load import fetch, http_request
 from harness.run import load_line, log, write_json
 from harness.stats import median, ratio_lines
@@ -120,18 +121,13 @@ PRODUCT_RULES = [
 def breakdown(data: dict, reps: int = 7, calls: int = 200) -> list[str]:
     """In-process cost of each step of the product's webhook path (no network, no gunicorn):
     each case `calls` times per repetition, cases interleaved, min and median reported."""
-    import io
-    import warnings
-
-    from django.core.handlers.wsgi import WSGIHandler
     from django.db import connection
 
     from whatsapp.models import Device, WebhookEvent
     from whatsapp.services.gateway_access import gateway_for_endpoint
     from whatsapp.services.webhooks import _event_payload
 
-    warnings.simplefilter("ignore")  # whitenoise: "No directory at .../staticfiles/"
-    app = WSGIHandler()
+    app = wsgi_app()
     path = f"/api/whatsapp/webhooks/{data['webhook_id']}"
     per_case = reps * (calls + 20)
     gateway = gateway_for_endpoint("Bench")
@@ -157,42 +153,17 @@ def breakdown(data: dict, reps: int = 7, calls: int = 200) -> list[str]:
     def whole_request() -> None:
         body, headers = next(requests)
         environ = {
-            "REQUEST_METHOD": "POST",
-            "PATH_INFO": path,
-            "QUERY_STRING": "",
-            "SCRIPT_NAME": "",
-            "SERVER_NAME": "localhost",
-            "SERVER_PORT": "80",
-            "HTTP_HOST": "localhost",
             "CONTENT_TYPE": "application/json",
             "CONTENT_LENGTH": str(len(body)),
             "HTTP_X_WEBHOOK_TIMESTAMP": headers["X-Webhook-Timestamp"],
             "HTTP_X_WEBHOOK_HMAC": headers["X-Webhook-Hmac"],
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.url_scheme": "http",
         }
-        status = []
-        response = app(environ, lambda s, headers: status.append(s))
-        b"".join(response)
-        response.close()
-        if not status[0].startswith("200"):
-            raise SystemExit(f"in-process webhook answered {status[0]}")
+        status = wsgi_call(app, "POST", path, body=body, environ=environ)
+        if not status.startswith("200"):
+            raise SystemExit(f"in-process webhook answered {status}")
 
     def healthz() -> None:
-        environ = {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": "/healthz",
-            "QUERY_STRING": "",
-            "SCRIPT_NAME": "",
-            "SERVER_NAME": "localhost",
-            "SERVER_PORT": "80",
-            "HTTP_HOST": "localhost",
-            "wsgi.input": io.BytesIO(b""),
-            "wsgi.url_scheme": "http",
-        }
-        response = app(environ, lambda s, headers: None)
-        b"".join(response)
-        response.close()
+        wsgi_call(app, "GET", "/healthz")
 
     def device_lookup() -> None:
         Device.objects.filter(webhook_id=data["webhook_id"]).only(
@@ -240,19 +211,7 @@ def breakdown(data: dict, reps: int = 7, calls: int = 200) -> list[str]:
         "json.loads + raw INSERT ON CONFLICT (baseline's)": raw_insert,
     }
     assert events
-    timings: dict[str, list[float]] = {label: [] for label in cases}
-    for _ in range(reps):
-        for label, call in cases.items():
-            for _ in range(20):
-                call()
-            started = time.perf_counter()
-            for _ in range(calls):
-                call()
-            timings[label].append((time.perf_counter() - started) / calls * 1000)
-    return [
-        f"{label:<50} min {min(ms):6.3f} ms  median {median(ms):6.3f} ms"
-        for label, ms in timings.items()
-    ]
+    return time_cases(cases, reps=reps, calls=calls, width=50)
 
 
 def stored(prefix: str) -> int:
