@@ -21,15 +21,17 @@ Target (issue 12): product / baseline >= 0.6.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import Counter
 from datetime import timedelta
 
-from harness.db import db_create, db_drop
-from harness.outbound import drain_with_workers, sendtext_baseline, steady_rate
-from harness.project import bench_env, django_close, django_setup, migrate
+from harness.outbound import (
+    drain_with_workers,
+    sendtext_baseline,
+    simulator_and_database,
+    steady_rate,
+)
 from harness.run import common_args, load_line, log, machine_line, run_dir, write_json
 from harness.stats import verdict
 
@@ -151,40 +153,25 @@ def main() -> int:
 
     print(__doc__.split("\n\n")[0])
     print(machine_line())
-    from gateway_simulator.testing import start_simulator_process
 
     results: dict = {"bench": "reminder_blast", "target": TARGET, "args": vars(args)}
-    sim = None
-    with run_dir("blast", args.keep) as logdir:
-        try:
-            sim = start_simulator_process(api_key=API_KEY, ack_delays=[], webhooks_enabled=False)
-            endpoints = [{"name": "Bench", "apiUrl": sim.url, "apiKey": API_KEY}]
-            url = db_create(args.pg, args.db_name)
-            env = bench_env(
-                url,
-                WHATSAPP_ENDPOINTS=json.dumps(endpoints),
-                WHATSAPP_MAX_DEVICES_PER_TENANT=str(max(args.devices, 10)),
-            )
-            migrate(env, logdir)
-            django_setup(env)
-            data = seed(sim, args.devices)
-            sim.configure(latency_ms=args.latency_ms)
-            log(f"{args.devices} devices paired on {sim.url}, latency {args.latency_ms} ms")
-            queue_s, minute = schedule(data["tenant"], data["devices"], args.messages)
-            log(f"scheduled {args.messages} reminders for {minute:%H:%M} in {queue_s:.1f}s")
-            moved = the_minute_arrives(minute)
-            log(f"the minute arrives: {moved} reminders due")
-            prod = product(env, logdir, args)
-            log(f"product: {prod['rate']:.1f} msg/s over {prod['seconds']:.1f}s")
-            sessions = [d.session_name for d in data["devices"]]
-            base = baseline(sim.url, sessions, args.messages, args.workers, args.warmup)
-            log(f"baseline: {base['rate']:.1f} msg/s over {base['seconds']:.1f}s")
-        finally:
-            if sim is not None:
-                sim.stop()
-            django_close()
-            if not args.keep:
-                db_drop(args.pg, args.db_name)
+    setup = {"WHATSAPP_MAX_DEVICES_PER_TENANT": str(max(args.devices, 10))}
+    with (
+        run_dir("blast", args.keep) as logdir,
+        simulator_and_database(args, logdir, api_key=API_KEY, **setup) as (sim, env),
+    ):
+        data = seed(sim, args.devices)
+        sim.configure(latency_ms=args.latency_ms)
+        log(f"{args.devices} devices paired on {sim.url}, latency {args.latency_ms} ms")
+        queue_s, minute = schedule(data["tenant"], data["devices"], args.messages)
+        log(f"scheduled {args.messages} reminders for {minute:%H:%M} in {queue_s:.1f}s")
+        moved = the_minute_arrives(minute)
+        log(f"the minute arrives: {moved} reminders due")
+        prod = product(env, logdir, args)
+        log(f"product: {prod['rate']:.1f} msg/s over {prod['seconds']:.1f}s")
+        sessions = [d.session_name for d in data["devices"]]
+        base = baseline(sim.url, sessions, args.messages, args.workers, args.warmup)
+        log(f"baseline: {base['rate']:.1f} msg/s over {base['seconds']:.1f}s")
 
     ratio = prod["rate"] / base["rate"]
     mark = verdict(ratio, TARGET)

@@ -21,15 +21,17 @@ Target (issue 4): product / baseline >= 0.6 with 2 workers.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-from harness.db import db_create, db_drop
-from harness.outbound import drain_with_workers, sendtext_baseline, steady_rate
-from harness.project import bench_env, django_close, django_setup, migrate
+from harness.outbound import (
+    drain_with_workers,
+    sendtext_baseline,
+    simulator_and_database,
+    steady_rate,
+)
 from harness.pyspy import summarise
 from harness.run import common_args, load_line, log, machine_line, run_dir, write_json
 from harness.stats import verdict
@@ -167,36 +169,24 @@ def main() -> int:
 
     print(__doc__.split("\n\n")[0])
     print(machine_line())
-    from gateway_simulator.testing import start_simulator_process
 
     results: dict = {"bench": "send_throughput", "target": TARGET, "args": vars(args)}
-    sim = None
-    with run_dir("send", args.keep) as logdir:
-        try:
-            sim = start_simulator_process(api_key=API_KEY, ack_delays=[], webhooks_enabled=False)
-            endpoints = [{"name": "Bench", "apiUrl": sim.url, "apiKey": API_KEY}]
-            url = db_create(args.pg, args.db_name)
-            env = bench_env(url, WHATSAPP_ENDPOINTS=json.dumps(endpoints))
-            migrate(env, logdir)
-            django_setup(env)
-            data = seed(sim)
-            sim.configure(latency_ms=args.latency_ms)
-            log(
-                f"simulator at {sim.url}, latency {args.latency_ms} ms, acks and webhooks off; "
-                f"device paired, min_send_gap_ms=0"
-            )
-            base1 = baseline(sim.url, data["session"], total, args.workers, args.warmup)
-            log(f"baseline (before): {base1['rate']:.1f} msg/s over {base1['seconds']:.2f}s")
-            prod = product(env, logdir, data["tenant"], args)
-            log(f"product: {prod['rate']:.1f} msg/s over {prod['seconds']:.2f}s")
-            base2 = baseline(sim.url, data["session"], total, args.workers, args.warmup)
-            log(f"baseline (after): {base2['rate']:.1f} msg/s over {base2['seconds']:.2f}s")
-        finally:
-            if sim is not None:
-                sim.stop()
-            django_close()
-            if not args.keep:
-                db_drop(args.pg, args.db_name)
+    with (
+        run_dir("send", args.keep) as logdir,
+        simulator_and_database(args, logdir, api_key=API_KEY) as (sim, env),
+    ):
+        data = seed(sim)
+        sim.configure(latency_ms=args.latency_ms)
+        log(
+            f"simulator at {sim.url}, latency {args.latency_ms} ms, acks and webhooks off; "
+            f"device paired, min_send_gap_ms=0"
+        )
+        base1 = baseline(sim.url, data["session"], total, args.workers, args.warmup)
+        log(f"baseline (before): {base1['rate']:.1f} msg/s over {base1['seconds']:.2f}s")
+        prod = product(env, logdir, data["tenant"], args)
+        log(f"product: {prod['rate']:.1f} msg/s over {prod['seconds']:.2f}s")
+        base2 = baseline(sim.url, data["session"], total, args.workers, args.warmup)
+        log(f"baseline (after): {base2['rate']:.1f} msg/s over {base2['seconds']:.2f}s")
 
     base_rate = (base1["rate"] + base2["rate"]) / 2
     ratio = prod["rate"] / base_rate

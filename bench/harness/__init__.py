@@ -13,7 +13,7 @@ everything down again (processes it started, the database it created), even on C
     pyspy      py-spy recording and the stack summariser
     inprocess  in-process WSGI calls and per-step timings for the --breakdown tables
     web        the product vs bench/baseline_app under gunicorn, shared by the web benchmarks
-    outbound   db_worker processes draining the send queue, the plain sendText baseline
+    outbound   the send benchmarks' simulator and database, db_worker drain, sendText baseline
     sim_farm   a helper process running many gateway simulators (health_sweep.py)
 """
 

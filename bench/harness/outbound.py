@@ -3,17 +3,48 @@ processes draining the queue, the plain POST /api/sendText baseline, and the ste
 
 from __future__ import annotations
 
+import argparse
+import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 
+from gateway_simulator.testing import SimulatorProcess, start_simulator_process
+
 from . import PY
+from .db import db_create, db_drop
 from .processes import Proc
+from .project import bench_env, django_close, django_setup, migrate
 from .pyspy import Spy
+
+
+@contextmanager
+def simulator_and_database(
+    args: argparse.Namespace, logdir: Path, *, api_key: str, **env: str
+) -> Iterator[tuple[SimulatorProcess, dict]]:
+    """A WAHA simulator process (acks and webhooks off) as endpoint 'Bench', and a fresh migrated
+    database (args.pg, args.db_name) with Django set up on it; (simulator, product environment).
+    Both are torn down afterwards, the database kept with args.keep."""
+    sim = None
+    try:
+        sim = start_simulator_process(api_key=api_key, ack_delays=[], webhooks_enabled=False)
+        endpoints = [{"name": "Bench", "apiUrl": sim.url, "apiKey": api_key}]
+        url = db_create(args.pg, args.db_name)
+        product_env = bench_env(url, WHATSAPP_ENDPOINTS=json.dumps(endpoints), **env)
+        migrate(product_env, logdir)
+        django_setup(product_env)
+        yield sim, product_env
+    finally:
+        if sim is not None:
+            sim.stop()
+        django_close()
+        if not args.keep:
+            db_drop(args.pg, args.db_name)
 
 
 def steady_rate(times: list[float], warmup: int) -> tuple[float, float]:
