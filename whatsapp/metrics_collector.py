@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hmac
 import os
+from collections.abc import Iterable, Mapping
 
 from django.conf import settings
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Manager, Min, Q, QuerySet
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -48,29 +49,20 @@ class DatabaseCollector:
         configured.add_metric([], len(names))
         yield configured
 
-        tenants = GaugeMetricFamily(
+        yield _gauge(
             "booqing_whatsapp_endpoint_tenants",
             "Tenants assigned to each endpoint",
-            labels=["endpoint"],
+            "endpoint",
+            _count_by(TenantWhatsAppConfig.objects, "endpoint_name"),
+            names,
         )
-        assigned = dict(
-            TenantWhatsAppConfig.objects.values_list("endpoint_name").annotate(n=Count("id"))
-        )
-        for name in names:
-            tenants.add_metric([name], assigned.get(name, 0))
-        yield tenants
-
-        by_tenant = GaugeMetricFamily(
+        yield _gauge(
             "booqing_whatsapp_tenants_by_health",
             "Tenants by the health of their endpoint",
-            labels=["status"],
+            "status",
+            _count_by(TenantWhatsAppConfig.objects, "health_status"),
+            HEALTH_VALUES,
         )
-        tenant_health = dict(
-            TenantWhatsAppConfig.objects.values_list("health_status").annotate(n=Count("id"))
-        )
-        for status in HEALTH_VALUES:
-            by_tenant.add_metric([status], tenant_health.get(status, 0))
-        yield by_tenant
 
         states = {s.endpoint_name: s for s in EndpointState.objects.filter(endpoint_name__in=names)}
         distribution = dict.fromkeys(HEALTH_VALUES, 0)
@@ -98,24 +90,19 @@ class DatabaseCollector:
                 latency.add_metric([name], state.last_latency_ms)
             since = state.unhealthy_since
             unhealthy_for.add_metric([name], (now - since).total_seconds() if since else 0)
-        by_health = GaugeMetricFamily(
+        yield _gauge(
             "booqing_whatsapp_endpoints_by_health",
             "Configured endpoints by the result of their last probe",
-            labels=["status"],
+            "status",
+            distribution,
+            distribution,
         )
-        for status, count in distribution.items():
-            by_health.add_metric([status], count)
-        yield by_health
         yield healthy
         yield latency
         yield unhealthy_for
 
-        devices = GaugeMetricFamily(
-            "booqing_whatsapp_devices", "Devices by status", labels=["status"]
-        )
-        for status, count in Device.objects.values_list("status").annotate(n=Count("id")):
-            devices.add_metric([status], count)
-        yield devices
+        devices = _count_by(Device.objects, "status")
+        yield _gauge("booqing_whatsapp_devices", "Devices by status", "status", devices, devices)
 
         # Queue ages: both filters start on an indexed status column, so they read the backlog
         # only (normally a handful of rows), whatever the history holds.
@@ -135,6 +122,21 @@ class DatabaseCollector:
         for queue, at in (("messages", oldest_message), ("webhooks", oldest_event)):
             ages.add_metric([queue], max((now - at).total_seconds(), 0) if at else 0)
         yield ages
+
+
+def _count_by(rows: QuerySet | Manager, field: str) -> dict:
+    """{value: number of rows} for one column, in one GROUP BY."""
+    return dict(rows.values_list(field).annotate(n=Count("id")))
+
+
+def _gauge(
+    name: str, documentation: str, label: str, counts: Mapping, keys: Iterable
+) -> GaugeMetricFamily:
+    """One sample per key, labelled `label`: its count, or 0 where nothing has it."""
+    gauge = GaugeMetricFamily(name, documentation, labels=[label])
+    for key in keys:
+        gauge.add_metric([key], counts.get(key, 0))
+    return gauge
 
 
 def build_registry() -> CollectorRegistry:
