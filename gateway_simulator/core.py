@@ -553,22 +553,26 @@ class Simulator:
 
     def record_outbound(self, session: Session, chat_id: str, text: str) -> tuple[str, str, int]:
         """Keep a sent message (the contact "receives" it) and schedule its acks."""
-        short_id = new_message_id()
-        serialized = f"true_{chat_id}_{short_id}"
-        timestamp = int(time.time())
-        session.messages.append(
-            Message(
-                serialized_id=serialized,
-                from_me=True,
-                chat=chat_id,
-                body=text,
-                timestamp=timestamp,
-            )
+        serialized, short_id, timestamp = self.keep_message(
+            session, from_me=True, chat=chat_id, body=text
         )
         self.touch()
         # Delays are offsets from the send, so [0.2, 0.5, 1.0] means sent, delivered, read.
         for level, delay in enumerate(self.knobs.ack_delays[:4], start=1):
             self.scheduler.call_later(delay, self._ack, session.name, serialized, chat_id, level)
+        return serialized, short_id, timestamp
+
+    @staticmethod
+    def keep_message(
+        session: Session, *, from_me: bool, chat: str, body: str, push_name: str = ""
+    ) -> tuple[str, str, int]:
+        """Keep a message the session saw, for the contacts page and the chat history:
+        (WAHA's serialized id, the short id acks carry, epoch seconds)."""
+        short_id = new_message_id()
+        serialized = f"{'true' if from_me else 'false'}_{chat}_{short_id}"
+        timestamp = int(time.time())
+        message = Message(serialized, from_me, chat, body, timestamp, push_name=push_name)
+        session.messages.append(message)
         return serialized, short_id, timestamp
 
     def history(self, name: str, chat_id: str, limit: int) -> list[dict[str, Any]]:
@@ -661,17 +665,8 @@ class Simulator:
                 sender = f"{session.lids.setdefault(number, new_lid())}@lid"
             else:
                 sender = f"{number}@c.us"
-            serialized = f"false_{sender}_{new_message_id()}"
-            timestamp = int(time.time())
-            session.messages.append(
-                Message(
-                    serialized_id=serialized,
-                    from_me=False,
-                    chat=sender,
-                    body=text,
-                    timestamp=timestamp,
-                    push_name=push_name,
-                )
+            serialized, _, timestamp = self.keep_message(
+                session, from_me=False, chat=sender, body=text, push_name=push_name
             )
             payload = {
                 "id": serialized,
