@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, ErrorKind
 from tenants import selectors as tenant_selectors
 from tenants.access import superadmin_required
 from tenants.models import Tenant
@@ -104,9 +104,15 @@ def setup_action(view):
 
 
 @superadmin_required
-@require_http_methods(["GET", "HEAD"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def tenant_setup(request, tenant_id):
-    """The page; each form on it posts to its own action URL below."""
+    """The page; each form on it posts to its own action URL below.
+
+    A POST with `action=assign|settings|remove|test` is the page URL's original interface
+    (DESIGN.md; scripts and outside tests use it): it is handed to that action's own view.
+    """
+    if request.method == "POST":
+        return _forward_to_action(request, tenant_id)
     tenant = _tenant_or_404(tenant_id)
     return render(request, SETUP_TEMPLATE, _setup_context(tenant, query=request.GET))
 
@@ -164,3 +170,27 @@ def endpoint_list(request):
         "problems": registry().problems,
     }
     return render(request, "whatsapp/endpoint_list.html", context)
+
+
+SETUP_ACTIONS = {
+    "assign": tenant_setup_assign,
+    "settings": tenant_setup_settings,
+    "remove": tenant_setup_remove,
+    "test": tenant_setup_test,
+}
+
+
+def _forward_to_action(request, tenant_id) -> HttpResponse:
+    action = SETUP_ACTIONS.get(request.POST.get("action", ""))
+    if action is not None:
+        return action(request, tenant_id)
+    tenant = _tenant_or_404(tenant_id)
+
+    def refuse():
+        raise ApplicationError(
+            _("Unknown action '%(action)s'.") % {"action": request.POST.get("action", "")},
+            "unknown_action",
+            kind=ErrorKind.MALFORMED,
+        )
+
+    return _answer(request, tenant, refuse)

@@ -122,7 +122,7 @@ OPS_CHART = "/admin/operations/charts/messages.svg?range=24h"
 CONFIG_BODIES = {
     "/admin/tenants/": {"name": "Initech", "subdomain": "initech"},
     "/accounts/language/": {"language": "id", "next": "/"},
-    SETUP: {"action": "assign", "endpoint_name": "Secondary"},  # the page takes no POST
+    SETUP: {"action": "assign", "endpoint_name": "Secondary"},  # the page's original form
     ASSIGN: {"endpoint_name": "Secondary"},
     ASSIGN_B: {"endpoint_name": "Secondary"},
     SETTINGS: {
@@ -149,7 +149,7 @@ CONFIG_MATRIX = [
     ("GET",    "/admin/tenants/",              P,       LOGIN,   403,     403,     403,     200),
     ("POST",   "/admin/tenants/",              P,       LOGIN,   403,     403,     403,     302),
     ("GET",    SETUP,                          P,       LOGIN,   403,     403,     403,     200),
-    ("POST",   SETUP,                          P,       LOGIN,   403,     403,     403,     405),
+    ("POST",   SETUP,                          P,       LOGIN,   403,     403,     403,     302),
     ("POST",   ASSIGN,                         P,       LOGIN,   403,     403,     403,     302),
     ("GET",    ASSIGN,                         P,       LOGIN,   403,     403,     403,     405),
     ("POST",   SETTINGS,                       P,       LOGIN,   403,     403,     403,     302),

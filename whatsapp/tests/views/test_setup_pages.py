@@ -222,17 +222,30 @@ class TestSetupPage:
         assert "Acme Salon has no WhatsApp endpoint assigned." in response.content.decode()
 
     def test_it_refuses_an_unknown_action(self, root, cast):
-        # Each action has its own URL: an unknown one is no URL, and the page takes no POST.
+        # Each action has its own URL: an unknown one is no URL.
         response = root.post(setup_url(cast.tenant_a, "explode"))
         assert response.status_code == 404
 
-        response = root.post(
-            setup_url(cast.tenant_a), {"action": "assign", "endpoint_name": "Primary"}
-        )
-        assert response.status_code == 405
+        # The page URL's original form (action=...) names no such action either.
+        response = root.post(setup_url(cast.tenant_a), {"action": "explode"})
+        assert response.status_code == 422
+        assert "Unknown action" in response.content.decode()
 
         assert not AuditEvent.objects.exists()
         assert not TenantWhatsAppConfig.objects.exists()
+
+    def test_the_page_url_still_takes_each_action_by_name(self, root, cast):
+        """DESIGN.md's interface: POST action=... to the page itself, as before the split."""
+        page = setup_url(cast.tenant_a)
+
+        assigned = root.post(page, {"action": "assign", "endpoint_name": "Primary"})
+        assert assigned.status_code == 302
+        assert TenantWhatsAppConfig.objects.get(tenant=cast.tenant_a).endpoint_name == "Primary"
+
+        removed = root.post(page, {"action": "remove"})
+        assert removed.status_code == 302
+        assert not TenantWhatsAppConfig.objects.filter(tenant=cast.tenant_a).exists()
+        assert AuditEvent.objects.count() == 2
 
     @pytest.mark.parametrize(
         ("value", "cause", "fix"),
