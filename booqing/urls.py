@@ -67,6 +67,11 @@ urlpatterns = [
         operations.operations_chart,
         name="operations_chart",
     ),
+    # The audit log moved from the whatsapp app to core (issue 10): old bookmarks still land.
+    path(
+        "django-admin/whatsapp/auditevent/",
+        RedirectView.as_view(url="/django-admin/core/auditevent/", query_string=True),
+    ),
     path("django-admin/", admin.site.urls),
     *common_patterns,
 ]

@@ -114,3 +114,9 @@ def test_it_shows_the_admin_lists_without_keys(cast, path):
     response = client_for(cast.superadmin).get(path)
     assert response.status_code == 200
     assert not any(key in response.content.decode() for key in CANARY_KEYS)
+
+
+def test_the_audit_log_keeps_its_old_admin_address(cast):
+    response = client_for(cast.superadmin).get("/django-admin/whatsapp/auditevent/?q=assign")
+    assert response.status_code == 302
+    assert response["Location"] == "/django-admin/core/auditevent/?q=assign"
