@@ -168,6 +168,8 @@ CONFIG_MATRIX = [
     ("GET",    OPS_CHART,                      P,       LOGIN,   403,     403,     403,     200),
     ("GET",    f"{OPS}charts/nope.svg",        P,       LOGIN,   403,     403,     403,     404),
     ("GET",    "/django-admin/",               P,       DJLOGIN, DJLOGIN, DJLOGIN, DJLOGIN, 200),
+    # The audit log's old admin address: a redirect for anyone, the admin then decides.
+    ("GET",    "/django-admin/whatsapp/auditevent/", P, 302,     302,     302,     302,     302),
     ("GET",    "/admin/whatsapp",              P,       404,     404,     404,     404,     404),
     ("GET",    "/healthz",                     P,       200,     200,     200,     200,     200),
     ("GET",    "/readyz",                      P,       200,     200,     200,     200,     200),
@@ -203,6 +205,7 @@ CONFIG_MATRIX = [
     ("GET",    OPS,                            A,       404,     404,     404,     404,     404),
     ("GET",    OPS_CHART,                      A,       404,     404,     404,     404,     404),
     ("GET",    "/django-admin/",               A,       404,     404,     404,     404,     404),
+    ("GET",    "/django-admin/whatsapp/auditevent/", A, 404,     404,     404,     404,     404),
     ("GET",    "/healthz",                     A,       200,     200,     200,     200,     200),
     # --- tenant A's host: API -------------------------------------------------------------------
     ("GET",    AVAILABLE,                      A,       401,     403,     403,     403,     200),
