@@ -15,33 +15,16 @@ from whatsapp import services
 from whatsapp.models import (
     Conversation,
     Device,
-    DeviceStatus,
     HealthStatus,
     Message,
     MessageStatus,
     TenantWhatsAppConfig,
 )
-from whatsapp.tests.factories import make_device
 
 pytestmark = pytest.mark.django_db
 
 API = "/api/whatsapp"
 CUSTOMER = "+6281234567890"
-
-
-@pytest.fixture
-def device(cast):
-    TenantWhatsAppConfig.objects.create(
-        tenant=cast.tenant_a, endpoint_name="Primary", is_configured=True
-    )
-    return make_device(
-        tenant=cast.tenant_a,
-        name="Front desk",
-        endpoint="Primary",
-        session="bq-acme-front-desk",
-        status=DeviceStatus.CONNECTED,
-        secret="secret-front-desk",
-    )
 
 
 @pytest.fixture
