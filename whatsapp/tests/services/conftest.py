@@ -1,4 +1,8 @@
-"""Fixtures shared by the service tests."""
+"""Fixtures shared by the service tests.
+
+test_messages and test_events sign webhooks with the device's session and secret: they keep them
+as SESSION and SECRET, which must stay the values below.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,6 @@ def device(cast, config):
         cast.tenant_a,
         session="bq-acme-frontdesk",
         phone="+6281100000000",
-        secret="secret",
+        secret="per-device-secret-front-desk",
         min_send_gap_ms=0,
     )

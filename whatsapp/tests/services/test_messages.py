@@ -19,14 +19,13 @@ from tenants.test import CANARY_PRIMARY
 from whatsapp import services
 from whatsapp.models import (
     Device,
-    DeviceStatus,
     Message,
     MessageStatus,
     TenantWhatsAppConfig,
     WebhookEvent,
 )
 from whatsapp.tasks import send_message
-from whatsapp.tests.factories import make_device
+from whatsapp.tests.factories import make_config
 from whatsapp.tests.support import waha_webhooks as waha
 
 pytestmark = [
@@ -43,20 +42,9 @@ CUSTOMER = "+6281234567890"
 
 
 @pytest.fixture
-def device(cast):
-    TenantWhatsAppConfig.objects.create(
-        tenant=cast.tenant_a, endpoint_name="Primary", is_configured=True, message_timeout=17
-    )
-    return make_device(
-        tenant=cast.tenant_a,
-        name="Front desk",
-        endpoint="Primary",
-        session=SESSION,
-        status=DeviceStatus.CONNECTED,
-        phone="+6281100000000",
-        secret=SECRET,
-        min_send_gap_ms=0,
-    )
+def config(cast):
+    """The endpoint with a 17 s message timeout (the conftest's device stands on it)."""
+    return make_config(cast.tenant_a, message_timeout=17)
 
 
 def queue(device: Device, body: str = "Your booking is confirmed", to: str = CUSTOMER) -> Message:
