@@ -6,7 +6,6 @@ import pytest
 from django.core import mail
 
 from core.errors import ApplicationError
-from gateway_simulator.testing import wait_until
 from whatsapp import services
 from whatsapp.models import (
     Device,
@@ -17,24 +16,9 @@ from whatsapp.models import (
     TenantWhatsAppConfig,
     WebhookEvent,
 )
+from whatsapp.tests.support.live import process_webhooks_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def process_webhooks_until(predicate, *, timeout: float = 10.0):
-    """Run the scheduler's webhook step until the device reaches the expected state."""
-
-    def step():
-        services.webhook_events_process_due()
-        return predicate()
-
-    return wait_until(step, timeout=timeout)
-
-
-@pytest.fixture
-def acme(cast, simulator, webhooks_to_live_server):
-    services.endpoint_assign(tenant=cast.tenant_a, endpoint_name="Sim", actor=cast.superadmin)
-    return cast.tenant_a
 
 
 def test_it_pairs_a_device_through_the_phone_link_and_sees_connected_via_webhook(

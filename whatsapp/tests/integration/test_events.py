@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from gateway_simulator.testing import wait_until
 from whatsapp import services
 from whatsapp.models import Device, Message, MessageStatus
 from whatsapp.services import events as event_services
 from whatsapp.tests.support.listener import IMMEDIATE, Listener
+from whatsapp.tests.support.live import process_webhooks_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -22,14 +22,6 @@ def listener():
     server = Listener()
     yield server
     server.stop()
-
-
-def process_webhooks_until(predicate, *, timeout: float = 10.0):
-    def step():
-        services.webhook_events_process_due()
-        return predicate()
-
-    return wait_until(step, timeout=timeout)
 
 
 def test_the_booking_product_hears_pairing_sending_ticks_and_the_reply(

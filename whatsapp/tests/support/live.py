@@ -1,9 +1,12 @@
-"""Helpers for tests against live processes: the simulator's key and its endpoint JSON (polling is
-gateway_simulator.testing.wait_until)."""
+"""Helpers for tests against live processes: the simulator's key and its endpoint JSON, and
+waiting on the scheduler's webhook step (other polling is gateway_simulator.testing.wait_until)."""
 
 from __future__ import annotations
 
 import json
+
+from gateway_simulator.testing import wait_until
+from whatsapp import services
 
 SIM_KEY = "canary-SIMULATOR-key-5d1e0c7b9a2f4e63"
 
@@ -14,3 +17,13 @@ def sim_endpoints(*sims, name_prefix: str = "Sim") -> str:
         for i, s in enumerate(sims)
     ]
     return json.dumps(entries)
+
+
+def process_webhooks_until(predicate, *, timeout: float = 10.0):
+    """Run the scheduler's webhook step until `predicate` holds; returns its last answer."""
+
+    def step():
+        services.webhook_events_process_due()
+        return predicate()
+
+    return wait_until(step, timeout=timeout)
