@@ -15,15 +15,13 @@ from core.models import AuditEvent
 from tenants.test import PASSWORD
 from whatsapp.models import (
     Conversation,
-    DeviceStatus,
     EventDelivery,
     EventEndpoint,
     Message,
     MessageStatus,
     MessageTemplate,
-    TenantWhatsAppConfig,
 )
-from whatsapp.tests.factories import make_device
+from whatsapp.tests.factories import make_front_desk
 from whatsapp.tests.support.browser import AXE, SCREENSHOTS, VIEWPORTS, assert_fits, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -42,13 +40,11 @@ def salon(cast, monkeypatch):
     conversation, a template, an event endpoint with a delivery and some setup history."""
     endpoints = [{"name": "Primary", "apiUrl": "http://127.0.0.1:9", "apiKey": "k-primary-0000"}]
     monkeypatch.setenv("WHATSAPP_ENDPOINTS", json.dumps(endpoints))
-    TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    device = make_device(
-        tenant=cast.tenant_a,
-        name="Meja depan",
-        endpoint="Primary",
+    device = make_front_desk(
+        cast.tenant_a,
+        "Meja depan",
+        configured=False,
         session="bq-acme-pages",
-        status=DeviceStatus.CONNECTED,
         secret="s",
         phone="+6281100000000",
         connected_at=timezone.now(),
