@@ -24,12 +24,18 @@ from whatsapp.models import (
     TenantWhatsAppConfig,
 )
 from whatsapp.tests.factories import make_device, make_token
-from whatsapp.tests.support.api import GATEWAY, assert_error, bearer, session_url, waha_session
+from whatsapp.tests.support.api import (
+    API,
+    CUSTOMER,
+    GATEWAY,
+    assert_error,
+    bearer,
+    session_url,
+    waha_session,
+)
 
 pytestmark = pytest.mark.django_db
 
-API = "/api/whatsapp"
-CUSTOMER = "+6281234567890"
 CSRF = "k" * 32
 
 

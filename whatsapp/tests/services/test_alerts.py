@@ -23,10 +23,10 @@ from whatsapp.models_booking import EventDelivery, EventEndpoint
 from whatsapp.services import alerts, silence
 from whatsapp.services import devices as device_services
 from whatsapp.services.send_settings import pacing_bounds
+from whatsapp.tests.support.api import CUSTOMER
 
 pytestmark = pytest.mark.django_db
 
-CUSTOMER = "+6281234567890"
 WIB = ZoneInfo("Asia/Jakarta")
 
 

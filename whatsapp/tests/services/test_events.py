@@ -21,14 +21,13 @@ from whatsapp.models import (
 )
 from whatsapp.tests.factories import make_front_desk
 from whatsapp.tests.support import waha_webhooks as waha
+from whatsapp.tests.support.api import CUSTOMER, GATEWAY
 from whatsapp.tests.support.listener import IMMEDIATE, Listener
 
 pytestmark = pytest.mark.django_db
 
-GATEWAY = "https://primary.gateway.test"
 SESSION = "bq-acme-frontdesk"
 SECRET = "per-device-secret-front-desk"
-CUSTOMER = "+6281234567890"
 
 
 @pytest.fixture

@@ -27,18 +27,16 @@ from whatsapp.models import (
 from whatsapp.tasks import send_message
 from whatsapp.tests.factories import make_config
 from whatsapp.tests.support import waha_webhooks as waha
+from whatsapp.tests.support.api import CUSTOMER, GATEWAY, SEND_URL
 
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.responses(assert_all_requests_are_fired=False),
 ]
 
-GATEWAY = "https://primary.gateway.test"
-SEND_URL = f"{GATEWAY}/api/sendText"
 SESSION = "bq-acme-frontdesk"
 HISTORY_URL = f"{GATEWAY}/api/{SESSION}/chats/6281234567890@c.us/messages"
 SECRET = "per-device-secret-front-desk"
-CUSTOMER = "+6281234567890"
 
 
 @pytest.fixture

@@ -18,16 +18,13 @@ from whatsapp.models import Message, MessageStatus
 from whatsapp.models_booking import EventDelivery, EventEndpoint
 from whatsapp.services import messages as message_services
 from whatsapp.services.quiet_hours import quiet_hours_until
-from whatsapp.tests.support.api import post
+from whatsapp.tests.support.api import CUSTOMER, SEND_URL, post
 
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.responses(assert_all_requests_are_fired=False),
 ]
 
-GATEWAY = "https://primary.gateway.test"
-SEND_URL = f"{GATEWAY}/api/sendText"
-CUSTOMER = "+6281234567890"
 WIB = ZoneInfo("Asia/Jakarta")
 
 

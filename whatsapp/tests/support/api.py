@@ -9,7 +9,9 @@ from tenants.test import CANARY_KEYS, client_for, platform_host
 from whatsapp.models import Device
 
 API = "/api/whatsapp"
-GATEWAY = "https://primary.gateway.test"
+GATEWAY = "https://primary.gateway.test"  # endpoint "Primary" in the test settings
+SEND_URL = f"{GATEWAY}/api/sendText"
+CUSTOMER = "+6281234567890"  # the booking's customer most tests write to
 
 
 def bearer(token: str, host: str | None = None):

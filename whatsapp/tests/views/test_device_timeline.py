@@ -17,10 +17,9 @@ from whatsapp.selectors_timeline import PAGE_SIZE
 from whatsapp.services.devices import devices_reconnect_due
 from whatsapp.tests.factories import make_front_desk
 from whatsapp.tests.support import waha_webhooks as waha
+from whatsapp.tests.support.api import GATEWAY
 
 pytestmark = pytest.mark.django_db
-
-GATEWAY = "https://primary.gateway.test"
 
 
 @pytest.fixture

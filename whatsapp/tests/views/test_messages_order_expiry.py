@@ -19,11 +19,9 @@ from whatsapp.models import (
     MessageStatus,
     TenantWhatsAppConfig,
 )
-from whatsapp.tests.support.api import API, post
+from whatsapp.tests.support.api import API, CUSTOMER, post
 
 pytestmark = pytest.mark.django_db
-
-CUSTOMER = "+6281234567890"
 
 
 def url(name: str, **kwargs) -> str:
