@@ -27,6 +27,13 @@ CANARY = "canary-key-DO-NOT-LEAK-1234567890"
 BASE = "https://evo.example.com"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "evolution"
 SECRET = "per-device-webhook-secret"
+# Evolution's connection states and ours, as its status call and its webhooks both report them.
+CONNECTION_STATES = [
+    ("open", "connected"),
+    ("connecting", "starting"),
+    ("close", "stopped"),
+    ("refused", "failed"),
+]
 PNG_1PX = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5E"
     "rkJggg=="
@@ -121,15 +128,7 @@ class TestInstances:
             create(gw)
         assert (info.value.code, info.value.permanent) == ("session_exists", True)
 
-    @pytest.mark.parametrize(
-        ("state", "ours"),
-        [
-            ("open", "connected"),
-            ("connecting", "starting"),
-            ("close", "stopped"),
-            ("refused", "failed"),
-        ],
-    )
+    @pytest.mark.parametrize(("state", "ours"), CONNECTION_STATES)
     def test_it_maps_each_connection_state(self, rsps, gw, state, ours):
         rsps.get(
             f"{BASE}/instance/connectionState/dev-2",
@@ -436,15 +435,7 @@ class TestParseWebhook:
         envelope["data"]["status"] = "PENDING"
         assert gw.parse_webhook(json.dumps(envelope).encode()) == []
 
-    @pytest.mark.parametrize(
-        ("state", "ours"),
-        [
-            ("open", "connected"),
-            ("connecting", "starting"),
-            ("close", "stopped"),
-            ("refused", "failed"),
-        ],
-    )
+    @pytest.mark.parametrize(("state", "ours"), CONNECTION_STATES)
     def test_it_maps_each_connection_update(self, gw, state, ours):
         envelope = fixture("webhook_connection_update_open.json")
         envelope["data"]["state"] = state
