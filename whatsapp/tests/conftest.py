@@ -1,5 +1,5 @@
 """Fixtures shared by the whatsapp tests: a live simulator and server, console log, scheduler,
-the booking app's API client."""
+the booking app's API client and its events listener."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from whatsapp.models import TokenScope
 from whatsapp.security import RedactSecretsFilter
 from whatsapp.tests.factories import make_token
 from whatsapp.tests.support.api import bearer
+from whatsapp.tests.support.listener import Listener
 from whatsapp.tests.support.live import SIM_KEY, sim_endpoints
 
 
@@ -42,6 +43,14 @@ def gateway():
 def api(cast):
     """The booking app calling the tenant API with tenant A's token (messages scope only)."""
     return bearer(make_token(cast.tenant_a, scopes=(TokenScope.MESSAGES,)))
+
+
+@pytest.fixture
+def listener():
+    """A real HTTP listener for events (test_alerts and test_quiet_hours mean an EventEndpoint)."""
+    server = Listener()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -9,19 +9,12 @@ import pytest
 from whatsapp import services
 from whatsapp.models import Device, Message, MessageStatus
 from whatsapp.services import events as event_services
-from whatsapp.tests.support.listener import IMMEDIATE, Listener
+from whatsapp.tests.support.listener import IMMEDIATE
 from whatsapp.tests.support.live import process_webhooks_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 CONTACT = "6281100000001"
-
-
-@pytest.fixture
-def listener():
-    server = Listener()
-    yield server
-    server.stop()
 
 
 def test_the_booking_product_hears_pairing_sending_ticks_and_the_reply(

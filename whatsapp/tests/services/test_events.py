@@ -22,19 +22,12 @@ from whatsapp.models import (
 from whatsapp.tests.factories import make_front_desk
 from whatsapp.tests.support import waha_webhooks as waha
 from whatsapp.tests.support.api import CUSTOMER, GATEWAY
-from whatsapp.tests.support.listener import IMMEDIATE, Listener
+from whatsapp.tests.support.listener import IMMEDIATE
 
 pytestmark = pytest.mark.django_db
 
 SESSION = "bq-acme-frontdesk"
 SECRET = "per-device-secret-front-desk"
-
-
-@pytest.fixture
-def listener():
-    server = Listener()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
