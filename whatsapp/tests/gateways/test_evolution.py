@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import requests
@@ -22,11 +21,12 @@ from whatsapp.gateways import (
     WebhookParseError,
 )
 from whatsapp.gateways.base import new_http_session
+from whatsapp.tests.support.adapters import CANARY, SECRET, assert_no_canary, fixture_readers
+from whatsapp.tests.support.adapters import FIXTURES as ADAPTER_FIXTURES
 
-CANARY = "canary-key-DO-NOT-LEAK-1234567890"
 BASE = "https://evo.example.com"
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "evolution"
-SECRET = "per-device-webhook-secret"
+FIXTURES = ADAPTER_FIXTURES / "evolution"
+fixture, raw_fixture = fixture_readers(FIXTURES)
 # Evolution's connection states and ours, as its status call and its webhooks both report them.
 CONNECTION_STATES = [
     ("open", "connected"),
@@ -38,19 +38,6 @@ PNG_1PX = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5E"
     "rkJggg=="
 )
-
-
-def fixture(name: str):
-    return json.loads((FIXTURES / name).read_text())
-
-
-def raw_fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
-
-
-def assert_no_canary(error: GatewayError) -> None:
-    for text in (str(error), repr(error), error.message):
-        assert CANARY not in text
 
 
 @pytest.fixture

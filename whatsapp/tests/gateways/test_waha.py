@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import requests
@@ -24,20 +23,13 @@ from whatsapp.gateways import (
     WebhookParseError,
 )
 from whatsapp.gateways.base import new_http_session
+from whatsapp.tests.support.adapters import CANARY, SECRET, assert_no_canary, fixture_readers
+from whatsapp.tests.support.adapters import FIXTURES as ADAPTER_FIXTURES
 
-CANARY = "canary-key-DO-NOT-LEAK-1234567890"
 BASE = "https://wa.example.com"
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "waha"
-SECRET = "per-device-webhook-secret"
+FIXTURES = ADAPTER_FIXTURES / "waha"
 NOW = 1767225600.0
-
-
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / name).read_text())
-
-
-def raw_fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+fixture, raw_fixture = fixture_readers(FIXTURES)
 
 
 def signed_headers(body: bytes, *, secret: str = SECRET, at: float = NOW) -> dict[str, str]:
@@ -47,11 +39,6 @@ def signed_headers(body: bytes, *, secret: str = SECRET, at: float = NOW) -> dic
         "X-Webhook-Request-Id": "req_01",
         "X-Webhook-Timestamp": str(int(at * 1000)),
     }
-
-
-def assert_no_canary(error: GatewayError) -> None:
-    for text in (str(error), repr(error), error.message):
-        assert CANARY not in text
 
 
 @pytest.fixture
