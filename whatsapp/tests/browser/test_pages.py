@@ -14,14 +14,12 @@ from playwright.sync_api import expect
 from core.models import AuditEvent
 from tenants.test import PASSWORD
 from whatsapp.models import (
-    Conversation,
     EventDelivery,
     EventEndpoint,
-    Message,
     MessageStatus,
     MessageTemplate,
 )
-from whatsapp.tests.factories import make_front_desk
+from whatsapp.tests.factories import make_conversation, make_front_desk, make_message
 from whatsapp.tests.support.browser import AXE, SCREENSHOTS, VIEWPORTS, assert_fits, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -50,26 +48,17 @@ def salon(cast, monkeypatch):
         connected_at=timezone.now(),
         last_event_at=timezone.now(),
     )
-    conversation = Conversation.objects.create(
-        tenant=cast.tenant_a,
-        device=device,
-        contact="+6281200000001",
+    conversation = make_conversation(
+        device,
+        "+6281200000001",
         contact_name="Bu Sari",
-        last_message_at=timezone.now(),
         last_message_preview="Bisa potong rambut jam 3?",
     )
     for direction, status, body in (
         ("in", MessageStatus.RECEIVED, "Bisa potong rambut jam 3?"),
         ("out", MessageStatus.DELIVERED, "Bisa, Bu. Sampai jumpa jam 15.00."),
     ):
-        Message.objects.create(
-            tenant=cast.tenant_a,
-            device=device,
-            conversation=conversation,
-            direction=direction,
-            status=status,
-            body=body,
-        )
+        make_message(conversation, body, direction=direction, status=status)
     MessageTemplate.objects.create(
         tenant=cast.tenant_a, name="pengingat", body="Halo {nama}, jadwal Anda besok jam {jam}."
     )

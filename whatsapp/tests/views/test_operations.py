@@ -14,11 +14,10 @@ from whatsapp.models import (
     Conversation,
     DeviceEvent,
     EndpointProbe,
-    Message,
     MessageStatus,
     WebhookEvent,
 )
-from whatsapp.tests.factories import make_device
+from whatsapp.tests.factories import make_device, make_message
 
 pytestmark = pytest.mark.django_db
 
@@ -38,15 +37,7 @@ def day(cast):
         (MessageStatus.SENT, {"sent_at": now}),
         (MessageStatus.FAILED, {}),
     ):
-        Message.objects.create(
-            tenant=cast.tenant_a,
-            device=device,
-            conversation=chat,
-            direction="out",
-            body="b",
-            status=status,
-            **stamps,
-        )
+        make_message(chat, "b", status=status, **stamps)
     DeviceEvent.objects.create(device=device, kind="pairing", outcome="started")
     DeviceEvent.objects.create(
         device=device, kind="status", outcome="connected", detail="Waiting for QR scan → Connected"
