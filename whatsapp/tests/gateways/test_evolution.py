@@ -9,7 +9,6 @@ import pytest
 import requests
 import responses
 
-from whatsapp.endpoints import EndpointConfig, Secret
 from whatsapp.gateways import (
     Ack,
     EvolutionGateway,
@@ -20,8 +19,13 @@ from whatsapp.gateways import (
     StatusChange,
     WebhookParseError,
 )
-from whatsapp.gateways.base import new_http_session
-from whatsapp.tests.support.adapters import CANARY, SECRET, assert_no_canary, fixture_readers
+from whatsapp.tests.support.adapters import (
+    CANARY,
+    SECRET,
+    assert_no_canary,
+    evolution_gateway,
+    fixture_readers,
+)
 from whatsapp.tests.support.adapters import FIXTURES as ADAPTER_FIXTURES
 
 BASE = "https://evo.example.com"
@@ -42,8 +46,7 @@ PNG_1PX = (
 
 @pytest.fixture
 def gw() -> EvolutionGateway:
-    config = EndpointConfig(name="Evo", api_url=BASE, api_key=Secret(CANARY), provider="evolution")
-    return EvolutionGateway(config, session=new_http_session())
+    return evolution_gateway(BASE, CANARY)
 
 
 def create(gw: EvolutionGateway) -> SessionStatus:

@@ -11,7 +11,6 @@ import pytest
 import requests
 import responses
 
-from whatsapp.endpoints import EndpointConfig, Secret
 from whatsapp.gateways import (
     Ack,
     GatewayError,
@@ -22,8 +21,13 @@ from whatsapp.gateways import (
     WahaGateway,
     WebhookParseError,
 )
-from whatsapp.gateways.base import new_http_session
-from whatsapp.tests.support.adapters import CANARY, SECRET, assert_no_canary, fixture_readers
+from whatsapp.tests.support.adapters import (
+    CANARY,
+    SECRET,
+    assert_no_canary,
+    fixture_readers,
+    waha_gateway,
+)
 from whatsapp.tests.support.adapters import FIXTURES as ADAPTER_FIXTURES
 
 BASE = "https://wa.example.com"
@@ -43,8 +47,7 @@ def signed_headers(body: bytes, *, secret: str = SECRET, at: float = NOW) -> dic
 
 @pytest.fixture
 def gw() -> WahaGateway:
-    config = EndpointConfig(name="Primary", api_url=BASE, api_key=Secret(CANARY), provider="waha")
-    return WahaGateway(config, session=new_http_session())
+    return waha_gateway(BASE, CANARY, "Primary")
 
 
 class TestHealth:
