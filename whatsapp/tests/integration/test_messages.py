@@ -22,7 +22,7 @@ from whatsapp.models import (
 )
 from whatsapp.tasks import send_message
 from whatsapp.tests.support import waha_webhooks as waha
-from whatsapp.tests.support.live import process_webhooks_until
+from whatsapp.tests.support.live import pair_front_desk, process_webhooks_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -31,9 +31,7 @@ CONTACT = "6281100000001"
 
 @pytest.fixture
 def device(cast, acme, simulator):
-    device = services.device_create(tenant=acme, name="Front desk", actor=cast.alice)
-    simulator.pair(device.session_name)
-    process_webhooks_until(lambda: Device.objects.get(pk=device.pk).is_connected)
+    device = pair_front_desk(simulator, acme, cast.alice)
     device.refresh_from_db()
     return device
 

@@ -7,6 +7,7 @@ import json
 
 from gateway_simulator.testing import wait_until
 from whatsapp import services
+from whatsapp.models import Device
 
 SIM_KEY = "canary-SIMULATOR-key-5d1e0c7b9a2f4e63"
 
@@ -27,3 +28,12 @@ def process_webhooks_until(predicate, *, timeout: float = 10.0):
         return predicate()
 
     return wait_until(step, timeout=timeout)
+
+
+def pair_front_desk(simulator, tenant, actor) -> Device:
+    """`actor` adds the tenant's "Front desk", its phone links on the simulator, and the webhooks
+    are processed until it shows connected (the object returned is as device_create left it)."""
+    device = services.device_create(tenant=tenant, name="Front desk", actor=actor)
+    simulator.pair(device.session_name)
+    process_webhooks_until(lambda: Device.objects.get(pk=device.pk).is_connected)
+    return device
