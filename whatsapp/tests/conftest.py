@@ -1,4 +1,5 @@
-"""Fixtures shared by the whatsapp tests: a live simulator and server, console log, scheduler."""
+"""Fixtures shared by the whatsapp tests: a live simulator and server, console log, scheduler,
+the booking app's API client and its events listener."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ import pytest
 import responses
 
 from gateway_simulator.testing import start_simulator_process
+from whatsapp.models import TokenScope
 from whatsapp.security import RedactSecretsFilter
+from whatsapp.tests.factories import make_token
+from whatsapp.tests.support.api import bearer
+from whatsapp.tests.support.listener import Listener
 from whatsapp.tests.support.live import SIM_KEY, sim_endpoints
 
 
@@ -32,6 +37,20 @@ def gateway():
     """The gateway behind endpoint "Primary", mocked over HTTP; a test mocks only what it needs."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
+
+
+@pytest.fixture
+def api(cast):
+    """The booking app calling the tenant API with tenant A's token (messages scope only)."""
+    return bearer(make_token(cast.tenant_a, scopes=(TokenScope.MESSAGES,)))
+
+
+@pytest.fixture
+def listener():
+    """A real HTTP listener for events (test_alerts and test_quiet_hours mean an EventEndpoint)."""
+    server = Listener()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -70,6 +70,21 @@ def make_device(
     )
 
 
+def make_front_desk(
+    tenant: Tenant, name: str = "Front desk", *, configured: bool = True, config=None, **fields
+) -> Device:
+    """Endpoint "Primary" set up for `tenant` and its connected device `name` on it.
+
+    The start of most inbox, view and service tests. `configured=False` leaves the config as
+    the superadmin's assignment does before it is finished; `config` adds config fields; the
+    rest go to make_device (the session and secret default to the inbox tests' fixed ones).
+    """
+    make_config(tenant, is_configured=configured, **(config or {}))
+    fields.setdefault("session", f"bq-{tenant.subdomain}-front-desk")
+    fields.setdefault("secret", "secret-front-desk")
+    return make_device(tenant, name, **fields)
+
+
 def make_conversation(device: Device, contact: str = "+6281234567890", **fields) -> Conversation:
     fields.setdefault("last_message_at", timezone.now())
     return Conversation.objects.create(

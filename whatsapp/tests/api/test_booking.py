@@ -32,13 +32,12 @@ from whatsapp.services import events as event_services
 from whatsapp.services.events import device_event_state
 from whatsapp.starter_templates import STARTER_TEMPLATES
 from whatsapp.tests import factories
+from whatsapp.tests.support.api import API, CUSTOMER
 
 pytestmark = pytest.mark.django_db
 
-API = "/api/whatsapp"
 WAHA = "https://primary.gateway.test"
 EVOLUTION = "https://secondary.gateway.test:8443"
-CUSTOMER = "+6281234567890"
 PUBLIC_IP = [(2, 1, 6, "", ("93.184.215.14", 443))]
 
 

@@ -24,12 +24,18 @@ from whatsapp.models import (
     TenantWhatsAppConfig,
 )
 from whatsapp.tests.factories import make_device, make_token
-from whatsapp.tests.support.api import GATEWAY, assert_error, session_url, waha_session
+from whatsapp.tests.support.api import (
+    API,
+    CUSTOMER,
+    GATEWAY,
+    assert_error,
+    bearer,
+    session_url,
+    waha_session,
+)
 
 pytestmark = pytest.mark.django_db
 
-API = "/api/whatsapp"
-CUSTOMER = "+6281234567890"
 CSRF = "k" * 32
 
 
@@ -59,12 +65,6 @@ def token_a(cast):
 @pytest.fixture
 def token_b(cast):
     return make_token(cast.tenant_b)
-
-
-def bearer(token: str, host: str | None = None):
-    client = client_for(host=host or platform_host(), enforce_csrf=True)
-    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    return client
 
 
 @pytest.fixture

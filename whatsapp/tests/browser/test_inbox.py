@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from playwright.sync_api import expect
 
 from tenants.test import PASSWORD
-from whatsapp import services
-from whatsapp.models import DeviceStatus, Message, TenantWhatsAppConfig
-from whatsapp.tests.factories import make_device
+from whatsapp.models import Message
+from whatsapp.tests.factories import make_front_desk
 from whatsapp.tests.support.browser import login
+from whatsapp.tests.support.inbox import receive
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -22,24 +20,7 @@ def tenant_url(live_server, subdomain: str) -> str:
 
 @pytest.fixture
 def front_desk(cast):
-    TenantWhatsAppConfig.objects.create(
-        tenant=cast.tenant_a, endpoint_name="Primary", is_configured=True
-    )
-    return make_device(
-        tenant=cast.tenant_a,
-        name="Front desk",
-        endpoint="Primary",
-        session="bq-acme-front-desk",
-        status=DeviceStatus.CONNECTED,
-        secret="secret-front-desk",
-    )
-
-
-def receive(device, contact: str, body: str) -> Message:
-    return services.message_receive(
-        device=device,
-        inbound={"message_id": f"in-{uuid.uuid4().hex}", "phone": contact, "body": body},
-    )
+    return make_front_desk(cast.tenant_a)
 
 
 def test_a_poll_keeps_focus_and_the_draft_and_enter_sends(cast, front_desk, live_server, page):

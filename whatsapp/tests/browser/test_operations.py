@@ -13,12 +13,10 @@ from playwright.sync_api import expect
 from tenants.test import PASSWORD
 from whatsapp.models import (
     DeviceEvent,
-    DeviceStatus,
     EndpointProbe,
-    TenantWhatsAppConfig,
     WebhookEvent,
 )
-from whatsapp.tests.factories import make_device
+from whatsapp.tests.factories import make_front_desk
 from whatsapp.tests.support.browser import AXE, SCREENSHOTS, VIEWPORTS, assert_fits, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -58,17 +56,14 @@ def assert_accessible(page) -> None:
 
 @pytest.fixture
 def history(cast, unreachable_endpoints):
-    device = make_device(
-        tenant=cast.tenant_a,
-        name="Front desk",
-        endpoint="Primary",
+    device = make_front_desk(
+        cast.tenant_a,
+        configured=False,
         session="bq-acme-browser",
-        status=DeviceStatus.CONNECTED,
         secret="s",
         phone="+6281100000000",
         connected_at=timezone.now(),
     )
-    TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
     for i in range(30):
         EndpointProbe.objects.create(endpoint_name="Primary", ok=i % 7 != 0, latency_ms=80 + i)
     EndpointProbe.objects.create(endpoint_name="Secondary", ok=False, latency_ms=5000)

@@ -14,16 +14,12 @@ from playwright.sync_api import expect
 from core.models import AuditEvent
 from tenants.test import PASSWORD
 from whatsapp.models import (
-    Conversation,
-    DeviceStatus,
     EventDelivery,
     EventEndpoint,
-    Message,
     MessageStatus,
     MessageTemplate,
-    TenantWhatsAppConfig,
 )
-from whatsapp.tests.factories import make_device
+from whatsapp.tests.factories import make_conversation, make_front_desk, make_message
 from whatsapp.tests.support.browser import AXE, SCREENSHOTS, VIEWPORTS, assert_fits, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -42,38 +38,27 @@ def salon(cast, monkeypatch):
     conversation, a template, an event endpoint with a delivery and some setup history."""
     endpoints = [{"name": "Primary", "apiUrl": "http://127.0.0.1:9", "apiKey": "k-primary-0000"}]
     monkeypatch.setenv("WHATSAPP_ENDPOINTS", json.dumps(endpoints))
-    TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    device = make_device(
-        tenant=cast.tenant_a,
-        name="Meja depan",
-        endpoint="Primary",
+    device = make_front_desk(
+        cast.tenant_a,
+        "Meja depan",
+        configured=False,
         session="bq-acme-pages",
-        status=DeviceStatus.CONNECTED,
         secret="s",
         phone="+6281100000000",
         connected_at=timezone.now(),
         last_event_at=timezone.now(),
     )
-    conversation = Conversation.objects.create(
-        tenant=cast.tenant_a,
-        device=device,
-        contact="+6281200000001",
+    conversation = make_conversation(
+        device,
+        "+6281200000001",
         contact_name="Bu Sari",
-        last_message_at=timezone.now(),
         last_message_preview="Bisa potong rambut jam 3?",
     )
     for direction, status, body in (
         ("in", MessageStatus.RECEIVED, "Bisa potong rambut jam 3?"),
         ("out", MessageStatus.DELIVERED, "Bisa, Bu. Sampai jumpa jam 15.00."),
     ):
-        Message.objects.create(
-            tenant=cast.tenant_a,
-            device=device,
-            conversation=conversation,
-            direction=direction,
-            status=status,
-            body=body,
-        )
+        make_message(conversation, body, direction=direction, status=status)
     MessageTemplate.objects.create(
         tenant=cast.tenant_a, name="pengingat", body="Halo {nama}, jadwal Anda besok jam {jam}."
     )

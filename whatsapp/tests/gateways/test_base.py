@@ -30,8 +30,8 @@ from whatsapp.gateways.base import (
     to_datetime,
     validate_session_name,
 )
+from whatsapp.tests.support.adapters import CANARY
 
-CANARY = "canary-key-DO-NOT-LEAK-1234567890"
 BASE = "https://wa.example.com"
 
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import requests
 import responses
 
-from whatsapp.endpoints import EndpointConfig, Secret
 from whatsapp.gateways import (
     Ack,
     EvolutionGateway,
@@ -21,35 +19,34 @@ from whatsapp.gateways import (
     StatusChange,
     WebhookParseError,
 )
-from whatsapp.gateways.base import new_http_session
+from whatsapp.tests.support.adapters import (
+    CANARY,
+    SECRET,
+    assert_no_canary,
+    evolution_gateway,
+    fixture_readers,
+)
+from whatsapp.tests.support.adapters import FIXTURES as ADAPTER_FIXTURES
 
-CANARY = "canary-key-DO-NOT-LEAK-1234567890"
 BASE = "https://evo.example.com"
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "evolution"
-SECRET = "per-device-webhook-secret"
+FIXTURES = ADAPTER_FIXTURES / "evolution"
+fixture, raw_fixture = fixture_readers(FIXTURES)
+# Evolution's connection states and ours, as its status call and its webhooks both report them.
+CONNECTION_STATES = [
+    ("open", "connected"),
+    ("connecting", "starting"),
+    ("close", "stopped"),
+    ("refused", "failed"),
+]
 PNG_1PX = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5E"
     "rkJggg=="
 )
 
 
-def fixture(name: str):
-    return json.loads((FIXTURES / name).read_text())
-
-
-def raw_fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
-
-
-def assert_no_canary(error: GatewayError) -> None:
-    for text in (str(error), repr(error), error.message):
-        assert CANARY not in text
-
-
 @pytest.fixture
 def gw() -> EvolutionGateway:
-    config = EndpointConfig(name="Evo", api_url=BASE, api_key=Secret(CANARY), provider="evolution")
-    return EvolutionGateway(config, session=new_http_session())
+    return evolution_gateway(BASE, CANARY)
 
 
 def create(gw: EvolutionGateway) -> SessionStatus:
@@ -121,15 +118,7 @@ class TestInstances:
             create(gw)
         assert (info.value.code, info.value.permanent) == ("session_exists", True)
 
-    @pytest.mark.parametrize(
-        ("state", "ours"),
-        [
-            ("open", "connected"),
-            ("connecting", "starting"),
-            ("close", "stopped"),
-            ("refused", "failed"),
-        ],
-    )
+    @pytest.mark.parametrize(("state", "ours"), CONNECTION_STATES)
     def test_it_maps_each_connection_state(self, rsps, gw, state, ours):
         rsps.get(
             f"{BASE}/instance/connectionState/dev-2",
@@ -436,15 +425,7 @@ class TestParseWebhook:
         envelope["data"]["status"] = "PENDING"
         assert gw.parse_webhook(json.dumps(envelope).encode()) == []
 
-    @pytest.mark.parametrize(
-        ("state", "ours"),
-        [
-            ("open", "connected"),
-            ("connecting", "starting"),
-            ("close", "stopped"),
-            ("refused", "failed"),
-        ],
-    )
+    @pytest.mark.parametrize(("state", "ours"), CONNECTION_STATES)
     def test_it_maps_each_connection_update(self, gw, state, ours):
         envelope = fixture("webhook_connection_update_open.json")
         envelope["data"]["state"] = state

@@ -19,6 +19,7 @@ from whatsapp.gateways.base import (
     refined_time,
     request_may_have_reached,
 )
+from whatsapp.tests.support.adapters import evolution_gateway, waha_gateway
 
 CANARY = "canary-key-DO-NOT-LEAK-history-0042"
 WAHA = "https://waha.example.com"
@@ -30,13 +31,11 @@ T = int(SINCE.timestamp())  # 10:42:00, the whole second the send started in
 
 
 def waha() -> WahaGateway:
-    config = EndpointConfig(name="Waha", api_url=WAHA, api_key=Secret(CANARY), provider="waha")
-    return WahaGateway(config, session=new_http_session())
+    return waha_gateway(WAHA, CANARY)
 
 
 def evolution() -> EvolutionGateway:
-    config = EndpointConfig(name="Evo", api_url=EVO, api_key=Secret(CANARY), provider="evolution")
-    return EvolutionGateway(config, session=new_http_session())
+    return evolution_gateway(EVO, CANARY)
 
 
 # -- WAHA: GET /api/{session}/chats/{chatId}/messages -------------------------------------------

@@ -7,9 +7,9 @@ import re
 import pytest
 import responses
 
-from whatsapp.endpoints import EndpointConfig, Secret
-from whatsapp.gateways import EvolutionGateway, GatewayError, WahaGateway
-from whatsapp.gateways.base import MAX_REPLY_BYTES, new_http_session
+from whatsapp.gateways import GatewayError
+from whatsapp.gateways.base import MAX_REPLY_BYTES
+from whatsapp.tests.support.adapters import evolution_gateway, waha_gateway
 
 BASE = "http://hostile.example.test"
 KEY = "canary-hostile-key-77aa"
@@ -32,12 +32,7 @@ BODIES = {
 
 
 def gateways():
-    waha = EndpointConfig(name="W", api_url=BASE, api_key=Secret(KEY), provider="waha")
-    evo = EndpointConfig(name="E", api_url=BASE, api_key=Secret(KEY), provider="evolution")
-    return [
-        WahaGateway(waha, session=new_http_session()),
-        EvolutionGateway(evo, session=new_http_session()),
-    ]
+    return [waha_gateway(BASE, KEY, "W"), evolution_gateway(BASE, KEY, "E")]
 
 
 CALLS = {

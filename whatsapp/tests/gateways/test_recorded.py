@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 import responses
 
-from whatsapp.endpoints import EndpointConfig, Secret
 from whatsapp.gateways import EvolutionGateway, GatewayError, StatusChange, WahaGateway
-from whatsapp.gateways.base import new_http_session
+from whatsapp.tests.support.adapters import evolution_gateway, waha_gateway
 from whatsapp.tests.support.recorded import (
     EVOLUTION,
     WAHA_CORE,
@@ -28,13 +27,11 @@ PLUS_HINT = "WAHA Plus"
 
 
 def waha() -> WahaGateway:
-    config = EndpointConfig(name="Core", api_url=BASE, api_key=Secret(KEY), provider="waha")
-    return WahaGateway(config, session=new_http_session())
+    return waha_gateway(BASE, KEY, "Core")
 
 
 def evolution() -> EvolutionGateway:
-    config = EndpointConfig(name="Evo", api_url=BASE, api_key=Secret(KEY), provider="evolution")
-    return EvolutionGateway(config, session=new_http_session())
+    return evolution_gateway(BASE, KEY)
 
 
 class Replay:

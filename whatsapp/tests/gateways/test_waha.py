@@ -6,13 +6,11 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import requests
 import responses
 
-from whatsapp.endpoints import EndpointConfig, Secret
 from whatsapp.gateways import (
     Ack,
     GatewayError,
@@ -23,21 +21,19 @@ from whatsapp.gateways import (
     WahaGateway,
     WebhookParseError,
 )
-from whatsapp.gateways.base import new_http_session
+from whatsapp.tests.support.adapters import (
+    CANARY,
+    SECRET,
+    assert_no_canary,
+    fixture_readers,
+    waha_gateway,
+)
+from whatsapp.tests.support.adapters import FIXTURES as ADAPTER_FIXTURES
 
-CANARY = "canary-key-DO-NOT-LEAK-1234567890"
 BASE = "https://wa.example.com"
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "waha"
-SECRET = "per-device-webhook-secret"
+FIXTURES = ADAPTER_FIXTURES / "waha"
 NOW = 1767225600.0
-
-
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / name).read_text())
-
-
-def raw_fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+fixture, raw_fixture = fixture_readers(FIXTURES)
 
 
 def signed_headers(body: bytes, *, secret: str = SECRET, at: float = NOW) -> dict[str, str]:
@@ -49,15 +45,9 @@ def signed_headers(body: bytes, *, secret: str = SECRET, at: float = NOW) -> dic
     }
 
 
-def assert_no_canary(error: GatewayError) -> None:
-    for text in (str(error), repr(error), error.message):
-        assert CANARY not in text
-
-
 @pytest.fixture
 def gw() -> WahaGateway:
-    config = EndpointConfig(name="Primary", api_url=BASE, api_key=Secret(CANARY), provider="waha")
-    return WahaGateway(config, session=new_http_session())
+    return waha_gateway(BASE, CANARY, "Primary")
 
 
 class TestHealth:

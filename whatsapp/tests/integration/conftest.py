@@ -1,4 +1,5 @@
-"""Integration fixtures: `gateway` is a live simulator of each flavour (not the HTTP mock above)."""
+"""Integration fixtures: `gateway` is a live simulator of each flavour (not the HTTP mock above);
+`acme` is tenant A assigned to the single `simulator`."""
 
 from __future__ import annotations
 
@@ -7,9 +8,17 @@ import json
 import pytest
 
 from gateway_simulator.testing import start_simulator_process
+from whatsapp import services
 from whatsapp.tests.support.live import SIM_KEY
 
 FLAVOURS = ["waha-core", "waha-plus", "evolution"]
+
+
+@pytest.fixture
+def acme(cast, simulator, webhooks_to_live_server):
+    """Tenant A on endpoint "Sim" (the `simulator`), whose webhooks reach the live server."""
+    services.endpoint_assign(tenant=cast.tenant_a, endpoint_name="Sim", actor=cast.superadmin)
+    return cast.tenant_a
 
 
 @pytest.fixture(params=FLAVOURS)

@@ -6,7 +6,6 @@ import pytest
 from django.core import mail
 
 from core.errors import ApplicationError
-from gateway_simulator.testing import wait_until
 from whatsapp import services
 from whatsapp.models import (
     Device,
@@ -17,24 +16,9 @@ from whatsapp.models import (
     TenantWhatsAppConfig,
     WebhookEvent,
 )
+from whatsapp.tests.support.live import pair_front_desk, process_webhooks_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def process_webhooks_until(predicate, *, timeout: float = 10.0):
-    """Run the scheduler's webhook step until the device reaches the expected state."""
-
-    def step():
-        services.webhook_events_process_due()
-        return predicate()
-
-    return wait_until(step, timeout=timeout)
-
-
-@pytest.fixture
-def acme(cast, simulator, webhooks_to_live_server):
-    services.endpoint_assign(tenant=cast.tenant_a, endpoint_name="Sim", actor=cast.superadmin)
-    return cast.tenant_a
 
 
 def test_it_pairs_a_device_through_the_phone_link_and_sees_connected_via_webhook(
@@ -63,9 +47,7 @@ def test_it_pairs_a_device_through_the_phone_link_and_sees_connected_via_webhook
 
 
 def test_it_restarts_a_dropped_device_when_auto_reconnect_is_on(acme, cast, simulator):
-    device = services.device_create(tenant=acme, name="Front desk", actor=cast.alice)
-    simulator.pair(device.session_name)
-    process_webhooks_until(lambda: Device.objects.get(pk=device.pk).is_connected)
+    device = pair_front_desk(simulator, acme, cast.alice)
 
     simulator.drop(device.session_name, "STOPPED")
     process_webhooks_until(lambda: Device.objects.get(pk=device.pk).status == DeviceStatus.STOPPED)
@@ -79,9 +61,7 @@ def test_it_restarts_a_dropped_device_when_auto_reconnect_is_on(acme, cast, simu
 
 def test_it_leaves_a_dropped_device_alone_when_auto_reconnect_is_off(acme, cast, simulator):
     TenantWhatsAppConfig.objects.filter(tenant=acme).update(auto_reconnect=False)
-    device = services.device_create(tenant=acme, name="Front desk", actor=cast.alice)
-    simulator.pair(device.session_name)
-    process_webhooks_until(lambda: Device.objects.get(pk=device.pk).is_connected)
+    device = pair_front_desk(simulator, acme, cast.alice)
     simulator.drop(device.session_name, "STOPPED")
     process_webhooks_until(lambda: Device.objects.get(pk=device.pk).status == DeviceStatus.STOPPED)
 
@@ -138,9 +118,7 @@ def test_it_probes_each_endpoint_once_per_sweep_however_many_tenants_use_it(acme
 
 
 def test_it_logs_out_and_shows_a_fresh_qr(acme, cast, simulator):
-    device = services.device_create(tenant=acme, name="Front desk", actor=cast.alice)
-    simulator.pair(device.session_name)
-    process_webhooks_until(lambda: Device.objects.get(pk=device.pk).is_connected)
+    device = pair_front_desk(simulator, acme, cast.alice)
 
     device.refresh_from_db()
     services.device_logout(device=device, actor=cast.alice)

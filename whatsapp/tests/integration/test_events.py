@@ -6,30 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from gateway_simulator.testing import wait_until
 from whatsapp import services
-from whatsapp.models import Device, Message, MessageStatus
+from whatsapp.models import Message, MessageStatus
 from whatsapp.services import events as event_services
-from whatsapp.tests.support.listener import IMMEDIATE, Listener
+from whatsapp.tests.support.listener import IMMEDIATE
+from whatsapp.tests.support.live import pair_front_desk, process_webhooks_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 CONTACT = "6281100000001"
-
-
-@pytest.fixture
-def listener():
-    server = Listener()
-    yield server
-    server.stop()
-
-
-def process_webhooks_until(predicate, *, timeout: float = 10.0):
-    def step():
-        services.webhook_events_process_due()
-        return predicate()
-
-    return wait_until(step, timeout=timeout)
 
 
 def test_the_booking_product_hears_pairing_sending_ticks_and_the_reply(
@@ -43,9 +28,7 @@ def test_the_booking_product_hears_pairing_sending_ticks_and_the_reply(
         events=["message.status", "message.received", "device.status"],
     )
     services.endpoint_assign(tenant=cast.tenant_a, endpoint_name="Sim", actor=cast.superadmin)
-    device = services.device_create(tenant=cast.tenant_a, name="Front desk", actor=cast.alice)
-    simulator.pair(device.session_name)
-    process_webhooks_until(lambda: Device.objects.get(pk=device.pk).is_connected)
+    device = pair_front_desk(simulator, cast.tenant_a, cast.alice)
 
     message, _ = services.message_send(
         tenant=cast.tenant_a, to=f"+{CONTACT}", body="Reminder: 10:00", idempotency_key="bk-1"

@@ -5,26 +5,22 @@ a device, pair, send, receive, drop and reconnect twice, delete, add again."""
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.utils import timezone
 
-from gateway_simulator.testing import wait_until
 from whatsapp import services
 from whatsapp.models import Device, DeviceStatus, Message, MessageStatus, TenantWhatsAppConfig
 from whatsapp.tasks import send_message
+from whatsapp.tests.support import live
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 CONTACT = "6281100000001"
 
 
-def process_webhooks_until(predicate, *, timeout: float = 20.0):
-    def step():
-        services.webhook_events_process_due()
-        return predicate()
-
-    return wait_until(step, timeout=timeout)
+process_webhooks_until = partial(live.process_webhooks_until, timeout=20.0)
 
 
 def status_of(device: Device) -> str:

@@ -22,28 +22,16 @@ from whatsapp.models import (
 )
 from whatsapp.tasks import send_message
 from whatsapp.tests.support import waha_webhooks as waha
+from whatsapp.tests.support.live import pair_front_desk, process_webhooks_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 CONTACT = "6281100000001"
 
 
-def process_webhooks_until(predicate, *, timeout: float = 10.0):
-    """Run the scheduler's webhook step until `predicate` holds."""
-
-    def step():
-        services.webhook_events_process_due()
-        return predicate()
-
-    return wait_until(step, timeout=timeout)
-
-
 @pytest.fixture
-def device(cast, simulator, webhooks_to_live_server):
-    services.endpoint_assign(tenant=cast.tenant_a, endpoint_name="Sim", actor=cast.superadmin)
-    device = services.device_create(tenant=cast.tenant_a, name="Front desk", actor=cast.alice)
-    simulator.pair(device.session_name)
-    process_webhooks_until(lambda: Device.objects.get(pk=device.pk).is_connected)
+def device(cast, acme, simulator):
+    device = pair_front_desk(simulator, acme, cast.alice)
     device.refresh_from_db()
     return device
 

@@ -18,10 +18,10 @@ from whatsapp.models import Device, DeviceStatus, MessageStatus, TenantWhatsAppC
 from whatsapp.services.devices import devices_reconnect_due
 from whatsapp.services.health import endpoint_probe
 from whatsapp.tests.support import waha_webhooks as waha
+from whatsapp.tests.support.api import GATEWAY
 
 pytestmark = pytest.mark.django_db
 
-GATEWAY = "https://primary.gateway.test"
 TOKEN = "metrics-token-day"
 SESSION_RE = re.compile(rf"{GATEWAY}/api/sessions/bq-[a-z0-9-]+")
 

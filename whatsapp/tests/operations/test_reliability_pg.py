@@ -33,10 +33,9 @@ from whatsapp.models import (
     DeviceStatus,
     Message,
     MessageStatus,
-    TenantWhatsAppConfig,
     WebhookEvent,
 )
-from whatsapp.tests.factories import make_device
+from whatsapp.tests.factories import make_front_desk
 from whatsapp.tests.support.flood import (
     CLIENTS,
     SECRET,
@@ -64,13 +63,10 @@ DUPLICATE_SHARE = 0.30
 
 @pytest.fixture
 def flood_device(cast):
-    TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    return make_device(
-        tenant=cast.tenant_a,
-        name="Front desk",
-        endpoint="Primary",
+    return make_front_desk(
+        cast.tenant_a,
+        configured=False,
         session="bq-acme-flood",
-        status=DeviceStatus.CONNECTED,
         secret=SECRET,
         webhook_token="flood-token-" + "f" * 24,
     )

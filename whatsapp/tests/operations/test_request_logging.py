@@ -16,9 +16,8 @@ from django_tasks_db.models import DBTaskResult
 
 from tenants.test import CANARY_KEYS, CANARY_PRIMARY, ENDPOINTS_JSON, client_for
 from whatsapp import services
-from whatsapp.models import DeviceStatus, TenantWhatsAppConfig
 from whatsapp.tasks import send_message
-from whatsapp.tests.factories import make_device
+from whatsapp.tests.factories import make_front_desk
 
 pytestmark = pytest.mark.django_db
 
@@ -28,15 +27,8 @@ REQUEST_ID = "req-4f1c2b7a9e"
 
 @pytest.fixture
 def connected_device(cast):
-    TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    return make_device(
-        tenant=cast.tenant_a,
-        name="Front desk",
-        endpoint="Primary",
-        session="bq-acme-frontdesk",
-        status=DeviceStatus.CONNECTED,
-        secret="s",
-        min_send_gap_ms=0,
+    return make_front_desk(
+        cast.tenant_a, configured=False, session="bq-acme-frontdesk", secret="s", min_send_gap_ms=0
     )
 
 

@@ -79,7 +79,7 @@ from whatsapp.models import (
     WebhookEvent,
 )
 from whatsapp.services import events as event_services
-from whatsapp.tests.factories import make_device
+from whatsapp.tests.factories import make_conversation, make_device, make_message
 from whatsapp.tests.support import waha_webhooks as waha
 from whatsapp.tests.support.authorization import (
     DJLOGIN,
@@ -965,21 +965,12 @@ def gateway_fixture():
 
 def make_thread(device: Device) -> tuple[Conversation, Message]:
     """A conversation whose last outbound message failed: reply and retry both have work."""
-    now = timezone.now()
-    conversation = Conversation.objects.create(
-        tenant=device.tenant,
-        device=device,
-        contact=CUSTOMER,
-        contact_name="Budi",
-        last_message_at=now,
-        last_message_preview="Reminder",
+    conversation = make_conversation(
+        device, CUSTOMER, contact_name="Budi", last_message_preview="Reminder"
     )
-    message = Message.objects.create(
-        tenant=device.tenant,
-        device=device,
-        conversation=conversation,
-        direction=Message.Direction.OUTBOUND,
-        body="Reminder: your booking is tomorrow.",
+    message = make_message(
+        conversation,
+        "Reminder: your booking is tomorrow.",
         status=MessageStatus.FAILED,
         attempts=6,
         last_error="The gateway did not answer.",

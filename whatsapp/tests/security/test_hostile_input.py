@@ -13,11 +13,10 @@ import responses
 from tenants.test import client_for
 from whatsapp.models import Conversation, Device, Message
 from whatsapp.tests.factories import make_device
-from whatsapp.tests.support.api import GATEWAY, assert_error, session_url, waha_session
+from whatsapp.tests.support.api import API, GATEWAY, assert_error, session_url, waha_session
 
 pytestmark = pytest.mark.django_db
 
-API = "/api/whatsapp"
 NUL, LONE = "\\u0000", "\\ud800"  # as JSON escapes
 
 

@@ -18,40 +18,24 @@ from whatsapp.models import (
     DeviceStatus,
     Message,
     MessageStatus,
-    TenantWhatsAppConfig,
 )
 from whatsapp.models_booking import EventDelivery, EventEndpoint
 from whatsapp.services import alerts, silence
 from whatsapp.services import devices as device_services
 from whatsapp.services.send_settings import pacing_bounds
-from whatsapp.tests.factories import make_device
+from whatsapp.tests.support.api import CUSTOMER
 
 pytestmark = pytest.mark.django_db
 
-CUSTOMER = "+6281234567890"
 WIB = ZoneInfo("Asia/Jakarta")
 
 
 @pytest.fixture
-def config(cast):
-    return TenantWhatsAppConfig.objects.create(
-        tenant=cast.tenant_a, endpoint_name="Primary", is_configured=True
-    )
-
-
-@pytest.fixture
-def device(cast, config):
-    return make_device(
-        tenant=cast.tenant_a,
-        name="Front desk",
-        endpoint="Primary",
-        session="bq-acme-frontdesk",
-        status=DeviceStatus.CONNECTED,
-        phone="+6281100000000",
-        secret="secret",
-        connected_at=timezone.now() - timedelta(days=2),
-        min_send_gap_ms=0,
-    )
+def device(device):
+    """Connected two days ago."""
+    device.connected_at = timezone.now() - timedelta(days=2)
+    device.save(update_fields=["connected_at"])
+    return device
 
 
 @pytest.fixture

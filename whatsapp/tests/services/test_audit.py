@@ -10,9 +10,9 @@ import responses
 from core.models import AuditEvent
 from tenants.test import client_for
 from whatsapp import services
+from whatsapp.tests.support.api import GATEWAY
 
 pytestmark = pytest.mark.django_db
-GATEWAY = "https://primary.gateway.test"
 
 
 def test_it_names_the_api_token_that_created_a_device(cast):

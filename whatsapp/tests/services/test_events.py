@@ -18,44 +18,23 @@ from whatsapp.models import (
     DeviceStatus,
     EventDelivery,
     Message,
-    TenantWhatsAppConfig,
 )
-from whatsapp.tests.factories import make_device
+from whatsapp.tests.factories import make_front_desk
 from whatsapp.tests.support import waha_webhooks as waha
-from whatsapp.tests.support.listener import IMMEDIATE, Listener
+from whatsapp.tests.support.api import CUSTOMER, GATEWAY
+from whatsapp.tests.support.listener import IMMEDIATE
 
 pytestmark = pytest.mark.django_db
 
-GATEWAY = "https://primary.gateway.test"
 SESSION = "bq-acme-frontdesk"
 SECRET = "per-device-secret-front-desk"
-CUSTOMER = "+6281234567890"
 
 
 @pytest.fixture
-def listener():
-    server = Listener()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def setup(cast, settings, listener):
+def setup(cast, settings, listener, device):
+    """The conftest's front desk, events delivered at once, a gateway that accepts a send."""
     settings.TASKS = IMMEDIATE
     settings.WHATSAPP_EVENTS_ALLOW_PRIVATE_URLS = True
-    TenantWhatsAppConfig.objects.create(
-        tenant=cast.tenant_a, endpoint_name="Primary", is_configured=True
-    )
-    device = make_device(
-        tenant=cast.tenant_a,
-        name="Front desk",
-        endpoint="Primary",
-        session=SESSION,
-        status=DeviceStatus.CONNECTED,
-        phone="+6281100000000",
-        secret=SECRET,
-        min_send_gap_ms=0,
-    )
     with responses.RequestsMock(assert_all_requests_are_fired=False) as gateway:
         gateway.add_passthru("http://127.0.0.1")
         gateway.post(
@@ -205,15 +184,8 @@ def test_sends_never_wait_for_an_event_endpoint(
     from django_tasks_db.models import DBTaskResult
 
     settings.WHATSAPP_EVENTS_ALLOW_PRIVATE_URLS = True
-    TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    make_device(
-        tenant=cast.tenant_a,
-        name="Front desk",
-        endpoint="Primary",
-        session=SESSION,
-        status=DeviceStatus.CONNECTED,
-        secret=SECRET,
-        min_send_gap_ms=0,
+    make_front_desk(
+        cast.tenant_a, configured=False, session=SESSION, secret=SECRET, min_send_gap_ms=0
     )
     subscribe(cast, listener.url, ["message.status"])
     with responses.RequestsMock() as gateway:  # an unregistered URL (the listener) would raise

@@ -14,10 +14,9 @@ from tenants.test import client_for
 from whatsapp import services
 from whatsapp.models import ApiToken, Device, DeviceStatus, TenantWhatsAppConfig
 from whatsapp.tests.factories import make_device
+from whatsapp.tests.support.api import API
 
 pytestmark = pytest.mark.django_db
-
-API = "/api/whatsapp"
 
 
 @pytest.fixture

@@ -19,44 +19,30 @@ from tenants.test import CANARY_PRIMARY
 from whatsapp import services
 from whatsapp.models import (
     Device,
-    DeviceStatus,
     Message,
     MessageStatus,
     TenantWhatsAppConfig,
     WebhookEvent,
 )
 from whatsapp.tasks import send_message
-from whatsapp.tests.factories import make_device
+from whatsapp.tests.factories import make_config
 from whatsapp.tests.support import waha_webhooks as waha
+from whatsapp.tests.support.api import CUSTOMER, GATEWAY, SEND_URL
 
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.responses(assert_all_requests_are_fired=False),
 ]
 
-GATEWAY = "https://primary.gateway.test"
-SEND_URL = f"{GATEWAY}/api/sendText"
 SESSION = "bq-acme-frontdesk"
 HISTORY_URL = f"{GATEWAY}/api/{SESSION}/chats/6281234567890@c.us/messages"
 SECRET = "per-device-secret-front-desk"
-CUSTOMER = "+6281234567890"
 
 
 @pytest.fixture
-def device(cast):
-    TenantWhatsAppConfig.objects.create(
-        tenant=cast.tenant_a, endpoint_name="Primary", is_configured=True, message_timeout=17
-    )
-    return make_device(
-        tenant=cast.tenant_a,
-        name="Front desk",
-        endpoint="Primary",
-        session=SESSION,
-        status=DeviceStatus.CONNECTED,
-        phone="+6281100000000",
-        secret=SECRET,
-        min_send_gap_ms=0,
-    )
+def config(cast):
+    """The endpoint with a 17 s message timeout (the conftest's device stands on it)."""
+    return make_config(cast.tenant_a, message_timeout=17)
 
 
 def queue(device: Device, body: str = "Your booking is confirmed", to: str = CUSTOMER) -> Message:

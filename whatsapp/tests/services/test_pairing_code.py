@@ -12,12 +12,12 @@ from responses import matchers
 from core.errors import ApplicationError
 from tenants.test import client_for
 from whatsapp import services
-from whatsapp.endpoints import EndpointConfig, Secret
 from whatsapp.gateways import EvolutionGateway, GatewayError, WahaGateway
-from whatsapp.gateways.base import new_http_session, pairing_code_from
+from whatsapp.gateways.base import pairing_code_from
 from whatsapp.json_errors import api_status
 from whatsapp.models import DeviceStatus
 from whatsapp.tests import factories
+from whatsapp.tests.support.adapters import evolution_gateway, waha_gateway
 
 PRIMARY = "https://primary.gateway.test"
 WAHA = "https://waha.example.com"
@@ -31,14 +31,12 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 @pytest.fixture
 def waha() -> WahaGateway:
-    config = EndpointConfig(name="Waha", api_url=WAHA, api_key=Secret(KEY), provider="waha")
-    return WahaGateway(config, session=new_http_session())
+    return waha_gateway(WAHA, KEY)
 
 
 @pytest.fixture
 def evo() -> EvolutionGateway:
-    config = EndpointConfig(name="Evo", api_url=EVO, api_key=Secret(KEY), provider="evolution")
-    return EvolutionGateway(config, session=new_http_session())
+    return evolution_gateway(EVO, KEY)
 
 
 def test_waha_asks_for_a_code_with_the_number_in_digits(waha, rsps):

@@ -12,57 +12,20 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from tenants.test import client_for, platform_host, tenant_host
+from tenants.test import client_for, tenant_host
 from whatsapp import services
-from whatsapp.models import DeviceStatus, Message, MessageStatus, TenantWhatsAppConfig
+from whatsapp.models import Message, MessageStatus
 from whatsapp.models_booking import EventDelivery, EventEndpoint
 from whatsapp.services import messages as message_services
 from whatsapp.services.quiet_hours import quiet_hours_until
-from whatsapp.tests.factories import make_device
+from whatsapp.tests.support.api import CUSTOMER, SEND_URL, post
 
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.responses(assert_all_requests_are_fired=False),
 ]
 
-API = "/api/whatsapp"
-GATEWAY = "https://primary.gateway.test"
-SEND_URL = f"{GATEWAY}/api/sendText"
-CUSTOMER = "+6281234567890"
 WIB = ZoneInfo("Asia/Jakarta")
-
-
-@pytest.fixture
-def config(cast):
-    return TenantWhatsAppConfig.objects.create(
-        tenant=cast.tenant_a, endpoint_name="Primary", is_configured=True
-    )
-
-
-@pytest.fixture
-def device(cast, config):
-    return make_device(
-        tenant=cast.tenant_a,
-        name="Front desk",
-        endpoint="Primary",
-        session="bq-acme-frontdesk",
-        status=DeviceStatus.CONNECTED,
-        phone="+6281100000000",
-        secret="secret",
-        min_send_gap_ms=0,
-    )
-
-
-@pytest.fixture
-def api(cast):
-    token = services.api_token_create(tenant=cast.tenant_a, name="Booking app", actor=None)[1]
-    client = client_for(host=platform_host(), enforce_csrf=True)
-    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    return client
-
-
-def post(client, path: str, data: dict):
-    return client.post(API + path, data=json.dumps(data), content_type="application/json")
 
 
 def gateway_sends(rsps, n: int = 1) -> None:

@@ -1,11 +1,29 @@
-"""The tenant API's error shape, and the WAHA session answers its device tests mock."""
+"""The tenant API as a server calls it, its error shape, and the WAHA session answers its device
+tests mock."""
 
 from __future__ import annotations
 
-from tenants.test import CANARY_KEYS
+import json
+
+from tenants.test import CANARY_KEYS, client_for, platform_host
 from whatsapp.models import Device
 
-GATEWAY = "https://primary.gateway.test"
+API = "/api/whatsapp"
+GATEWAY = "https://primary.gateway.test"  # endpoint "Primary" in the test settings
+SEND_URL = f"{GATEWAY}/api/sendText"
+CUSTOMER = "+6281234567890"  # the booking's customer most tests write to
+
+
+def bearer(token: str, host: str | None = None):
+    """A server calling with a tenant API token (platform host by default): CSRF is enforced."""
+    client = client_for(host=host or platform_host(), enforce_csrf=True)
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
+
+
+def post(client, path: str, data: dict):
+    """POST `data` as JSON to the API `path` (below /api/whatsapp)."""
+    return client.post(API + path, data=json.dumps(data), content_type="application/json")
 
 
 def assert_error(response, status: int, code: str | None = None) -> str:

@@ -12,24 +12,21 @@ from django.utils import timezone
 
 from tenants.test import CANARY_KEYS, client_for
 from whatsapp import services
-from whatsapp.models import Device, DeviceEvent, DeviceStatus, TenantWhatsAppConfig
+from whatsapp.models import Device, DeviceEvent, DeviceStatus
 from whatsapp.selectors_timeline import PAGE_SIZE
 from whatsapp.services.devices import devices_reconnect_due
-from whatsapp.tests.factories import make_device
+from whatsapp.tests.factories import make_front_desk
 from whatsapp.tests.support import waha_webhooks as waha
+from whatsapp.tests.support.api import GATEWAY
 
 pytestmark = pytest.mark.django_db
-
-GATEWAY = "https://primary.gateway.test"
 
 
 @pytest.fixture
 def device(cast):
-    TenantWhatsAppConfig.objects.create(tenant=cast.tenant_a, endpoint_name="Primary")
-    return make_device(
-        tenant=cast.tenant_a,
-        name="Front desk",
-        endpoint="Primary",
+    return make_front_desk(
+        cast.tenant_a,
+        configured=False,
         session="bq-acme-frontdesk",
         status=DeviceStatus.SCAN_QR,
         secret="per-device-secret",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 
 import pytest
 from django.db import connection
@@ -15,40 +14,16 @@ from tenants.test import client_for, platform_host
 from whatsapp import services
 from whatsapp.models import (
     Conversation,
-    DeviceStatus,
     Message,
     MessageStatus,
-    TenantWhatsAppConfig,
 )
-from whatsapp.tests.factories import make_device
+from whatsapp.tests.support.inbox import receive
 
 pytestmark = pytest.mark.django_db
 
 
 def url(name: str, **kwargs) -> str:
     return reverse(name, kwargs=kwargs, urlconf="booqing.urls_tenant")
-
-
-@pytest.fixture
-def device(cast):
-    TenantWhatsAppConfig.objects.create(
-        tenant=cast.tenant_a, endpoint_name="Primary", is_configured=True
-    )
-    return make_device(
-        tenant=cast.tenant_a,
-        name="Front desk",
-        endpoint="Primary",
-        session="bq-acme-front-desk",
-        status=DeviceStatus.CONNECTED,
-        secret="secret-front-desk",
-    )
-
-
-def receive(device, contact: str, body: str) -> Message:
-    return services.message_receive(
-        device=device,
-        inbound={"message_id": f"in-{uuid.uuid4().hex}", "phone": contact, "body": body},
-    )
 
 
 def poll_attrs(html: str, element_id: str) -> tuple[str, str, str]:

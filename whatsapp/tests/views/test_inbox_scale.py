@@ -4,7 +4,6 @@ search stay right while reading indexes instead of the message history (issue 11
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -17,44 +16,15 @@ from tenants.test import client_for
 from whatsapp import selectors, services
 from whatsapp.models import (
     Conversation,
-    Device,
-    DeviceStatus,
     Message,
     MessageStatus,
-    TenantWhatsAppConfig,
 )
 from whatsapp.services.messages import conversations_attention_rebuild
+from whatsapp.tests.support.inbox import receive
 
 pytestmark = pytest.mark.django_db
 
 INBOX = reverse("whatsapp_inbox", urlconf="booqing.urls_tenant")
-
-
-@pytest.fixture
-def device(cast):
-    TenantWhatsAppConfig.objects.create(
-        tenant=cast.tenant_a, endpoint_name="Primary", is_configured=True
-    )
-    return Device.objects.create(
-        tenant=cast.tenant_a,
-        name="Front desk",
-        endpoint_name="Primary",
-        session_name="bq-acme-front-desk",
-        status=DeviceStatus.CONNECTED,
-        webhook_secret="secret-front-desk",
-    )
-
-
-def receive(device, contact: str, body: str, **inbound) -> Message:
-    return services.message_receive(
-        device=device,
-        inbound={
-            "message_id": f"in-{uuid.uuid4().hex}",
-            "phone": contact,
-            "body": body,
-            **inbound,
-        },
-    )
 
 
 def send(cast, to: str, body: str = "Besok jam 10") -> Message:

@@ -3,57 +3,25 @@ conversations stamped in the same second), and pages that tell the truth during 
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tenants.test import client_for, platform_host
+from tenants.test import client_for
 from whatsapp import services
 from whatsapp.models import (
     Conversation,
     Device,
-    DeviceStatus,
     HealthStatus,
     Message,
     MessageStatus,
     TenantWhatsAppConfig,
 )
-from whatsapp.tests.factories import make_device
+from whatsapp.tests.support.api import API, CUSTOMER, post
 
 pytestmark = pytest.mark.django_db
-
-API = "/api/whatsapp"
-CUSTOMER = "+6281234567890"
-
-
-@pytest.fixture
-def device(cast):
-    TenantWhatsAppConfig.objects.create(
-        tenant=cast.tenant_a, endpoint_name="Primary", is_configured=True
-    )
-    return make_device(
-        tenant=cast.tenant_a,
-        name="Front desk",
-        endpoint="Primary",
-        session="bq-acme-front-desk",
-        status=DeviceStatus.CONNECTED,
-        secret="secret-front-desk",
-    )
-
-
-@pytest.fixture
-def api(cast):
-    token = services.api_token_create(tenant=cast.tenant_a, name="Booking app", actor=None)[1]
-    client = client_for(host=platform_host(), enforce_csrf=True)
-    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    return client
-
-
-def post(client, path: str, data: dict):
-    return client.post(API + path, data=json.dumps(data), content_type="application/json")
 
 
 def url(name: str, **kwargs) -> str:

@@ -13,13 +13,11 @@ from tenants.test import CANARY_KEYS, client_for
 from whatsapp.models import (
     Conversation,
     DeviceEvent,
-    DeviceStatus,
     EndpointProbe,
-    Message,
     MessageStatus,
     WebhookEvent,
 )
-from whatsapp.tests.factories import make_device
+from whatsapp.tests.factories import make_device, make_message
 
 pytestmark = pytest.mark.django_db
 
@@ -31,14 +29,7 @@ def day(cast):
     EndpointProbe.objects.create(endpoint_name="Primary", ok=True, latency_ms=100)
     EndpointProbe.objects.create(endpoint_name="Primary", ok=True, latency_ms=140)
     EndpointProbe.objects.create(endpoint_name="Secondary", ok=False, latency_ms=5000, error="x")
-    device = make_device(
-        tenant=cast.tenant_a,
-        name="Front desk",
-        endpoint="Primary",
-        session="bq-acme-ops",
-        status=DeviceStatus.CONNECTED,
-        secret="s",
-    )
+    device = make_device(cast.tenant_a, session="bq-acme-ops", secret="s")
     chat = Conversation.objects.create(tenant=cast.tenant_a, device=device, contact="+628111")
     for status, stamps in (
         (MessageStatus.READ, {"sent_at": now, "delivered_at": now, "read_at": now}),
@@ -46,15 +37,7 @@ def day(cast):
         (MessageStatus.SENT, {"sent_at": now}),
         (MessageStatus.FAILED, {}),
     ):
-        Message.objects.create(
-            tenant=cast.tenant_a,
-            device=device,
-            conversation=chat,
-            direction="out",
-            body="b",
-            status=status,
-            **stamps,
-        )
+        make_message(chat, "b", status=status, **stamps)
     DeviceEvent.objects.create(device=device, kind="pairing", outcome="started")
     DeviceEvent.objects.create(
         device=device, kind="status", outcome="connected", detail="Waiting for QR scan → Connected"
