@@ -15,6 +15,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
 import requests
 from django.conf import settings
@@ -101,6 +102,18 @@ def test_postgresql_uses_a_bounded_pool_per_process():
     assert settings.DATABASES["default"]["CONN_MAX_AGE"] == 0
 
 
+def _raw_connection():
+    db = settings.DATABASES["default"]
+    return psycopg.connect(
+        host=db["HOST"],
+        port=db["PORT"],
+        user=db["USER"],
+        password=db["PASSWORD"],
+        dbname=db["NAME"],
+        autocommit=True,
+    )
+
+
 # -- a burst against live servers on PostgreSQL ------------------------------------------------
 
 BURST_CLIENTS = 50
@@ -164,6 +177,40 @@ def start_server(kind: str, port: int) -> subprocess.Popen:
             time.sleep(0.2)
     process.kill()
     raise AssertionError(f"{kind} did not start")
+
+
+@postgres_only
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_server_replaces_pooled_connections_the_database_closed_while_idle(request):
+    """A PostgreSQL restart or failover closes every idle connection: the next requests are
+    served on fresh ones, not answered 503."""
+    port = free_port()
+    process = start_server("gunicorn", port)
+    request.addfinalizer(process.kill)
+    ready = f"http://127.0.0.1:{port}/readyz"
+    platform = {"Host": "localhost"}
+    for _ in range(10):
+        assert requests.get(ready, headers=platform, timeout=10).status_code == 200
+
+    with connection.cursor() as cursor:  # this test's own connection is spared
+        cursor.execute("SELECT pg_backend_pid()")
+        ours = cursor.fetchone()[0]
+    killer = _raw_connection()
+    try:
+        killed = killer.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> %s"
+            " AND backend_type = 'client backend'",
+            [ours],
+        ).fetchone()[0]
+    finally:
+        killer.close()
+    assert killed >= 1
+    time.sleep(0.2)
+
+    statuses = [requests.get(ready, headers=platform, timeout=10).status_code for _ in range(10)]
+    assert statuses == [200] * 10
 
 
 @postgres_only
