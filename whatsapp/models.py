@@ -470,6 +470,9 @@ class Message(models.Model):
             models.Index(fields=["tenant", "-created_at"]),
             models.Index(fields=["conversation", "written_at", "seq"], name="message_thread_order"),
             models.Index(fields=["tenant", "-written_at", "-seq"], name="message_list_order"),
+            # An open thread's poll reads its newest change here (PostgreSQL keeps updated_at
+            # current on every write with a trigger, migration 0010; see thread_stamp).
+            models.Index(fields=["conversation", "updated_at"], name="message_thread_changes"),
             # The inbox's "needs attention" filter and marks: only the few troubled messages.
             models.Index(
                 fields=["tenant", "conversation"],

@@ -378,17 +378,29 @@ def _thread_stamp_sql() -> str:
 _THREAD_STAMP_SQL = _thread_stamp_sql()
 
 
-def thread_stamp(*, conversation_id) -> str:
-    """A version of what a thread shows (its latest messages and their states), one query
-    along the message_thread_order index.
+_NEWEST_CHANGE_SQL = (
+    f"SELECT updated_at FROM {Message._meta.db_table}"  # noqa: S608
+    " WHERE conversation_id = %s ORDER BY updated_at DESC LIMIT 1"
+)
 
-    Status changes are written with QuerySet.update(), which leaves updated_at alone, so the
-    stamp sums a bit per status over the messages on screen instead.
+
+def thread_stamp(*, conversation_id) -> str:
+    """A version of what a thread shows (its messages and their states), one indexed query.
+
+    On PostgreSQL a trigger stamps updated_at on every write, QuerySet.update() included
+    (migration 0010), so the thread's newest change is one entry of the message_thread_changes
+    index (messages are never deleted from a thread that stays). Elsewhere (SQLite, the
+    embedded default) updated_at is only Django's auto_now, which update() leaves alone: the
+    stamp sums a bit per status over the messages on screen, along message_thread_order.
     """
     field = Message._meta.get_field("conversation")
     connection = connections[router.db_for_read(Message)]
     value = field.get_db_prep_value(uuid.UUID(str(conversation_id)), connection)
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_NEWEST_CHANGE_SQL, [value])
+            row = cursor.fetchone()
+            return f"c{row[0].isoformat() if row else 0}"
         cursor.execute(_THREAD_STAMP_SQL, [value])
         seq, n, states, waiting, deciding = cursor.fetchone()
     return f"t{seq}-{n}-{states}-{waiting}-{deciding}"

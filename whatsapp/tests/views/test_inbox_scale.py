@@ -243,3 +243,19 @@ def test_a_rebuild_flags_rows_written_around_the_services(cast, device):
     Message.objects.filter(pk=message.pk).update(status=MessageStatus.SENT)
     conversations_attention_rebuild()
     assert not flagged(message)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the touch trigger: PostgreSQL")
+def test_postgresql_stamps_every_write_so_a_thread_poll_reads_one_index_entry(cast, device):
+    message = send(cast, "+6281100000002")
+    before = selectors.thread_stamp(conversation_id=message.conversation_id)
+
+    # How statuses move: QuerySet.update(), which Django's auto_now leaves alone.
+    Message.objects.filter(pk=message.pk).update(status=MessageStatus.DELIVERED)
+
+    assert selectors.thread_stamp(conversation_id=message.conversation_id) != before
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + selectors._NEWEST_CHANGE_SQL, [message.conversation_id])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "message_thread_changes" in plan
+    assert "Sort" not in plan
