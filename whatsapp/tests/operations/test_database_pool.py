@@ -151,6 +151,9 @@ SERVERS = {
 }  # fmt: skip
 
 
+SERVER_APP_NAME = "booqing-test-server"
+
+
 def start_server(kind: str, port: int) -> subprocess.Popen:
     """The server as a separate process on the test database, each with its own pools."""
     db = settings.DATABASES["default"]
@@ -163,6 +166,8 @@ def start_server(kind: str, port: int) -> subprocess.Popen:
         "DJANGO_HTTPS": "false",
         "ALLOWED_HOSTS": "localhost,127.0.0.1",
         "TESTING": "true",
+        # libpq names the server's connections, so a test can find them in pg_stat_activity.
+        "PGAPPNAME": SERVER_APP_NAME,
     }
     args = [sys.executable, *(a.format(port=port) for a in SERVERS[kind])]
     process = subprocess.Popen(
@@ -193,16 +198,12 @@ def test_a_server_replaces_pooled_connections_the_database_closed_while_idle(req
     for _ in range(10):
         assert requests.get(ready, headers=platform, timeout=10).status_code == 200
 
-    with connection.cursor() as cursor:  # this test's own connection is spared
-        cursor.execute("SELECT pg_backend_pid()")
-        ours = cursor.fetchone()[0]
     killer = _raw_connection()
     try:
         killed = killer.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> %s"
-            " AND backend_type = 'client backend'",
-            [ours],
+            " WHERE datname = current_database() AND application_name = %s",
+            [SERVER_APP_NAME],
         ).fetchone()[0]
     finally:
         killer.close()
