@@ -17,8 +17,10 @@ from whatsapp.models import (
     Device,
     DeviceStatus,
     EventDelivery,
+    EventEndpoint,
     Message,
 )
+from whatsapp.selectors_tenant import event_endpoints_with_log
 from whatsapp.tests.factories import make_front_desk
 from whatsapp.tests.support import waha_webhooks as waha
 from whatsapp.tests.support.api import CUSTOMER, GATEWAY
@@ -199,3 +201,30 @@ def test_sends_never_wait_for_an_event_endpoint(
     assert queued.count() == 3
     assert {r.task_path for r in queued} == {"whatsapp.tasks.deliver_event"}
     assert DBTaskResult.objects.filter(queue_name="default").count() == 1  # the send itself
+
+
+def test_the_delivery_log_page_reads_every_endpoint_in_three_queries(
+    cast, django_assert_num_queries
+):
+    now = timezone.now()
+    for e in range(3):
+        endpoint = EventEndpoint.objects.create(
+            tenant=cast.tenant_a, url=f"https://booking.example/hook/{e}", secret="whsec_x"
+        )
+        EventDelivery.objects.bulk_create(
+            EventDelivery(
+                endpoint=endpoint,
+                webhook_id=f"msg_{e}_{d}",
+                event_type="message.received",
+                payload={"n": d},
+                give_up_at=now,
+            )
+            for d in range(5)
+        )
+
+    with django_assert_num_queries(3):  # endpoints, their newest deliveries, those tries
+        endpoints = event_endpoints_with_log(tenant=cast.tenant_a, log_size=3)
+        logs = [[delivery.payload["n"] for delivery in e.log] for e in endpoints]
+        [list(delivery.tries.all()) for e in endpoints for delivery in e.log]
+
+    assert [len(log) for log in logs] == [3, 3, 3]
