@@ -25,7 +25,6 @@ from whatsapp.caches import config_snapshots
 from whatsapp.endpoints import registry
 from whatsapp.gateways.base import Capabilities
 from whatsapp.models import (
-    ATTENTION_STATUSES,
     DEFAULT_PHONE_REGION,
     Conversation,
     Device,
@@ -259,11 +258,6 @@ def _parse_cursor(cursor: str) -> tuple[datetime | None, int, uuid.UUID] | None:
         return None
 
 
-def _needs_attention(tenant_id) -> QuerySet[Message]:
-    # Matches the message_attention partial index (tenant, conversation WHERE status IN ...).
-    return Message.objects.filter(tenant_id=tenant_id, status__in=ATTENTION_STATUSES)
-
-
 def _search_hits(*, tenant: Tenant, q: str) -> QuerySet:
     """The ids of a tenant's conversations whose contact matches `q` (conversation_match) or
     whose text is in one of its SEARCH_RECENT_MESSAGES latest messages.
@@ -421,8 +415,11 @@ def inbox_stamp(*, tenant_id) -> str:
         .annotate(total=Sum("unread_count"))
         .values("total")
     )
+    # What the list marks: conversations the message services flagged (flagged ones always
+    # have a message, which lets the count read the conversation_attention partial index),
+    # not every troubled message of the tenant's history.
     trouble = (
-        _needs_attention(tenant_id)
+        mine.filter(needs_attention=True, last_message_at__isnull=False)
         .order_by()
         .values("tenant_id")
         .annotate(n=Count("pk"))

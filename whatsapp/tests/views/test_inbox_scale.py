@@ -259,3 +259,15 @@ def test_postgresql_stamps_every_write_so_a_thread_poll_reads_one_index_entry(ca
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "message_thread_changes" in plan
     assert "Sort" not in plan
+
+
+def test_the_inbox_poll_wakes_when_a_conversation_is_flagged_and_when_it_clears(cast, device):
+    message = send(cast, "+6281100000002")
+    before = selectors.inbox_stamp(tenant_id=cast.tenant_a.pk)
+
+    fail_by_ack(device, message, "wamid.FLAG1")
+    flagged_stamp = selectors.inbox_stamp(tenant_id=cast.tenant_a.pk)
+    assert flagged_stamp != before
+
+    services.message_retry(message=Message.objects.get(pk=message.pk))
+    assert selectors.inbox_stamp(tenant_id=cast.tenant_a.pk) != flagged_stamp
