@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db.models import Min
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError, ErrorKind
 from whatsapp.caches import forget_config_snapshots
@@ -182,14 +183,15 @@ def endpoint_connection_test(*, tenant) -> EndpointProbe:
     config = TenantWhatsAppConfig.objects.filter(tenant=tenant).only("endpoint_name").first()
     if config is None:
         raise ApplicationError(
-            "Assign an endpoint before testing the connection.",
+            _("Assign an endpoint before testing the connection."),
             "not_configured",
             kind=ErrorKind.CONFLICT,
         )
     probe = endpoint_probe(endpoint_name=config.endpoint_name)
     if not probe.ok:
         raise ApplicationError(
-            f"Test connection failed: {config.endpoint_name} {probe.error or 'did not answer'}.",
+            _("Test connection failed: %(endpoint)s %(reason)s.")
+            % {"endpoint": config.endpoint_name, "reason": probe.error or _("did not answer")},
             "endpoint_unhealthy",
             kind=ErrorKind.GATEWAY,
         )

@@ -147,3 +147,13 @@ def test_it_asks_for_an_endpoint_before_testing_the_connection(cast):
     )
     assert "Assign an endpoint before testing the connection." in response.content.decode()
     assert not EndpointProbe.objects.exists()
+
+
+def test_a_failed_connection_test_reads_in_indonesian_for_an_indonesian_superadmin(assigned):
+    cast = assigned
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{PRIMARY}/ping", body=requests.ConnectionError("refused"))
+        response = client_for(cast.superadmin, language="id").post(
+            f"/admin/tenants/{cast.tenant_a.pk}/whatsapp/test", {}, HTTP_HX_REQUEST="true"
+        )
+    assert "Uji koneksi gagal: Primary" in response.content.decode()
