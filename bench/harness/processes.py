@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -13,16 +12,12 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
+from gateway_simulator.testing import free_port
+
 from . import PY, ROOT
 
 # Never route benchmark traffic through a proxy from the environment.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Proc:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -21,7 +20,7 @@ import requests
 from django.conf import settings
 from django.db import OperationalError, connection
 
-from gateway_simulator.testing import PROJECT_ROOT
+from gateway_simulator.testing import PROJECT_ROOT, free_port
 from tenants.test import client_for
 from whatsapp.models import Device, Message, TenantWhatsAppConfig, WebhookEvent
 from whatsapp.tests.factories import make_device
@@ -134,12 +133,6 @@ def burst_deliveries(session: str, rng: random.Random) -> list[bytes]:
     deliveries = unique + rng.choices(unique, k=BURST_DELIVERIES - BURST_UNIQUE)
     rng.shuffle(deliveries)
     return deliveries
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 SERVERS = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 from prometheus_client.parser import text_string_to_metric_families
+
+from gateway_simulator.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "metrics-token-gunicorn"
@@ -43,12 +44,6 @@ def _database_url() -> str:
     return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
     request = urllib.request.Request(url, headers={"Host": "localhost", **(headers or {})})
     with _OPENER.open(request, timeout=10) as response:
@@ -69,7 +64,7 @@ def _healthz_count(text: str) -> float:
 @pytest.fixture
 def two_workers(tmp_path):
     # A transactional test: gunicorn's workers read the rows this test's database commits.
-    port = _free_port()
+    port = free_port()
     metrics_dir = tmp_path / "metrics"
     env = {
         **{k: v for k, v in os.environ.items() if k not in SCRUB},
