@@ -6,6 +6,7 @@ from whatsapp.services.config import (
     endpoint_remove,
     validate_endpoint_name,
 )
+from whatsapp.services.contacts import conversation_contact_save
 from whatsapp.services.devices import (
     PairingCode,
     QrInfo,
@@ -58,6 +59,7 @@ __all__ = [
     "api_token_create",
     "api_token_revoke",
     "config_update",
+    "conversation_contact_save",
     "conversation_mark_read",
     "device_apply_status_event",
     "device_create",

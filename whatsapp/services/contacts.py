@@ -1,4 +1,5 @@
-"""Number check: is a phone on WhatsApp? Asked through the tenant's gateway, remembered a day."""
+"""Contacts: the number check (is a phone on WhatsApp? asked through the tenant's gateway,
+remembered a day) and the name and note the team keeps on a conversation."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.utils import timezone
 from core.errors import ApplicationError, ErrorKind
 from tenants.models import Tenant
 from whatsapp.gateways import GatewayError
-from whatsapp.models import ContactCheck, Device, DeviceStatus
+from whatsapp.models import ContactCheck, Conversation, Device, DeviceStatus
 from whatsapp.services.gateway_access import gateway_for_endpoint
 from whatsapp.services.messages import normalise_phone
 
@@ -51,3 +52,9 @@ def contact_check(*, tenant: Tenant, phone: object, now: datetime | None = None)
         tenant=tenant, phone=e164, defaults={"on_whatsapp": exists, "checked_at": now}
     )
     return {"phone": e164, "on_whatsapp": exists, "checked_at": now}
+
+
+def conversation_contact_save(*, conversation: Conversation, name: str, note: str) -> None:
+    """Name the contact of a conversation and keep a note about them (the inbox shows both)."""
+    conversation.contact_name, conversation.contact_note = name, note
+    conversation.save(update_fields=["contact_name", "contact_note"])

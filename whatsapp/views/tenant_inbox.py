@@ -165,7 +165,11 @@ def conversation_contact(request, conversation_id):
     conversation = _conversation_for(request, conversation_id)
     form = ContactForm(request.POST, instance=conversation)
     if form.is_valid():
-        form.save()
+        services.conversation_contact_save(
+            conversation=conversation,
+            name=form.cleaned_data["contact_name"],
+            note=form.cleaned_data["contact_note"],
+        )
         messages.success(request, _("Contact saved."))
         return go_to(
             request, reverse("whatsapp_thread", kwargs={"conversation_id": conversation.pk})
