@@ -65,3 +65,18 @@ def test_the_conversation_list_updates_itself(cast, front_desk, live_server, pag
     expect(page.get_by_test_id("nav-unread")).to_have_text("2", timeout=10_000)
     assert page.title().startswith("(2) ")
     assert page.evaluate("window.__noReload") == 1
+
+
+def test_the_unread_badge_stays_out_of_sight_at_zero_and_appears_with_a_message(
+    cast, front_desk, live_server, page
+):
+    base = tenant_url(live_server, "acme")
+    login(page, base, "alice", PASSWORD)
+    page.goto(f"{base}/admin/whatsapp/conversations/")
+    badge = page.get_by_test_id("nav-unread")
+    expect(badge).to_be_hidden()  # the `hidden` attribute must win over the badge's display
+
+    receive(front_desk, "+6281100000001", "Halo")
+
+    expect(badge).to_be_visible(timeout=10_000)
+    expect(badge).to_contain_text("1")
